@@ -1,0 +1,65 @@
+"""nb2: Nano Banana 2 (Gemini 3.1 Flash Image, on Replicate) in Jupyter.
+
+``import nb2`` is cheap: the heavy parts (Pillow, the replicate client, widgets) load on first
+use, so ``%load_ext nb2`` stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Session": ".session",
+    "History": ".session",
+    "Result": ".result",
+    "Params": ".params",
+    "Reference": ".references",
+    "Store": ".store",
+    "OfflineBackend": ".backends.offline",
+    "ReplicateBackend": ".backends.replicate",
+    "Emulator": ".emulator",
+    "errors": ".errors",
+    "models": ".models",
+}
+
+__all__ = [
+    "Emulator",
+    "History",
+    "OfflineBackend",
+    "Params",
+    "Reference",
+    "ReplicateBackend",
+    "Result",
+    "Session",
+    "Store",
+    "__version__",
+    "errors",
+    "models",
+]
+
+if TYPE_CHECKING:
+    from . import errors, models
+    from .backends.offline import OfflineBackend
+    from .backends.replicate import ReplicateBackend
+    from .emulator import Emulator
+    from .params import Params
+    from .references import Reference
+    from .result import Result
+    from .session import History, Session
+    from .store import Store
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = import_module(_LAZY[name], __name__)
+        value = module if name in ("errors", "models") else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nb2' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,79 @@
+"""The offline backend: the deterministic local renderer, no network, no token."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CanceledError
+from . import Output, StatusCallback
+
+if TYPE_CHECKING:
+    from ..params import Params
+
+
+class OfflineBackend:
+    """Draws a stand-in image locally. Its images and records say they are offline.
+
+    ``latency`` (seconds) pretends the model takes that long, so progress and Stop can be tried
+    without a network; a Stop during it raises CanceledError.
+    """
+
+    name = "offline"
+    offline = True
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = float(latency)
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OfflineBackend(latency={self.latency})"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "offline": True, "latency": self.latency}
+
+    def run(
+        self,
+        params: Params,
+        *,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> Output:
+        from ..render import render
+
+        with self._lock:
+            self.calls += 1
+        created = _now()
+        if on_status:
+            on_status("processing")
+        if self.latency and cancel is not None and cancel.wait(self.latency):
+            raise CanceledError("stopped before the offline render finished")
+        if not self.latency:
+            time.sleep(0)  # let a Stop from another thread be seen
+        if cancel is not None and cancel.is_set():
+            raise CanceledError("stopped before the offline render started")
+        t0 = time.perf_counter()
+        data = render(
+            params.scalar_input(),
+            [r.data for r in params.references],
+            model=params.model,
+            variant=params.repeat,
+        )
+        return Output(
+            data=data,
+            format=str(params.output_format or "jpg"),
+            prediction_id=f"offline-{params.cache_key[:20]}",
+            model_version="offline",
+            created_at=created,
+            started_at=created,
+            completed_at=_now(),
+            predict_time=round(time.perf_counter() - t0, 4),
+            image_inputs=["inline"] * len(params.references),
+        )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

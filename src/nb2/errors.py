@@ -1,0 +1,101 @@
+"""Every error nb2 raises on purpose. All are subclasses of :class:`Nb2Error`.
+
+Messages name what went wrong in the user's terms (field, value, what is allowed) and never
+carry the API token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Nb2Error(Exception):
+    """Base class of nb2's errors."""
+
+
+class ValidationError(Nb2Error, ValueError):
+    """A request that the model would refuse, caught before any network call.
+
+    ``field``, ``value`` and ``allowed`` say what was wrong; ``invalid_fields`` carries the
+    server's list when the API itself refused the input (HTTP 422).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: Any = None,
+        allowed: Any = None,
+        invalid_fields: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        self.invalid_fields = invalid_fields or []
+
+
+class AuthenticationError(Nb2Error):
+    """The API refused the token (HTTP 401)."""
+
+
+class InsufficientCreditError(Nb2Error):
+    """The account has no credit left for this model (HTTP 402)."""
+
+
+class RateLimitError(Nb2Error):
+    """Still throttled (HTTP 429) after the retry budget was spent."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GenerationError(Nb2Error):
+    """A prediction failed, timed out, or its output could not be fetched."""
+
+    def __init__(
+        self, message: str, *, prediction_id: str | None = None, logs: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.prediction_id = prediction_id
+        self.logs = logs
+
+
+class ModerationError(GenerationError):
+    """The input or output was flagged as sensitive (E005). Retrying the same input is pointless."""
+
+
+class CanceledError(Nb2Error):
+    """The run was stopped (Stop button, kernel interrupt, budget) and canceled remotely."""
+
+    def __init__(self, message: str, *, prediction_id: str | None = None) -> None:
+        super().__init__(message)
+        self.prediction_id = prediction_id
+
+
+class ReplayMissError(Nb2Error):
+    """``cache="replay"`` and the store holds no result for this request."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class BudgetExceededError(Nb2Error):
+    """A run would spend (or has spent) more than the budget allows."""
+
+
+__all__ = [
+    "AuthenticationError",
+    "BudgetExceededError",
+    "CanceledError",
+    "GenerationError",
+    "InsufficientCreditError",
+    "ModerationError",
+    "Nb2Error",
+    "RateLimitError",
+    "ReplayMissError",
+    "ValidationError",
+]

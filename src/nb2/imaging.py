@@ -1,0 +1,53 @@
+"""Small Pillow helpers shared by the store, the renderer and the displays."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def open_image(data: bytes) -> Any:
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the header only (no decode)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return img.size
+
+
+def thumbnail_bytes(data: bytes | Any, max_side: int = 384, quality: int = 80) -> bytes:
+    """A small JPEG (or PNG when transparent) of an image, for cards and the panel.
+
+    ``draft`` lets the JPEG decoder skip most of a large file's pixels.
+    """
+    from PIL import Image
+
+    img = data if hasattr(data, "save") else Image.open(io.BytesIO(data))
+    if getattr(img, "format", None) == "JPEG":
+        img.draft("RGB", (max_side, max_side))
+    img = img.copy() if img is data else img
+    img.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    if "A" in img.getbands():
+        img.save(out, "PNG", optimize=True)
+    else:
+        img.convert("RGB").save(out, "JPEG", quality=quality, optimize=True)
+    return out.getvalue()
+
+
+def encode(img: Any, output_format: str) -> bytes:
+    """Bytes in the API's output format (jpg or png)."""
+    out = io.BytesIO()
+    if output_format == "png":
+        # Level 1: a fraction of the default's time at 4K for a few percent more bytes.
+        img.save(out, "PNG", compress_level=1)
+    else:
+        img.convert("RGB").save(out, "JPEG", quality=90)
+    return out.getvalue()

@@ -1,0 +1,246 @@
+"""The model registry: fields, enums, defaults, limits, pixel sizes and prices.
+
+Facts come from ``shared/reference/nano-banana-2.md`` (Replicate's published schemas and Google's
+size tables). Prices are not published by any API, so the table is local, dated, says where its
+numbers came from, and can be overridden with :func:`set_price`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_REFERENCES = 14
+RESOLUTIONS = ("1K", "2K", "4K")
+MATCH_INPUT = "match_input_image"
+
+# Gemini 3.1 Flash Image output sizes (width, height) per resolution and ratio.
+_NB2_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    "1K": {
+        "1:1": (1024, 1024), "1:4": (512, 2048), "1:8": (384, 3072), "2:3": (848, 1264),
+        "3:2": (1264, 848), "3:4": (896, 1200), "4:1": (2048, 512), "4:3": (1200, 896),
+        "4:5": (928, 1152), "5:4": (1152, 928), "8:1": (3072, 384), "9:16": (768, 1376),
+        "16:9": (1376, 768), "21:9": (1584, 672),
+    },
+    "2K": {
+        "1:1": (2048, 2048), "1:4": (1024, 4096), "1:8": (768, 6144), "2:3": (1696, 2528),
+        "3:2": (2528, 1696), "3:4": (1792, 2400), "4:1": (4096, 1024), "4:3": (2400, 1792),
+        "4:5": (1856, 2304), "5:4": (2304, 1856), "8:1": (6144, 768), "9:16": (1536, 2752),
+        "16:9": (2752, 1536), "21:9": (3168, 1344),
+    },
+    "4K": {
+        "1:1": (4096, 4096), "1:4": (2048, 8192), "1:8": (1536, 12288), "2:3": (3392, 5056),
+        "3:2": (5056, 3392), "3:4": (3584, 4800), "4:1": (8192, 2048), "4:3": (4800, 3584),
+        "4:5": (3712, 4608), "5:4": (4608, 3712), "8:1": (12288, 1536), "9:16": (3072, 5504),
+        "16:9": (5504, 3072), "21:9": (6336, 2688),
+    },
+}  # fmt: skip
+
+# Gemini 2.5 Flash Image has one size tier (about 1K).
+_NB_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    "1K": {
+        "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184),
+        "4:3": (1184, 864), "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344),
+        "16:9": (1344, 768), "21:9": (1536, 672),
+    },
+}  # fmt: skip
+
+_TEN_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+# UNVERIFIED: Gemini 3 Pro Image is documented with the same sizes as 3.1 Flash for these ratios.
+_PRO_SIZES = {res: {r: _NB2_SIZES[res][r] for r in _TEN_RATIOS} for res in RESOLUTIONS}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One input field of a model's schema."""
+
+    name: str
+    type: type
+    default: Any = None
+    choices: tuple[Any, ...] | None = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What one Replicate model accepts and produces."""
+
+    id: str
+    title: str
+    fields: dict[str, FieldSpec]
+    sizes: dict[str, dict[str, tuple[int, int]]]
+    latency_s: dict[str, float]
+    max_references: int = MAX_REFERENCES
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def has_resolution(self) -> bool:
+        return "resolution" in self.fields
+
+    @property
+    def has_grounding(self) -> bool:
+        return "google_search" in self.fields
+
+    @property
+    def aspect_ratios(self) -> tuple[str, ...]:
+        return self.fields["aspect_ratio"].choices or ()
+
+    def default(self, name: str) -> Any:
+        return self.fields[name].default
+
+    def size(self, resolution: str | None, aspect_ratio: str) -> tuple[int, int]:
+        """Output pixel size (width, height) for a concrete ratio (not match_input_image)."""
+        tier = self.sizes[resolution or "1K"] if self.has_resolution else self.sizes["1K"]
+        return tier[aspect_ratio]
+
+
+def _common(ratios: tuple[str, ...]) -> dict[str, FieldSpec]:
+    return {
+        "prompt": FieldSpec("prompt", str, required=True),
+        "image_input": FieldSpec("image_input", list, default=()),
+        "aspect_ratio": FieldSpec("aspect_ratio", str, MATCH_INPUT, (MATCH_INPUT, *ratios)),
+        "output_format": FieldSpec("output_format", str, "jpg", ("jpg", "png")),
+    }
+
+
+MODELS: dict[str, ModelSpec] = {
+    "google/nano-banana-2": ModelSpec(
+        id="google/nano-banana-2",
+        title="Nano Banana 2 (Gemini 3.1 Flash Image)",
+        fields={
+            **_common(("1:1", "1:4", "1:8", "2:3", "3:2", "3:4", "4:1", "4:3", "4:5", "5:4",
+                       "8:1", "9:16", "16:9", "21:9")),
+            "resolution": FieldSpec("resolution", str, "1K", RESOLUTIONS),
+            "google_search": FieldSpec("google_search", bool, False, (False, True)),
+            "image_search": FieldSpec("image_search", bool, False, (False, True)),
+        },
+        sizes=_NB2_SIZES,
+        latency_s={"1K": 20.0, "2K": 25.0, "4K": 35.0},
+        notes=("image_search turns google_search on too",),
+    ),
+    "google/nano-banana": ModelSpec(
+        id="google/nano-banana",
+        title="Nano Banana (Gemini 2.5 Flash Image)",
+        fields=_common(_TEN_RATIOS),
+        sizes=_NB_SIZES,
+        latency_s={"1K": 12.0},  # UNVERIFIED estimate
+    ),
+    "google/nano-banana-pro": ModelSpec(
+        id="google/nano-banana-pro",
+        title="Nano Banana Pro (Gemini 3 Pro Image)",
+        fields={
+            **_common(_TEN_RATIOS),
+            "resolution": FieldSpec("resolution", str, "2K", RESOLUTIONS),
+            "safety_filter_level": FieldSpec(
+                "safety_filter_level", str, "block_only_high",
+                ("block_low_and_above", "block_medium_and_above", "block_only_high"),
+            ),
+            "allow_fallback_model": FieldSpec("allow_fallback_model", bool, False, (False, True)),
+        },
+        sizes=_PRO_SIZES,
+        latency_s={"1K": 30.0, "2K": 35.0, "4K": 50.0},  # UNVERIFIED estimate
+    ),
+}  # fmt: skip
+
+ALIASES = {m.split("/", 1)[1]: m for m in MODELS}
+DEFAULT_MODEL = "google/nano-banana-2"
+
+# USD per image. UNVERIFIED third-party figures; Replicate publishes no pricing endpoint.
+PRICE_SOURCE = (
+    "third-party price tables, 2026; nano-banana-2 matches $60 per million output image tokens "
+    "x 1120/1680/2520 tokens (1K/2K/4K). UNVERIFIED: override with nb2.models.set_price()."
+)
+PRICE_AS_OF = "2026-11-01"
+_DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "google/nano-banana-2": {"1K": 0.067, "2K": 0.101, "4K": 0.151},
+    "google/nano-banana": {"1K": 0.039},
+    "google/nano-banana-pro": {"1K": 0.15, "2K": 0.15, "4K": 0.30},
+}
+PRICES: dict[str, dict[str, float]] = {m: dict(p) for m, p in _DEFAULT_PRICES.items()}
+
+
+def resolve_model(name: str) -> ModelSpec:
+    """The spec for ``name`` ("google/nano-banana-2" or the short "nano-banana-2")."""
+    from .errors import ValidationError
+
+    spec = MODELS.get(ALIASES.get(name, name)) if isinstance(name, str) else None
+    if spec is None:
+        allowed = sorted(MODELS)
+        raise ValidationError(
+            f"model: {name!r} is not a known model; allowed: {', '.join(allowed)}",
+            field="model",
+            value=name,
+            allowed=allowed,
+        )
+    return spec
+
+
+def price(model: str, resolution: str | None) -> float:
+    """Estimated USD for one image (see PRICE_SOURCE)."""
+    table = PRICES[resolve_model(model).id]
+    return table.get(resolution or "1K", table.get("1K", 0.0))
+
+
+def set_price(model: str, resolution: str, usd: float) -> None:
+    """Override the price of one image, e.g. when Replicate's billing page says otherwise."""
+    PRICES[resolve_model(model).id][resolution] = float(usd)
+
+
+def reset_prices() -> None:
+    for m, p in _DEFAULT_PRICES.items():
+        PRICES[m] = dict(p)
+
+
+def nearest_ratio(spec: ModelSpec, width: int, height: int) -> str:
+    """The preset ratio closest (in log space) to a picture's shape: match_input_image."""
+    import math
+
+    target = math.log(width / height)
+    return min(
+        (r for r in spec.aspect_ratios if r != MATCH_INPUT),
+        key=lambda r: abs(math.log(_ratio_value(r)) - target),
+    )
+
+
+def _ratio_value(ratio: str) -> float:
+    w, h = ratio.split(":")
+    return int(w) / int(h)
+
+
+def check_input(model: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Problems with a raw API input for ``model``, in the API's ``invalid_fields`` shape.
+
+    Shared by :class:`nb2.Params` and the emulator so both refuse the same inputs.
+    """
+    spec = resolve_model(model)
+    problems: list[dict[str, Any]] = []
+
+    def bad(name: str, kind: str, description: str) -> None:
+        problems.append({"type": kind, "field": f"input.{name}", "description": description})
+
+    for name in data:
+        if name not in spec.fields:
+            bad(name, "additional_property", f"{name} is not an input of {spec.id}")
+    for f in spec.fields.values():
+        if f.name not in data:
+            if f.required:
+                bad(f.name, "required", f"{f.name} is required")
+            continue
+        value = data[f.name]
+        if f.type is bool and not isinstance(value, bool):
+            bad(f.name, "invalid_type", f"{f.name} must be a boolean")
+        elif f.type is str and not isinstance(value, str):
+            bad(f.name, "invalid_type", f"{f.name} must be a string")
+        elif f.type is list and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            bad(f.name, "invalid_type", f"{f.name} must be a list of URI strings")
+        elif f.choices is not None and value not in f.choices:
+            bad(f.name, "enum", f"{f.name} must be one of: {', '.join(map(str, f.choices))}")
+    prompt = data.get("prompt")
+    if isinstance(prompt, str) and not prompt.strip():
+        bad("prompt", "min_length", "prompt must not be empty")
+    images = data.get("image_input")
+    if isinstance(images, list) and len(images) > spec.max_references:
+        bad("image_input", "max_items", f"at most {spec.max_references} images")
+    return problems

@@ -1,0 +1,124 @@
+"""``Result``: one stored run, as a user holds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .params import Params
+    from .session import Session
+    from .store import Store
+
+
+class Result:
+    """A finished image: its record, its file in the store, its request.
+
+    The image is read from disk on each access of :attr:`image` (keep it in a variable if you
+    use it often), so a long session does not hold every picture in memory.
+    """
+
+    def __init__(
+        self,
+        record: dict[str, Any],
+        store: Store,
+        *,
+        session: Session | None = None,
+        params: Params | None = None,
+        number: int = 0,
+        cached: bool = False,
+    ) -> None:
+        self.record = record
+        self.store = store
+        self.session = session
+        self.number = number  # the turn number in its session (1, 2, ...)
+        self.cached = cached  # answered from the store, not the backend
+        self._params = params
+
+    @property
+    def id(self) -> str:
+        return str(self.record["run_id"])
+
+    @property
+    def params(self) -> Params:
+        if self._params is None:
+            from .params import Params
+
+            self._params = Params.from_dict(self.record["params"], self.store.read_image)
+        return self._params
+
+    @property
+    def path(self) -> Path:
+        path = self.store.image_path(self.record["output"]["sha256"])
+        if path is None:
+            raise FileNotFoundError(f"the image of run {self.id} is missing from {self.store.root}")
+        return path
+
+    @property
+    def image(self) -> Any:
+        from PIL import Image
+
+        img = Image.open(self.path)
+        img.load()
+        return img
+
+    @property
+    def size(self) -> tuple[int, int]:
+        out = self.record["output"]
+        return int(out["width"]), int(out["height"])
+
+    @property
+    def offline(self) -> bool:
+        return bool(self.record.get("backend", {}).get("offline"))
+
+    @property
+    def cost(self) -> float:
+        """Estimated USD (0 offline); see nb2.models.PRICE_SOURCE."""
+        return float(self.record.get("estimated_cost") or 0.0)
+
+    @property
+    def parent(self) -> Result | None:
+        if self.session is None:
+            return None
+        turn = self.session._turns.get(self.id)
+        return turn.parent.result if turn and turn.parent else None
+
+    def edit(self, instruction: str, **options: Any) -> Result:
+        """A follow-up edit of this image (a branch if it is not the latest)."""
+        return self._session().edit(instruction, parent=self, **options)
+
+    def upscale(self, resolution: str = "4K") -> Result:
+        """The same request again at a higher resolution (the resolution ladder)."""
+        return self._session().upscale(self, resolution)
+
+    def _session(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("this result is not attached to a Session; use Session.adopt()")
+        return self.session
+
+    def __repr__(self) -> str:
+        p = self.record["params"]
+        w, h = self.size
+        bits = [
+            f"#{self.number}" if self.number else self.id,
+            self.record.get("kind", "generate"),
+            f"{w}x{h}",
+            p["output_format"],
+            repr(_short(p["prompt"])),
+        ]
+        if self.offline:
+            bits.append("offline")
+        if self.cached:
+            bits.append("cached")
+        return f"<nb2.Result {' '.join(bits)}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Result) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+def _short(text: str, n: int = 48) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"

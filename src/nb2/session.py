@@ -1,0 +1,439 @@
+"""``Session``: conversational editing over a store and a backend.
+
+A session is a tree of turns. ``generate`` starts a root; ``edit`` builds on the current turn
+(or on ``parent=``, which makes a branch); ``checkout`` moves the current turn. Every request goes
+through :meth:`Session.run`: the store first (unless the cache is off), then the backend, and
+what comes back is written to the store before it is returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from . import __version__, models
+from .backends import Backend, Output, StatusCallback, auto_backend
+from .errors import CanceledError, ModerationError, Nb2Error, ReplayMissError, ValidationError
+from .imaging import image_size
+from .params import Params
+from .references import EDIT_ROLE, Reference
+from .result import Result, _short
+from .store import CACHE_MODES, Store
+
+_announced = False
+
+
+@dataclass(eq=False)
+class Turn:
+    """One node of the edit tree."""
+
+    number: int
+    result: Result
+    kind: str  # generate | edit | upscale
+    parent: Turn | None = None
+    children: list[Turn] = field(default_factory=list)
+
+
+class History:
+    """The edit tree of a session, in creation order. ``repr`` draws it."""
+
+    def __init__(self, turns: list[Turn], current: Turn | None) -> None:
+        self.turns = turns
+        self.current = current.result if current else None
+
+    @property
+    def roots(self) -> list[Result]:
+        return [t.result for t in self.turns if t.parent is None]
+
+    def children(self, result: Result) -> list[Result]:
+        return [c.result for t in self.turns if t.result == result for c in t.children]
+
+    def path(self, result: Result) -> list[Result]:
+        """From the root down to ``result``: the chain of edits that made it."""
+        turn = next(t for t in self.turns if t.result == result)
+        chain = []
+        while turn is not None:
+            chain.append(turn.result)
+            turn = turn.parent
+        return chain[::-1]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter([t.result for t in self.turns])
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+    def __getitem__(self, number: int) -> Result:
+        """The result of turn ``number`` (1-based, as shown) or a negative index."""
+        if number < 0:
+            return self.turns[number].result
+        for t in self.turns:
+            if t.number == number:
+                return t.result
+        raise IndexError(f"no turn #{number}; this session has {len(self.turns)}")
+
+    def __repr__(self) -> str:
+        lines = [f"History ({len(self.turns)} turns)"]
+
+        def walk(turn: Turn, prefix: str, last: bool, root: bool) -> None:
+            r = turn.result
+            w, h = r.size
+            mark = "  <- current" if r == self.current else ""
+            branch = "" if root else ("└── " if last else "├── ")
+            lines.append(
+                f"{prefix}{branch}#{turn.number} {turn.kind} {w}x{h} "
+                f"{_short(r.params.prompt)!r}{mark}"
+            )
+            inner = prefix + ("" if root else ("    " if last else "│   "))
+            for i, child in enumerate(turn.children):
+                walk(child, inner, i == len(turn.children) - 1, False)
+
+        for t in self.turns:
+            if t.parent is None:
+                walk(t, "", True, True)
+        return "\n".join(lines)
+
+
+class Session:
+    """Generate, edit, branch and upscale, with every result stored.
+
+    ``backend`` defaults to Replicate when REPLICATE_API_TOKEN is set and to the offline
+    stand-in otherwise; ``store`` is a folder (default ``./nb2-runs``); ``cache`` is ``auto``
+    (reuse identical requests), ``replay`` (never call the backend) or ``off`` (default from
+    ``NB2_CACHE``, else auto). The keyword defaults apply to every ``generate``.
+    """
+
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        store: Store | str | os.PathLike[str] | None = None,
+        cache: str | None = None,
+        *,
+        name: str = "default",
+        model: str = models.DEFAULT_MODEL,
+        resolution: str | None = None,
+        aspect_ratio: str | None = None,
+        output_format: str = "png",
+        google_search: bool = False,
+        image_search: bool = False,
+        references: list[Any] | None = None,
+    ) -> None:
+        cache = cache or os.environ.get("NB2_CACHE") or "auto"
+        if cache not in CACHE_MODES:
+            raise ValidationError(
+                f"cache: {cache!r} is not a cache mode; allowed: {', '.join(CACHE_MODES)}",
+                field="cache",
+                value=cache,
+                allowed=list(CACHE_MODES),
+            )
+        self.name = name
+        self.cache = cache
+        self.backend = backend if backend is not None else auto_backend()
+        self.store = store if isinstance(store, Store) else Store(store)
+        self.defaults: dict[str, Any] = {
+            "model": models.resolve_model(model).id,
+            "resolution": resolution,
+            "aspect_ratio": aspect_ratio,
+            "output_format": output_format,
+            "google_search": google_search,
+            "image_search": image_search,
+        }
+        self.references: list[Any] = list(references or [])
+        self._turns: dict[str, Turn] = {}
+        self._order: list[Turn] = []
+        self._current: Turn | None = None
+        self._lock = threading.RLock()
+        self._listeners: list[Any] = []  # called with each new Result (the panel listens)
+        _announce(self.backend)
+
+    def __repr__(self) -> str:
+        return (
+            f"Session({self.name!r}, backend={self.backend.name}, store={str(self.store.root)!r}, "
+            f"cache={self.cache!r}, turns={len(self._order)})"
+        )
+
+    # -- the public verbs ----------------------------------------------------------------------
+    @property
+    def current(self) -> Result | None:
+        return self._current.result if self._current else None
+
+    @property
+    def history(self) -> History:
+        with self._lock:
+            return History(list(self._order), self._current)
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        references: list[Any] | None = None,
+        repeat: int = 0,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+        fresh: bool = False,
+        **options: Any,
+    ) -> Result:
+        """A new image (a new root of the tree). Options: model, resolution, aspect_ratio,
+        output_format, google_search, image_search (and safety_filter_level,
+        allow_fallback_model for nano-banana-pro)."""
+        params = self.params(prompt, references=references, repeat=repeat, **options)
+        return self.run(params, kind="generate", cancel=cancel, on_status=on_status, fresh=fresh)
+
+    def params(
+        self, prompt: str, *, references: list[Any] | None = None, repeat: int = 0, **options: Any
+    ) -> Params:
+        """The validated request ``generate`` would send, with the session's defaults."""
+        fields = {k: options.pop(k, v) for k, v in self.defaults.items()}
+        fields = {k: (self.defaults[k] if v is None else v) for k, v in fields.items()}
+        refs = self.references if references is None else references
+        return Params(
+            prompt=prompt, references=tuple(refs), repeat=repeat, options=options, **fields
+        )
+
+    def edit(
+        self,
+        instruction: str,
+        *,
+        parent: Result | None = None,
+        references: list[Any] | None = None,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+        fresh: bool = False,
+        **options: Any,
+    ) -> Result:
+        """Edit the current image (or ``parent``, which makes a branch) by an instruction.
+
+        The image being edited is sent first, then the parent's references (or
+        ``references``). The aspect ratio follows the image unless given; model, resolution
+        and grounding follow the parent's.
+        """
+        base = parent if parent is not None else self.current
+        if base is None:
+            raise ValidationError(
+                "edit: there is no image to edit yet; call generate() first (or pass parent=)",
+                field="parent",
+                value=None,
+                allowed="a Result of this session",
+            )
+        base = self._own(base)
+        bp = base.params
+        extra = (
+            [r for r in bp.references if r.role != EDIT_ROLE]
+            if references is None
+            else list(references)
+        )
+        source = Reference(base.path, role=EDIT_ROLE)
+        fields = {
+            "model": bp.model,
+            "resolution": bp.resolution,
+            "aspect_ratio": models.MATCH_INPUT,
+            "output_format": self.defaults["output_format"],
+            "google_search": bp.google_search,
+            "image_search": bp.image_search,
+        }
+        fields.update({k: options.pop(k) for k in list(options) if k in fields})
+        if not bp.spec.has_resolution:
+            fields.pop("resolution")
+        params = Params(prompt=instruction, references=(source, *extra), options=options, **fields)
+        return self.run(
+            params, kind="edit", parent=base, cancel=cancel, on_status=on_status, fresh=fresh
+        )
+
+    def upscale(self, result: Result, resolution: str = "4K", **kw: Any) -> Result:
+        """``result``'s request again at another resolution (same inputs, same prompt)."""
+        result = self._own(result)
+        params = result.params.replace(resolution=resolution)
+        return self.run(params, kind="upscale", parent=result, **kw)
+
+    def checkout(self, result: Result) -> Result:
+        """Make ``result`` the current turn: the next ``edit`` builds on it."""
+        result = self._own(result)
+        with self._lock:
+            self._current = self._turns[result.id]
+        return result
+
+    # -- the one path every request takes ------------------------------------------------------
+    def run(
+        self,
+        params: Params,
+        *,
+        kind: str = "generate",
+        parent: Result | None = None,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+        fresh: bool = False,
+    ) -> Result:
+        if self.cache != "off" and not fresh:
+            record = self.store.lookup(params.cache_key)
+            if record is not None:
+                return self._add(record, params, kind, parent, cached=True)
+        if self.cache == "replay":
+            raise ReplayMissError(
+                f"replay: the store at {self.store.root} holds no result for {params!r} "
+                f"(key {params.cache_key[:12]}); run with cache='auto' to make it",
+                key=params.cache_key,
+            )
+        record = self._record(params, kind, parent)
+        for ref in params.references:  # the inputs too, so the run can be repeated from disk
+            self.store.put_image(ref.data, ref.load().ext)
+        t0 = time.perf_counter()
+        try:
+            out = self._call(params, cancel, on_status)
+        except BaseException as exc:
+            record.update(
+                status=_status_of(exc),
+                error=str(exc)[:2000],
+                wall_time=round(time.perf_counter() - t0, 3),
+                completed_at=_now(),
+            )
+            record["prediction_id"] = getattr(exc, "prediction_id", None)
+            self.store.save(record)
+            raise
+        self._fill(record, out, time.perf_counter() - t0)
+        self.store.save(record)
+        return self._add(record, params, kind, parent, cached=False)
+
+    def _call(
+        self, params: Params, cancel: threading.Event | None, on_status: StatusCallback | None
+    ) -> Output:
+        """Run the backend; on the main thread, in a worker so an interrupt can cancel it."""
+        cancel = cancel or threading.Event()
+        if threading.current_thread() is not threading.main_thread():
+            return self.backend.run(params, cancel=cancel, on_status=on_status)
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["out"] = self.backend.run(params, cancel=cancel, on_status=on_status)
+            except BaseException as exc:  # handed to the caller's thread
+                box["exc"] = exc
+
+        worker = threading.Thread(target=work, name="nb2-run", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.05)
+        except KeyboardInterrupt:
+            cancel.set()  # the backend cancels remotely, then returns; wait for that
+            with contextlib.suppress(KeyboardInterrupt):
+                worker.join()
+            raise
+        if "exc" in box:
+            raise box["exc"]
+        return box["out"]
+
+    # -- records and turns -----------------------------------------------------------------
+    def _record(self, params: Params, kind: str, parent: Result | None) -> dict[str, Any]:
+        now = datetime.now(timezone.utc)
+        offline = bool(getattr(self.backend, "offline", False))
+        live_cost = models.price(params.model, params.resolution)
+        return {
+            "run_id": f"{now:%Y%m%dT%H%M%S%f}-{os.urandom(4).hex()}",
+            "nb2_version": __version__,
+            "kind": kind,
+            "status": "running",
+            "cache_key": params.cache_key,
+            "session": self.name,
+            "parent": parent.id if parent is not None else None,
+            "params": params.to_dict(),
+            "input": params.scalar_input(),
+            "model": params.model,
+            "backend": self.backend.describe(),
+            "estimated_cost": 0.0 if offline else live_cost,
+            "price": {"usd": live_cost, "as_of": models.PRICE_AS_OF, "source": models.PRICE_SOURCE},
+            "requested_at": _now(),
+        }
+
+    def _fill(self, record: dict[str, Any], out: Output, wall: float) -> None:
+        ext = "png" if out.format == "png" else "jpg"
+        sha, path = self.store.put_image(out.data, ext)
+        w, h = image_size(out.data)
+        record.update(
+            status="succeeded",
+            error=None,
+            prediction_id=out.prediction_id,
+            version=out.model_version,
+            created_at=out.created_at,
+            started_at=out.started_at,
+            completed_at=out.completed_at,
+            predict_time=out.predict_time,
+            wall_time=round(wall, 3),
+            logs=out.logs,
+            image_inputs=out.image_inputs,
+            output={
+                "sha256": sha,
+                "file": str(path.relative_to(self.store.root)),
+                "format": ext,
+                "width": w,
+                "height": h,
+                "bytes": len(out.data),
+            },
+        )
+        if record["params"].get("google_search"):
+            # a grounded image is a snapshot of the web at this moment
+            record["grounded_at"] = out.completed_at or _now()
+
+    def _add(
+        self,
+        record: dict[str, Any],
+        params: Params,
+        kind: str,
+        parent: Result | None,
+        *,
+        cached: bool,
+    ) -> Result:
+        with self._lock:
+            if record["run_id"] in self._turns:  # the same stored run again (a cache hit)
+                self._current = self._turns[record["run_id"]]
+                return self._current.result
+            number = len(self._order) + 1
+            result = Result(
+                record, self.store, session=self, params=params, number=number, cached=cached
+            )
+            up = self._turns.get(parent.id) if parent is not None else None
+            turn = Turn(number, result, kind, parent=up)
+            if up is not None:
+                up.children.append(turn)
+            self._turns[result.id] = turn
+            self._order.append(turn)
+            self._current = turn
+        for listener in list(self._listeners):
+            listener(result)
+        return result
+
+    def _own(self, result: Result) -> Result:
+        if not isinstance(result, Result) or result.id not in self._turns:
+            raise ValidationError(
+                f"parent: {result!r} is not a result of this session",
+                field="parent",
+                value=repr(result),
+                allowed="a Result from this session's history",
+            )
+        return self._turns[result.id].result
+
+
+def _status_of(exc: BaseException) -> str:
+    if isinstance(exc, ModerationError):
+        return "blocked"
+    if isinstance(exc, (CanceledError, KeyboardInterrupt)):
+        return "canceled"
+    return "failed" if isinstance(exc, Nb2Error) else "error"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _announce(backend: Backend) -> None:
+    global _announced
+    if backend.offline and not _announced:
+        _announced = True
+        print(
+            "nb2: no REPLICATE_API_TOKEN set, so images come from the offline stand-in "
+            "(local renders marked OFFLINE, not the model)."
+        )
