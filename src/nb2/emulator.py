@@ -50,6 +50,7 @@ class Faults:
     tokens: tuple[str, ...] | None = None  # accepted tokens (None: any non-empty)
     drop_create_responses: int = 0  # the next N creates are made but their answer is lost
     processing_after: float = 0.05  # seconds before "starting" becomes "processing"
+    refuse_field: str | None = None  # creates answer 422 naming this input field
 
 
 @dataclass
@@ -365,6 +366,9 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 return self._send(400, _problem(400, "Bad Request", "body is not JSON"))
             invalid = models.check_input(model, inp)
+            if f.refuse_field:
+                invalid.append({"type": "enum", "field": f"input.{f.refuse_field}",
+                                "description": f"{f.refuse_field} refused (emulated)"})
             images = inp.get("image_input", [])
             for i, uri in enumerate(images if isinstance(images, list) else []):
                 if not isinstance(uri, str) or not uri.startswith(("data:", "http://", "https://")):

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import nb2
+from nb2.emulator import Emulator
+
+# Looks like a real token (r8_ + 37 characters), so the leak scans mean something.
+TOKEN = "r8_" + secrets.token_hex(19)[:37]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "NB2_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    nb2.models.reset_prices()
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, Path]:
+    """A few reference images on disk, as a researcher would have them."""
+    out = {
+        "palette": tmp_path / "palette.jpg",
+        "bottle": tmp_path / "bottle.png",
+        "face": tmp_path / "face.png",
+    }
+    Image.new("RGB", (300, 200), (200, 120, 40)).save(out["palette"], quality=92)
+    Image.new("RGBA", (400, 600), (20, 120, 200, 255)).save(out["bottle"])
+    Image.linear_gradient("L").convert("RGB").resize((320, 320)).save(out["face"])
+    return out
+
+
+@pytest.fixture
+def emulator():
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def backend(emulator: Emulator) -> nb2.ReplicateBackend:
+    return nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url, poll_interval=0.05)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> nb2.Store:
+    return nb2.Store(tmp_path / "runs")
