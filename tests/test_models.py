@@ -72,8 +72,9 @@ def test_prices_are_dated_sourced_and_overridable():
 
 
 def test_check_input_uses_the_api_shape():
-    problems = models.check_input("google/nano-banana-2", {"prompt": "x", "resolution": "1k",
-                                                           "seed": 3})
+    problems = models.check_input(
+        "google/nano-banana-2", {"prompt": "x", "resolution": "1k", "seed": 3}
+    )
     fields = {p["field"] for p in problems}
     assert fields == {"input.resolution", "input.seed"}
     assert models.check_input("google/nano-banana-2", {"prompt": "x"}) == []

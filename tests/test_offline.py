@@ -15,8 +15,11 @@ CASES = [(res, ratio) for res in models.RESOLUTIONS for ratio in SPEC.sizes[res]
 
 @pytest.mark.parametrize(("resolution", "ratio"), CASES, ids=[f"{r}-{a}" for r, a in CASES])
 def test_every_ratio_and_resolution_has_the_models_size(resolution, ratio):
-    out = OfflineBackend().run(Params("a lighthouse at dusk", resolution=resolution,
-                                      aspect_ratio=ratio, output_format="jpg"))
+    out = OfflineBackend().run(
+        Params(
+            "a lighthouse at dusk", resolution=resolution, aspect_ratio=ratio, output_format="jpg"
+        )
+    )
     img = Image.open(io.BytesIO(out.data))
     assert img.size == SPEC.sizes[resolution][ratio]
     assert img.format == "JPEG"

@@ -64,7 +64,7 @@ def test_a_file_that_is_not_an_image(tmp_path):
 
 
 def test_missing_file_is_named():
-    with pytest.raises(ValidationError, match="nope.png.*no such file"):
+    with pytest.raises(ValidationError, match=r"nope\.png.*no such file"):
         Params("x", references=["nope.png"])
 
 
@@ -77,10 +77,12 @@ def test_fields_a_model_does_not_have():
     with pytest.raises(ValidationError) as exc:
         Params("x", model="nano-banana-2", aspect_ratio="1:8", options={"allow_fallback_model": 1})
     assert exc.value.field == "allow_fallback_model"
-    pro = Params("x", model="nano-banana-pro", options={"safety_filter_level": "block_low_and_above"})
+    pro = Params(
+        "x", model="nano-banana-pro", options={"safety_filter_level": "block_low_and_above"}
+    )
     assert pro.scalar_input()["safety_filter_level"] == "block_low_and_above"
     assert pro.resolution == "2K"
-    with pytest.raises(ValidationError, match="aspect_ratio.*'1:8'"):
+    with pytest.raises(ValidationError, match=r"aspect_ratio.*'1:8'"):
         Params("x", model="nano-banana-pro", aspect_ratio="1:8")
 
 
@@ -122,9 +124,12 @@ def test_cache_key_covers_every_input(images, tmp_path):
 def test_composed_prompt_names_each_role(images):
     p = Params(
         "a serum bottle on marble",
-        references=[images["palette"], nb2.Reference(images["bottle"], role="subject"),
-                    nb2.Reference(images["face"], role="palette"),
-                    nb2.Reference(images["face"], role="the label's typeface")],
+        references=[
+            images["palette"],
+            nb2.Reference(images["bottle"], role="subject"),
+            nb2.Reference(images["face"], role="palette"),
+            nb2.Reference(images["face"], role="the label's typeface"),
+        ],
     )
     assert p.composed_prompt == (
         "a serum bottle on marble\n"
@@ -135,8 +140,15 @@ def test_composed_prompt_names_each_role(images):
 
 
 def test_round_trip_through_a_record(images):
-    p = Params("x", references=[nb2.Reference(images["bottle"], role="subject")], repeat=2,
-               resolution="4K", aspect_ratio="21:9", output_format="png", google_search=True)
+    p = Params(
+        "x",
+        references=[nb2.Reference(images["bottle"], role="subject")],
+        repeat=2,
+        resolution="4K",
+        aspect_ratio="21:9",
+        output_format="png",
+        google_search=True,
+    )
     blobs = {r.sha256: r.data for r in p.references}
     again = Params.from_dict(p.to_dict(), blobs.__getitem__)
     assert again == p and again.cache_key == p.cache_key
@@ -156,8 +168,18 @@ _value = st.one_of(
     model=st.sampled_from(sorted(models.MODELS)),
     prompt=st.one_of(st.text(max_size=8), st.none()),
     fields=st.fixed_dictionaries(
-        {}, optional={k: _value for k in ("resolution", "aspect_ratio", "output_format",
-                                          "google_search", "image_search")}),
+        {},
+        optional={
+            k: _value
+            for k in (
+                "resolution",
+                "aspect_ratio",
+                "output_format",
+                "google_search",
+                "image_search",
+            )
+        },
+    ),
 )
 def test_no_invalid_request_passes_validation(model, prompt, fields):
     try:
@@ -169,10 +191,15 @@ def test_no_invalid_request_passes_validation(model, prompt, fields):
     assert models.check_input(model, p.scalar_input()) == []
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-          HealthCheck.function_scoped_fixture])
-@given(field=st.sampled_from(["resolution", "aspect_ratio", "output_format", "google_search"]),
-       value=st.text(min_size=1, max_size=5))
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    field=st.sampled_from(["resolution", "aspect_ratio", "output_format", "google_search"]),
+    value=st.text(min_size=1, max_size=5),
+)
 def test_invalid_requests_never_reach_the_network(emulator, backend, tmp_path: Path, field, value):
     s = nb2.Session(backend=backend, store=tmp_path / "runs", cache="off")
     before = len(emulator.requests)

@@ -32,8 +32,9 @@ def test_url_source_is_downloaded_without_credentials(images):
             seen.append(dict(self.headers))
             super().do_GET()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 partial(Handler, directory=str(images["palette"].parent)))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(Handler, directory=str(images["palette"].parent))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/palette.jpg"

@@ -13,8 +13,11 @@ def main(store: str | None = None) -> None:
 
     root = Path(store or tempfile.mkdtemp(prefix="nb2-demo-"))
     s = nb2.Session(backend=OfflineBackend(), store=root / "nb2-runs")
-    r = s.generate("a glass serum bottle on white marble, soft light from the right",
-                   resolution="2K", aspect_ratio="16:9")
+    r = s.generate(
+        "a glass serum bottle on white marble, soft light from the right",
+        resolution="2K",
+        aspect_ratio="16:9",
+    )
     r2 = s.edit("make the background darker and add subtle fog")
     r3 = s.edit("shift the colour grade cooler", parent=r)
     r4 = r3.upscale("4K")

@@ -82,6 +82,7 @@ class Emulator:
         self.canceled: list[str] = []  # ids that a cancel call reached
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.downloads: list[dict[str, str]] = []  # headers of every output download
+        self.tokens_seen: set[str] = set()  # so tests can tell the token did reach the API
         self.in_flight_max = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler(self))
@@ -248,6 +249,8 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization", "")
             scheme, _, token = auth.partition(" ")
             ok = scheme in ("Bearer", "Token") and bool(token)
+            if ok:
+                emu.tokens_seen.add(token)
             if ok and emu.faults.tokens is not None:
                 ok = token in emu.faults.tokens
             if not ok:
@@ -367,8 +370,13 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 return self._send(400, _problem(400, "Bad Request", "body is not JSON"))
             invalid = models.check_input(model, inp)
             if f.refuse_field:
-                invalid.append({"type": "enum", "field": f"input.{f.refuse_field}",
-                                "description": f"{f.refuse_field} refused (emulated)"})
+                invalid.append(
+                    {
+                        "type": "enum",
+                        "field": f"input.{f.refuse_field}",
+                        "description": f"{f.refuse_field} refused (emulated)",
+                    }
+                )
             images = inp.get("image_input", [])
             for i, uri in enumerate(images if isinstance(images, list) else []):
                 if not isinstance(uri, str) or not uri.startswith(("data:", "http://", "https://")):

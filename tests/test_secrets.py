@@ -1,0 +1,34 @@
+"""The token goes only to the API host: never to disk, a repr, an error or a log line."""
+
+import logging
+
+import pytest
+
+import nb2
+
+from .conftest import TOKEN
+
+
+def test_token_appears_nowhere_after_a_run(emulator, backend, tmp_path, images, caplog):
+    caplog.set_level(logging.DEBUG)
+    backend.data_uri_limit = 100  # exercise uploads too
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    r = s.generate("a kite", references=[images["palette"]])
+    r2 = s.edit("darker")
+    texts = [repr(x) for x in (s, backend, r, r2, r.params, s.history, s.store)]
+    texts += [str(r.record), str(r2.record), caplog.text]
+    emulator.faults.fail_next = 1
+    with pytest.raises(nb2.errors.GenerationError) as failed:
+        s.generate("another")
+    emulator.faults.tokens = ("other",)
+    with pytest.raises(nb2.errors.AuthenticationError) as refused:
+        s.generate("and another")
+    texts += [str(failed.value), repr(failed.value), str(refused.value), repr(refused.value)]
+    for text in texts:
+        assert TOKEN not in text
+    files = [p for p in s.store.root.rglob("*") if p.is_file()]
+    assert len(files) > 5
+    for path in files:
+        assert TOKEN.encode() not in path.read_bytes(), path
+    # the API host did get it, so the scans above looked for the right string
+    assert TOKEN in emulator.tokens_seen
