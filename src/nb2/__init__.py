@@ -63,3 +63,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nb2``: the %%nb2 cell magic and the %nb2 line magic."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)

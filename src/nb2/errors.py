@@ -12,6 +12,10 @@ from typing import Any
 class Nb2Error(Exception):
     """Base class of nb2's errors."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: these errors are about the request
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ValidationError(Nb2Error, ValueError):
     """A request that the model would refuse, caught before any network call.

@@ -112,6 +112,11 @@ class Result:
             bits.append("cached")
         return f"<nb2.Result {' '.join(bits)}>"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .display import result_html
+
+        return {"text/plain": repr(self), "text/html": result_html(self)}
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Result) and other.id == self.id
 

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, models
 from .backends import Backend, Output, StatusCallback, auto_backend
@@ -24,6 +24,9 @@ from .params import Params
 from .references import EDIT_ROLE, Reference
 from .result import Result, _short
 from .store import CACHE_MODES, Store
+
+if TYPE_CHECKING:
+    from .grid import Grid
 
 _announced = False
 
@@ -76,6 +79,11 @@ class History:
             if t.number == number:
                 return t.result
         raise IndexError(f"no turn #{number}; this session has {len(self.turns)}")
+
+    def _repr_html_(self) -> str:
+        from .display import history_html
+
+        return history_html(self)
 
     def __repr__(self) -> str:
         lines = [f"History ({len(self.turns)} turns)"]
@@ -389,8 +397,10 @@ class Session:
     ) -> Result:
         with self._lock:
             if record["run_id"] in self._turns:  # the same stored run again (a cache hit)
-                self._current = self._turns[record["run_id"]]
-                return self._current.result
+                turn = self._turns[record["run_id"]]
+                if kind != "grid":
+                    self._show(turn)
+                return turn.result
             number = len(self._order) + 1
             result = Result(
                 record, self.store, session=self, params=params, number=number, cached=cached
@@ -400,8 +410,8 @@ class Session:
             if up is not None:
                 up.children.append(turn)
             self._turns[result.id] = turn
-            self._order.append(turn)
-            self._current = turn
+            if kind != "grid":  # grid cells join the tree only when used (see _own)
+                self._show(turn)
         for listener in list(self._listeners):
             listener(result)
         return result
@@ -414,7 +424,50 @@ class Session:
                 value=repr(result),
                 allowed="a Result from this session's history",
             )
-        return self._turns[result.id].result
+        turn = self._turns[result.id]
+        with self._lock:
+            if turn not in self._order:
+                self._show(turn)
+        return turn.result
+
+    def _show(self, turn: Turn) -> None:
+        if turn not in self._order:
+            turn.number = len(self._order) + 1
+            turn.result.number = turn.number
+            self._order.append(turn)
+        self._current = turn
+
+    def compare(self, *, repeat: int = 1, confirm_cells: int | None = None, **axes: Any) -> Grid:
+        """A comparison grid: each list is an axis, each single value is fixed.
+
+        ``references`` is an axis when it is a dict of named sets (or a list of lists).
+        """
+        from .grid import DEFAULT_CONFIRM_CELLS, Grid
+
+        varying, fixed = {}, {}
+        for name, value in axes.items():
+            is_axis = isinstance(value, dict) or (
+                isinstance(value, (list, tuple))
+                and (
+                    name != "references"
+                    or (bool(value) and all(isinstance(v, (list, tuple)) for v in value))
+                )
+            )
+            (varying if is_axis else fixed)[name] = value
+        if "prompt" not in axes:
+            raise ValidationError(
+                "compare: prompt is required (a string or a list of them)",
+                field="prompt",
+                value=None,
+                allowed="text or a list of texts",
+            )
+        return Grid(
+            self,
+            varying,
+            fixed,
+            repeat=repeat,
+            confirm_cells=confirm_cells or DEFAULT_CONFIRM_CELLS,
+        )
 
 
 def _status_of(exc: BaseException) -> str:

@@ -1,0 +1,290 @@
+"""``Grid``: the product of axes over fixed parameters, planned before anything is sent.
+
+Every cell is a validated :class:`Params` at construction, so a value a model does not accept is
+an error before any call. ``run`` fans the new cells out over a thread pool (the backend's rate
+limiter is shared), keeps what finished when something fails or is interrupted, and stops
+launching cells once the budget is spent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import models
+from .errors import BudgetExceededError, CanceledError, ModerationError, Nb2Error, ValidationError
+
+if TYPE_CHECKING:
+    from .params import Params
+    from .result import Result
+    from .session import Session
+
+AXES = ("prompt", "model", "resolution", "aspect_ratio", "output_format", "google_search",
+        "image_search", "references", "repeat")  # fmt: skip
+DEFAULT_CONFIRM_CELLS = 64
+
+
+@dataclass
+class Cell:
+    labels: dict[str, str]  # axis -> shown value
+    params: Params
+    status: str = "pending"  # pending | cached | succeeded | failed | blocked | canceled
+    result: Result | None = None
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("cached", "succeeded")
+
+
+@dataclass
+class Plan:
+    cells: int
+    cached: int
+    new_calls: int
+    cost: float
+    seconds: float
+    concurrency: int
+    offline: bool
+    axes: dict[str, list[str]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        axes = " x ".join(f"{k} ({len(v)})" for k, v in self.axes.items()) or "none"
+        cost = "0 (offline)" if self.offline else f"${self.cost:.2f}"
+        return (
+            f"Plan: {self.cells} cells over {axes}\n"
+            f"  cached:        {self.cached}\n"
+            f"  new calls:     {self.new_calls}\n"
+            f"  est. cost:     {cost}\n"
+            f"  est. time:     {_duration(self.seconds)} at {self.concurrency} at once"
+        )
+
+    def _repr_html_(self) -> str:
+        from .display import plan_html
+
+        return plan_html(self)
+
+
+class Grid:
+    """Cells over axes; see :meth:`Session.compare`."""
+
+    def __init__(
+        self,
+        session: Session,
+        axes: dict[str, list[Any]],
+        fixed: dict[str, Any],
+        *,
+        repeat: int = 1,
+        confirm_cells: int = DEFAULT_CONFIRM_CELLS,
+    ) -> None:
+        self.session = session
+        self.axes: dict[str, list[tuple[str, Any]]] = {}
+        for name, values in axes.items():
+            if name not in AXES:
+                raise ValidationError(
+                    f"compare: {name!r} is not an axis; allowed: {', '.join(AXES)}",
+                    field=name,
+                    value=values,
+                    allowed=list(AXES),
+                )
+            self.axes[name] = _labelled(name, values)
+        if repeat > 1:
+            self.axes["repeat"] = [(f"#{i + 1}", i) for i in range(repeat)]
+        self.fixed = fixed
+        self.confirm_cells = confirm_cells
+        self.cells: list[Cell] = [
+            self._cell(combo) for combo in itertools.product(*self.axes.values())
+        ]
+        self.spent = 0.0
+        self._cancel = threading.Event()
+
+    def _cell(self, combo: tuple[tuple[str, Any], ...]) -> Cell:
+        values = dict(self.fixed)
+        labels = {}
+        for name, (label, value) in zip(self.axes, combo, strict=True):
+            values[name] = value
+            labels[name] = label
+        prompt = values.pop("prompt")
+        try:
+            params = self.session.params(prompt, **values)
+        except ValidationError as exc:
+            where = ", ".join(f"{k}={v}" for k, v in labels.items())
+            raise ValidationError(
+                f"cell [{where}]: {exc}", field=exc.field, value=exc.value, allowed=exc.allowed
+            ) from None
+        return Cell(labels, params)
+
+    # -- planning ---------------------------------------------------------------------------
+    def plan(self, max_concurrency: int = 8) -> Plan:
+        store, cache = self.session.store, self.session.cache
+        new = [
+            c
+            for c in self.cells
+            if c.done is False and not (cache != "off" and store.lookup(c.params.cache_key))
+        ]
+        offline = bool(getattr(self.session.backend, "offline", False))
+        cost = (
+            0.0 if offline else sum(models.price(c.params.model, c.params.resolution) for c in new)
+        )
+        waves = math.ceil(len(new) / max(1, max_concurrency))
+        latency = max(
+            (c.params.spec.latency_s.get(c.params.resolution or "1K", 20.0) for c in new),
+            default=0.0,
+        )
+        return Plan(
+            len(self.cells),
+            len(self.cells) - len(new),
+            len(new),
+            cost,
+            0.0 if offline else waves * latency,
+            max_concurrency,
+            offline,
+            {k: [label for label, _ in v] for k, v in self.axes.items()},
+        )
+
+    # -- running ----------------------------------------------------------------------------
+    def run(
+        self,
+        max_concurrency: int = 8,
+        budget: float | None = None,
+        *,
+        confirm: bool = False,
+        on_progress: Callable[[Grid], None] | None = None,
+    ) -> Grid:
+        """Fill every cell; finished cells are kept whatever happens to the others."""
+        plan = self.plan(max_concurrency)
+        if plan.cells > self.confirm_cells and not confirm:
+            raise ValidationError(
+                f"compare: {plan.cells} cells is more than {self.confirm_cells}; pass "
+                "confirm=True (or --yes) to run them all",
+                field="cells",
+                value=plan.cells,
+                allowed=f"up to {self.confirm_cells} without confirm",
+            )
+        if budget is not None and plan.cost > budget:
+            raise BudgetExceededError(
+                f"the plan costs an estimated ${plan.cost:.2f}, over the budget of "
+                f"${budget:.2f}; nothing was started"
+            )
+        self._cancel.clear()
+        todo = [c for c in self.cells if not c.done]
+        main = threading.current_thread() is threading.main_thread()
+        pool = ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="nb2")
+        running: dict[Future[Any], Cell] = {}
+        try:
+            while todo or running:
+                while todo and len(running) < max_concurrency and not self._cancel.is_set():
+                    if budget is not None and self.spent >= budget:
+                        break
+                    cell = todo.pop(0)
+                    cell.status = "running"
+                    running[pool.submit(self._one, cell)] = cell
+                if not running:
+                    break
+                done, _ = wait(
+                    list(running), timeout=0.1 if main else None, return_when=FIRST_COMPLETED
+                )
+                for fut in done:
+                    running.pop(fut)
+                    if on_progress:
+                        on_progress(self)
+        except KeyboardInterrupt:
+            self._cancel.set()  # each backend cancels its prediction remotely
+            wait(list(running))
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            for cell in self.cells:
+                if cell.status in ("running", "pending") and self._cancel.is_set():
+                    cell.status = "canceled"
+                elif cell.status == "running":
+                    cell.status = "pending"
+        return self
+
+    def stop(self) -> None:
+        self._cancel.set()
+
+    def retry_failed(self, **kw: Any) -> Grid:
+        for cell in self.cells:
+            if cell.status in ("failed", "blocked", "canceled"):
+                cell.status, cell.error = "pending", None
+        return self.run(**kw)
+
+    def _one(self, cell: Cell) -> None:
+        try:
+            result = self.session.run(cell.params, kind="grid", cancel=self._cancel)
+        except ModerationError as exc:
+            cell.status, cell.error = "blocked", str(exc)
+        except CanceledError as exc:
+            cell.status, cell.error = "canceled", str(exc)
+        except Nb2Error as exc:
+            cell.status, cell.error = "failed", str(exc)
+        else:
+            cell.result = result
+            cell.status = "cached" if result.cached else "succeeded"
+            if not result.cached:
+                self.spent += result.cost
+
+    # -- views ------------------------------------------------------------------------------
+    @property
+    def results(self) -> list[Result | None]:
+        return [c.result for c in self.cells]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "labels": c.labels,
+                "status": c.status,
+                "error": c.error,
+                "params": c.params.to_dict(),
+                "run_id": c.result.id if c.result else None,
+                "path": str(c.result.path) if c.result else None,
+                "cost": c.result.cost if c.result and not c.result.cached else 0.0,
+            }
+            for c in self.cells
+        ]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.cells:
+            out[c.status] = out.get(c.status, 0) + 1
+        return out
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts().items()))
+        axes = " x ".join(f"{k} ({len(v)})" for k, v in self.axes.items())
+        return f"<nb2.Grid {len(self.cells)} cells over {axes}: {counts}>"
+
+    def _repr_html_(self) -> str:
+        from .display import grid_html
+
+        return grid_html(self)
+
+
+def _labelled(name: str, values: Any) -> list[tuple[str, Any]]:
+    if name == "references" and isinstance(values, dict):
+        return [(str(k), list(v)) for k, v in values.items()]
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ValidationError(
+            f"compare: axis {name!r} needs a non-empty list of values",
+            field=name,
+            value=values,
+            allowed="a non-empty list",
+        )
+    if name == "references":
+        return [(f"set {i + 1}", list(v)) for i, v in enumerate(values)]
+    if name == "prompt":
+        return [(f"P{i + 1}", v) for i, v in enumerate(values)]
+    if name in ("google_search", "image_search"):
+        return [("on" if v else "off", v) for v in values]
+    return [(str(v).split("/")[-1], v) for v in values]
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
