@@ -334,8 +334,8 @@ class Nb2Magics(Magics):
 
         try:
             result = work(None, say)
-        except BaseException:
-            handle.update(_status("nb2: stopped"))
+        except BaseException as exc:
+            handle.update(_status(f"nb2: not done ({type(exc).__name__})"))
             raise
         handle.update(result)
         return result
@@ -381,7 +381,7 @@ class Nb2Magics(Magics):
             f"token present: {token}",
             f"store: {self.store}",
             f"cache: {self.cache or os.environ.get('NB2_CACHE') or 'auto'}",
-        ]  # noqa: E501
+        ]
         lines += [
             f"{name}: {getattr(self, name)}"
             for name in (

@@ -1,0 +1,196 @@
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from PIL import Image
+
+import nb2
+from nb2.backends.offline import OfflineBackend
+from nb2.grid import Plan
+from nb2.magic import Nb2Magics, interpolate, split_variants
+
+
+@pytest.fixture
+def ip(tmp_path, images):
+    shell = InteractiveShell.instance()
+    magics = Nb2Magics(shell=shell)
+    magics.store = str(tmp_path / "runs")
+    shell.register_magics(magics)
+    shell.user_ns.update(palette_img=Image.open(images["palette"]), style="editorial light")
+    yield shell, magics
+    for name in ("hero", "e1", "e2", "g", "p"):
+        shell.user_ns.pop(name, None)
+
+
+def cell(shell, line, body):
+    return shell.run_cell_magic("nb2", line, body)
+
+
+def test_generate_with_every_model_option(ip, images):
+    shell, magics = ip
+    cell(
+        shell,
+        f"-m nano-banana-2 -r 2K -a 16:9 -f jpg --ref {images['palette']}:palette "
+        "--ref palette_img:style -s -o hero",
+        "A serum bottle, {style}",
+    )
+    hero = shell.user_ns["hero"]
+    p = hero.params
+    assert (p.resolution, p.aspect_ratio, p.output_format) == ("2K", "16:9", "jpg")
+    assert p.google_search is True and hero.size == (2752, 1536)
+    assert p.prompt == "A serum bottle, editorial light"
+    assert [r.role for r in p.references] == ["palette", "style"]
+    cell(shell, "--image-search -r 1K -o e1", "a cat")
+    assert shell.user_ns["e1"].params.image_search and shell.user_ns["e1"].params.google_search
+
+
+def test_ref_globs_and_lists(ip, images, tmp_path):
+    shell, _ = ip
+    shell.user_ns["refs"] = [images["bottle"], images["face"]]
+    cell(shell, f"--ref {tmp_path}/*.png:subject --ref refs -o hero", "x")
+    roles = [(r.name, r.role) for r in shell.user_ns["hero"].params.references]
+    assert roles == [
+        ("bottle.png", "subject"),
+        ("face.png", "subject"),
+        ("bottle.png", None),
+        ("face.png", None),
+    ]
+
+
+def test_edit_and_branch(ip):
+    shell, magics = ip
+    cell(shell, "-o hero", "a cup on a table")
+    cell(shell, "--edit -o e1", "darker")
+    cell(shell, "--edit --parent 1 -o e2", "warmer")
+    hero, e1, e2 = (shell.user_ns[k] for k in ("hero", "e1", "e2"))
+    assert e1.parent == hero and e2.parent == hero
+    cell(shell, "--edit --parent e1 -o e2", "cooler")
+    assert shell.user_ns["e2"].parent == e1
+    history = shell.run_line_magic("nb2", "history")
+    assert len(history) == 4 and "#4 edit" in repr(history)
+
+
+def test_sessions_are_separate(ip):
+    shell, magics = ip
+    cell(shell, "--session a -o hero", "x")
+    with pytest.raises(nb2.errors.ValidationError, match="no image to edit"):
+        cell(shell, "--session b --edit", "darker")
+    shell.run_line_magic("nb2", "use b")
+    assert magics.active == "b"
+    assert "* b" in shell.run_line_magic("nb2", "sessions")
+    shell.run_line_magic("nb2", "use default")
+
+
+def test_variants_vary_and_plan(ip):
+    shell, magics = ip
+    plan = cell(
+        shell,
+        "--vary resolution=1K,2K --vary search=off,on --plan -o g",
+        "A rooftop café in Lisbon at golden hour\n---\nthe same, shot on 35mm film",
+    )
+    assert isinstance(plan, Plan) and plan.cells == 8 and plan.new_calls == 8
+    assert plan.axes == {
+        "prompt": ["P1", "P2"],
+        "resolution": ["1K", "2K"],
+        "google_search": ["off", "on"],
+    }
+    assert magics.session().backend.calls == 0  # --plan calls nothing
+    cell(shell, "--vary aspect=1:1,16:9 -n 2 -o g", "a kite")
+    g = shell.user_ns["g"]
+    assert g.counts() == {"succeeded": 4} and len(g.cells) == 4
+    again = cell(shell, "--vary aspect=1:1,16:9 -n 2 --plan", "a kite")
+    assert again.cached == 4 and again.new_calls == 0
+
+
+def test_fresh_skips_the_cache(ip):
+    shell, magics = ip
+    cell(shell, "-o hero", "a boat")
+    calls = magics.session().backend.calls
+    cell(shell, "-o hero", "a boat")
+    assert magics.session().backend.calls == calls
+    cell(shell, "--fresh -o hero", "a boat")
+    assert magics.session().backend.calls == calls + 1
+
+
+@pytest.mark.parametrize(
+    ("line", "error", "text"),
+    [("--resolution 8K", nb2.errors.ValidationError, "allowed: 1K, 2K, 4K"),
+     ("--aspect 7:5", nb2.errors.ValidationError, "aspect_ratio"),
+     ("--format gif", nb2.errors.ValidationError, "jpg, png"),
+     ("--vary colour=red,blue", UsageError, "AXIS one of"),
+     ("--vary search=maybe", UsageError, "not on/off"),
+     ("--ref missing.png", UsageError, "missing.png"),
+     ("--no-such-flag", UsageError, "unrecognized"),
+     ("--edit --parent 9", UsageError, "no turn #9"),
+     ("-o 9lives", UsageError, "not a Python variable")],
+)  # fmt: skip
+def test_bad_options_say_what_is_allowed(ip, line, error, text):
+    shell, magics = ip
+    with pytest.raises(error, match=text):
+        cell(shell, line, "a prompt")
+    assert magics.session().backend.calls == 0 or "-o" in line
+
+
+def test_empty_cell(ip):
+    with pytest.raises(UsageError, match="empty"):
+        cell(ip[0], "", "   \n")
+
+
+def test_config_defaults_and_the_config_report(ip, monkeypatch):
+    shell, magics = ip
+    shell.configurables.append(magics)
+    shell.run_line_magic("config", 'Nb2Magics.resolution = "2K"')
+    shell.run_line_magic("config", 'Nb2Magics.aspect = "3:2"')
+    try:
+        cell(shell, "-o hero", "x")
+        assert shell.user_ns["hero"].size == (2528, 1696)
+        monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_secretsecretsecret")
+        report = shell.run_line_magic("nb2", "config")
+        assert "token present: yes" in report and "secret" not in report
+        assert "backend: offline" in report and "resolution: 2K" in report
+    finally:
+        shell.configurables.remove(magics)
+
+
+def test_help_lists_every_option():
+    doc = Nb2Magics.nb2.__doc__
+    for flag in (
+        "--model",
+        "--resolution",
+        "--aspect",
+        "--format",
+        "--ref",
+        "--search",
+        "--image-search",
+        "--session",
+        "--edit",
+        "--parent",
+        "--out",
+        "--vary",
+        "--repeat",
+        "--fresh",
+        "--plan",
+        "--budget",
+        "--concurrency",
+        "--panel",
+    ):
+        assert flag in doc, flag
+    assert "16:9" in doc and "1K, 2K or 4K" in doc
+
+
+def test_interpolation():
+    ns = {"style": "noir", "obj": type("O", (), {"name": "kite"})()}
+    assert interpolate("{style} {obj.name} {missing} {{x}} {obj.nope}", ns) == (
+        "noir kite {missing} {x} {obj.nope}"
+    )
+    assert split_variants("a\n---\nb\n  ---  \nc\n") == ["a", "b", "c"]
+
+
+def test_card_escapes_and_stays_small(tmp_path):
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    r = s.generate("<script>alert(1)</script> & a 4K poster", resolution="4K", aspect_ratio="1:1")
+    bundle = r._repr_mimebundle_()
+    assert "<script>alert" not in bundle["text/html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in bundle["text/html"]
+    assert len(bundle["text/html"]) < 100_000
+    assert bundle["text/plain"] == repr(r) and "0x" not in bundle["text/plain"]
+    assert str(r.path) in bundle["text/html"]
