@@ -26,7 +26,7 @@ def cell(shell, line, body):
 
 
 def test_generate_with_every_model_option(ip, images):
-    shell, magics = ip
+    shell, _magics = ip
     cell(
         shell,
         f"-m nano-banana-2 -r 2K -a 16:9 -f jpg --ref {images['palette']}:palette "
@@ -57,7 +57,7 @@ def test_ref_globs_and_lists(ip, images, tmp_path):
 
 
 def test_edit_and_branch(ip):
-    shell, magics = ip
+    shell, _magics = ip
     cell(shell, "-o hero", "a cup on a table")
     cell(shell, "--edit -o e1", "darker")
     cell(shell, "--edit --parent 1 -o e2", "warmer")

@@ -76,7 +76,7 @@ def test_notebook_runs_offline_is_light_and_stable(tmp_path):
 def test_notebook_against_the_emulator_leaks_no_token(tmp_path, emulator, monkeypatch):
     monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
     monkeypatch.setenv("REPLICATE_BASE_URL", emulator.base_url)
-    nb, path = _run(tmp_path, "live.ipynb")
+    _nb, path = _run(tmp_path, "live.ipynb")
     assert len(emulator.created) >= 5 and TOKEN in emulator.tokens_seen
     assert TOKEN not in path.read_text()
     for f in (tmp_path / "runs").rglob("*"):
