@@ -102,6 +102,7 @@ class Grid:
         ]
         self.spent = 0.0
         self._cancel = threading.Event()
+        self._lock = threading.Lock()
 
     def _cell(self, combo: tuple[tuple[str, Any], ...]) -> Cell:
         values = dict(self.fixed)
@@ -228,7 +229,8 @@ class Grid:
             cell.result = result
             cell.status = "cached" if result.cached else "succeeded"
             if not result.cached:
-                self.spent += result.cost
+                with self._lock:
+                    self.spent += result.cost
 
     # -- views ------------------------------------------------------------------------------
     @property

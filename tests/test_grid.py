@@ -1,0 +1,87 @@
+import time
+
+import pytest
+
+import nb2
+from nb2.backends.offline import OfflineBackend
+from nb2.errors import BudgetExceededError, ValidationError
+
+
+@pytest.fixture
+def live(emulator, backend, tmp_path):
+    return nb2.Session(backend=backend, store=tmp_path / "runs")
+
+
+def test_plan_counts_cached_cells(tmp_path):
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    s.generate("a kite", resolution="1K")
+    g = s.compare(prompt=["a kite", "a boat"], resolution=["1K", "2K"], google_search=[False, True])
+    plan = g.plan()
+    assert (plan.cells, plan.cached, plan.new_calls) == (8, 1, 7)
+    assert plan.offline and plan.cost == 0
+
+
+def test_plan_estimates_cost_and_time(live):
+    g = live.compare(prompt="x", resolution=["1K", "2K", "4K"], repeat=2)
+    plan = g.plan(max_concurrency=2)
+    assert plan.cells == 6 and plan.cost == pytest.approx(2 * (0.067 + 0.101 + 0.151))
+    assert plan.seconds == 3 * 35.0  # three waves, each as slow as its slowest (4K) cell
+    assert "est. cost:     $0.64" in repr(plan)
+
+
+def test_mixed_models_are_checked_at_plan_time(live, emulator):
+    with pytest.raises(ValidationError, match=r"cell \[model=nano-banana, resolution=2K\]"):
+        live.compare(prompt="x", model=["nano-banana-2", "nano-banana"], resolution=["2K"])
+    assert emulator.requests == []
+
+
+def test_fan_out_is_bounded_and_parallel(live, emulator):
+    emulator.faults.latency = 0.5
+    g = live.compare(prompt=[f"p{i}" for i in range(16)], output_format="jpg")
+    t0 = time.perf_counter()
+    g.run(max_concurrency=8)
+    parallel = time.perf_counter() - t0
+    assert g.counts() == {"succeeded": 16}
+    assert 2 <= emulator.in_flight_max <= 8
+    g2 = live.compare(prompt=[f"q{i}" for i in range(4)], output_format="jpg")
+    t0 = time.perf_counter()
+    g2.run(max_concurrency=1)
+    sequential_per_cell = (time.perf_counter() - t0) / 4
+    assert parallel < 16 * sequential_per_cell / 3  # not serialised
+
+
+def test_budget_refuses_and_caps(live, emulator):
+    g = live.compare(prompt=["a", "b", "c", "d"])
+    with pytest.raises(BudgetExceededError, match="over the budget"):
+        g.run(budget=0.10)  # the estimate, 4 x $0.067, is over: nothing starts
+    assert emulator.created == []
+    # the estimate fits, but the price turns out higher (re-priced mid-run): the spend cap
+    # stops launching new cells once $0.30 is reached, and keeps the finished ones
+    nb2.models.set_price("nano-banana-2", "1K", 0.067)
+    g.run(
+        max_concurrency=1,
+        budget=0.30,
+        on_progress=lambda grid: nb2.models.set_price("nano-banana-2", "1K", 0.20),
+    )
+    # $0.067, then $0.20 (0.267 < 0.30: go on), then $0.20 (0.467: stop)
+    assert g.counts() == {"succeeded": 3, "pending": 1} and len(emulator.created) == 3
+    assert g.spent == pytest.approx(0.067 + 0.20 + 0.20)
+
+
+def test_failed_and_blocked_cells_stay_and_retry(live, emulator):
+    emulator.faults.fail_next = 1
+    g = live.compare(prompt=["one", "two", "[flag] three"])
+    g.run(max_concurrency=1)
+    assert g.counts() == {"failed": 1, "succeeded": 1, "blocked": 1}
+    assert "E005" in next(c.error for c in g.cells if c.status == "blocked")
+    g.retry_failed(max_concurrency=1)
+    assert g.counts() == {"succeeded": 2, "blocked": 1}
+    assert [r["status"] for r in g.records()] == ["succeeded", "succeeded", "blocked"]
+
+
+def test_size_guard(tmp_path):
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    g = s.compare(prompt="x", aspect_ratio=["1:1", "3:2", "2:3"], confirm_cells=2)
+    with pytest.raises(ValidationError, match="confirm=True"):
+        g.run()
+    assert g.run(confirm=True).counts() == {"succeeded": 3}
