@@ -37,22 +37,31 @@ def main() -> None:
     for res in ("1K", "2K", "4K"):
         for fmt in ("jpg", "png"):
             p = Params(PROMPT, resolution=res, aspect_ratio="16:9", output_format=fmt)
-            rows.append((f"offline render {res} 16:9 {fmt}", median_time(lambda p=p: backend.run(p), 5)))
+            rows.append(
+                (f"offline render {res} 16:9 {fmt}", median_time(lambda p=p: backend.run(p), 5))
+            )
     with Emulator() as emu, tempfile.TemporaryDirectory() as tmp:
         b = nb2.ReplicateBackend(api_token="bench", base_url=emu.base_url)
         s = nb2.Session(backend=b, store=Path(tmp) / "runs", cache="off")
         s.generate("warm-up")
-        rows.append(("emulator generate 1K jpg (latency 0, incl. store)",
-                     median_time(lambda: s.generate(PROMPT), 10)))
+        rows.append(
+            (
+                "emulator generate 1K jpg (latency 0, incl. store)",
+                median_time(lambda: s.generate(PROMPT), 10),
+            )
+        )
         so = nb2.Session(backend=backend, store=Path(tmp) / "off", cache="off")
-        rows.append(("offline generate 1K jpg (incl. store)",
-                     median_time(lambda: so.generate(PROMPT), 10)))
+        rows.append(
+            ("offline generate 1K jpg (incl. store)", median_time(lambda: so.generate(PROMPT), 10))
+        )
     width = max(len(r[0]) for r in rows)
     print(f"{'what':<{width}}  median ms")
     for name, sec in rows:
         print(f"{name:<{width}}  {sec * 1000:9.1f}")
-    print(f"machine: {platform.machine()}, {platform.python_version()}, "
-          f"{__import__('os').cpu_count()} cores")
+    print(
+        f"machine: {platform.machine()}, {platform.python_version()}, "
+        f"{__import__('os').cpu_count()} cores"
+    )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "engine.json").write_text(json.dumps({n: s for n, s in rows}, indent=1))

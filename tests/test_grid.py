@@ -85,3 +85,22 @@ def test_size_guard(tmp_path):
     with pytest.raises(ValidationError, match="confirm=True"):
         g.run()
     assert g.run(confirm=True).counts() == {"succeeded": 3}
+
+
+def test_interrupt_mid_grid_cancels_in_flight_and_keeps_finished(live, backend, emulator):
+    import _thread
+    import threading
+
+    # longer than the sync hold, so predictions are still running when they are polled
+    emulator.faults.latency = 1.2
+    backend.wait = 1
+    g = live.compare(prompt=[f"cell {i}" for i in range(8)], output_format="jpg")
+    threading.Timer(2.0, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        g.run(max_concurrency=2)
+    counts = g.counts()
+    assert counts.get("succeeded", 0) >= 1 and counts.get("canceled", 0) >= 1
+    assert emulator.canceled and set(emulator.canceled) <= set(emulator.created)
+    for cell in g.cells:  # what finished is stored and readable
+        if cell.status == "succeeded":
+            assert live.store.lookup(cell.params.cache_key)["run_id"] == cell.result.id

@@ -51,8 +51,6 @@ class OfflineBackend:
             on_status("processing")
         if self.latency and cancel is not None and cancel.wait(self.latency):
             raise CanceledError("stopped before the offline render finished")
-        if not self.latency:
-            time.sleep(0)  # let a Stop from another thread be seen
         if cancel is not None and cancel.is_set():
             raise CanceledError("stopped before the offline render started")
         t0 = time.perf_counter()
