@@ -63,6 +63,15 @@ def test_edit_instructions_are_understood(instruction, op):
     assert op in edit_ops(instruction)
 
 
+@pytest.mark.parametrize(
+    ("instruction", "ops"),
+    [("desaturate the image", ["desaturat"]), ("less contrast", ["less contrast"]),
+     ("no fog, just darker", ["darker"]), ("replace the cup with a teapot", [])],
+)  # fmt: skip
+def test_edit_instructions_match_whole_words_and_negations(instruction, ops):
+    assert edit_ops(instruction) == ops
+
+
 def test_edits_transform_the_previous_image(tmp_path):
     s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
     r = s.generate("a white cup on a wooden table", aspect_ratio="4:3")

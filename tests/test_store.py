@@ -60,7 +60,15 @@ def test_a_writer_killed_mid_write_leaves_a_store_that_loads(tmp_path):
         records = list(store.records())
         assert len(records) >= 3
         for record in records:
-            assert store.lookup(record["cache_key"])["run_id"] == record["run_id"]
+            assert store.image_path(record["output"]["sha256"], "png") is not None
+        # a kill between a record and its cache pointer can cost the last run its cache
+        # entry (it is made again when asked), never anything else
+        unanswered = [
+            r["run_id"]
+            for r in records
+            if (store.lookup(r["cache_key"]) or {}).get("run_id") != r["run_id"]
+        ]
+        assert unanswered in ([], [records[-1]["run_id"]])
 
 
 def test_a_corrupted_image_is_detected_and_made_again(tmp_path):

@@ -136,6 +136,8 @@ class Nb2Magics(Magics):
         ``{name}`` takes a notebook variable. See the options below.
         """
         args = parse_argstring(self.nb2, line)
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"-o {args.out}: not a Python variable name")
         ns = self.shell.user_ns if self.shell else {}
         prompts = split_variants(interpolate(cell, ns))
         if not prompts and not args.panel:
@@ -167,7 +169,7 @@ class Nb2Magics(Magics):
                     **options,
                 )
             )
-            return self._out(args, result)
+            return self._store(args.out, result)
         axes = self._axes(args.vary)
         if len(prompts) > 1 or axes or args.repeat > 1:
             return self._grid(args, session, prompts, axes, options, refs)
@@ -190,7 +192,7 @@ class Nb2Magics(Magics):
                 },
             )
         )
-        return self._out(args, result)
+        return self._store(args.out, result)
 
     def _options(self, args: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -299,13 +301,13 @@ class Nb2Magics(Magics):
             self._store(args.out, grid)
             return plan
         budget = args.budget if args.budget is not None else (self.budget or None)
-        handle = display(_status(f"grid: 0 of {len(grid.cells)} cells"), display_id=True)
+        handle = display(_Text(f"grid: 0 of {len(grid.cells)} cells"), display_id=True)
         started = time.monotonic()
 
         def progress(g: Any) -> None:
             done = sum(1 for c in g.cells if c.status not in ("pending", "running"))
             handle.update(
-                _status(f"grid: {done} of {len(g.cells)} cells, {time.monotonic() - started:.0f} s")
+                _Text(f"grid: {done} of {len(g.cells)} cells, {time.monotonic() - started:.0f} s")
             )
 
         try:
@@ -319,7 +321,7 @@ class Nb2Magics(Magics):
         """Run ``work(cancel, on_status)`` with one status line updated in place."""
         from IPython.display import display
 
-        handle = display(_status("nb2: queued"), display_id=True)
+        handle = display(_Text("nb2: queued"), display_id=True)
         started = time.monotonic()
         last = [0.0]
         lock = threading.Lock()
@@ -330,23 +332,18 @@ class Nb2Magics(Magics):
                 if now - last[0] < 0.25:
                     return
                 last[0] = now
-            handle.update(_status(f"nb2: {status}, {now - started:.0f} s"))
+            handle.update(_Text(f"nb2: {status}, {now - started:.0f} s"))
 
         try:
             result = work(None, say)
         except BaseException as exc:
-            handle.update(_status(f"nb2: not done ({type(exc).__name__})"))
+            handle.update(_Text(f"nb2: not done ({type(exc).__name__})"))
             raise
         handle.update(result)
         return result
 
-    def _out(self, args: Any, result: Any) -> None:
-        self._store(args.out, result)
-
     def _store(self, name: str | None, value: Any) -> None:
         if name:
-            if not name.isidentifier():
-                raise UsageError(f"-o {name}: not a Python variable name")
             self.shell.user_ns[name] = value
 
     # -- %nb2 -------------------------------------------------------------------------------
@@ -411,10 +408,6 @@ class _Text:
         from .display import status_html
 
         return status_html(self.text)
-
-
-def _status(text: str) -> _Text:
-    return _Text(text)
 
 
 def load_ipython_extension(ipython: Any) -> None:

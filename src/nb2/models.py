@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ValidationError
+
 MAX_REFERENCES = 14
 RESOLUTIONS = ("1K", "2K", "4K")
 MATCH_INPUT = "match_input_image"
@@ -161,8 +163,6 @@ PRICES: dict[str, dict[str, float]] = {m: dict(p) for m, p in _DEFAULT_PRICES.it
 
 def resolve_model(name: str) -> ModelSpec:
     """The spec for ``name`` ("google/nano-banana-2" or the short "nano-banana-2")."""
-    from .errors import ValidationError
-
     spec = MODELS.get(ALIASES.get(name, name)) if isinstance(name, str) else None
     if spec is None:
         allowed = sorted(MODELS)

@@ -9,6 +9,7 @@ bytes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -149,6 +150,7 @@ def _compose(prompt: str, pics: Sequence[Any], size: tuple[int, int], seed: byte
 
 
 # An edit instruction's words and what the stand-in does for them.
+@functools.lru_cache(maxsize=1)
 def _ops() -> list[tuple[tuple[str, ...], Callable[[Any], Any]]]:
     from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
@@ -203,23 +205,19 @@ def _ops() -> list[tuple[tuple[str, ...], Callable[[Any], Any]]]:
 
 def edit_ops(instruction: str) -> list[str]:
     """The names of the transforms the stand-in applies for an instruction (for tests, logs)."""
+    return [name for name, _ in _matching_ops(instruction)]
+
+
+def _matching_ops(instruction: str) -> list[tuple[str, Callable[[Any], Any]]]:
+    # A word matches at a word start ("saturat" is not in "desaturate") and not after "no " or
+    # "less " ("less contrast" is its own op, so it does not also mean "more contrast").
     text = f" {instruction.lower()} "
     found = []
-    for words, _ in _ops():
-        if any(w in text for w in words) and not _negated(text, words):
-            found.append(words[0])
-    # "less contrast" also contains "contrast": keep the specific one
-    if "less contrast" in found and "more contrast" in found:
-        found.remove("more contrast")
+    for words, fn in _ops():
+        alternatives = "|".join(re.escape(w) for w in words)
+        if re.search(rf"(?<!\bno )(?<!\bless )\b(?:{alternatives})", text):
+            found.append((words[0], fn))
     return found
-
-
-def _negated(text: str, words: tuple[str, ...]) -> bool:
-    return any(
-        f"less {w}" in text or f"no {w}" in text
-        for w in words
-        if w.strip() == w and words[0] not in ("less contrast", "desaturat")
-    )
 
 
 def _edit(base: Any, instruction: str, size: tuple[int, int], seed: bytes) -> Any:
@@ -228,11 +226,10 @@ def _edit(base: Any, instruction: str, size: tuple[int, int], seed: bytes) -> An
     img = base.convert("RGB")
     if img.size != size:
         img = ImageOps.fit(img, size, Image.Resampling.BICUBIC)
-    names = edit_ops(instruction)
-    table = dict((words[0], fn) for words, fn in _ops())
-    for name in names:
-        img = table[name](img)
-    if not names:  # an instruction the stand-in cannot draw: write it on the image instead
+    ops = _matching_ops(instruction)
+    for _, fn in ops:
+        img = fn(img)
+    if not ops:  # an instruction the stand-in cannot draw: write it on the image instead
         _caption(img, f"edit: {instruction}", band=(20, 20, 30))
     return img
 

@@ -49,7 +49,8 @@ class Result:
 
     @property
     def path(self) -> Path:
-        path = self.store.image_path(self.record["output"]["sha256"])
+        out = self.record["output"]
+        path = self.store.image_path(out["sha256"], out.get("format"))
         if path is None:
             raise FileNotFoundError(f"the image of run {self.id} is missing from {self.store.root}")
         return path

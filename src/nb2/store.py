@@ -55,10 +55,17 @@ class Store:
             self._remember(path)
         return sha, path
 
-    def image_path(self, sha: str) -> Path | None:
-        """The verified file for a hash, or None (missing or corrupted)."""
+    def image_path(self, sha: str, ext: str | None = None) -> Path | None:
+        """The verified file for a hash, or None (missing or corrupted).
+
+        With ``ext`` (a record knows it) this is one stat, not a folder listing.
+        """
         folder = self.root / "images" / sha[:2]
-        for path in sorted(folder.glob(f"{sha}.*")) if folder.is_dir() else []:
+        if ext is not None:
+            candidates = [self._image_path(sha, ext)]
+        else:
+            candidates = sorted(folder.glob(f"{sha}.*")) if folder.is_dir() else []
+        for path in candidates:
             if self._is_good(path, sha):
                 return path
         return None
@@ -115,7 +122,7 @@ class Store:
         if not record or record.get("status") != "succeeded":
             return None
         out = record.get("output") or {}
-        if not out.get("sha256") or self.image_path(out["sha256"]) is None:
+        if not out.get("sha256") or self.image_path(out["sha256"], out.get("format")) is None:
             return None
         return record
 
