@@ -220,6 +220,22 @@ class Session:
         ``references``). The aspect ratio follows the image unless given; model, resolution
         and grounding follow the parent's.
         """
+        base, params = self.edit_params(
+            instruction, parent=parent, references=references, **options
+        )
+        return self.run(
+            params, kind="edit", parent=base, cancel=cancel, on_status=on_status, fresh=fresh
+        )
+
+    def edit_params(
+        self,
+        instruction: str,
+        *,
+        parent: Result | None = None,
+        references: list[Any] | None = None,
+        **options: Any,
+    ) -> tuple[Result, Params]:
+        """The parent and the validated request ``edit`` would send."""
         base = parent if parent is not None else self.current
         if base is None:
             raise ValidationError(
@@ -248,9 +264,7 @@ class Session:
         if not bp.spec.has_resolution:
             fields.pop("resolution")
         params = Params(prompt=instruction, references=(source, *extra), options=options, **fields)
-        return self.run(
-            params, kind="edit", parent=base, cancel=cancel, on_status=on_status, fresh=fresh
-        )
+        return base, params
 
     def upscale(self, result: Result, resolution: str = "4K", **kw: Any) -> Result:
         """``result``'s request again at another resolution (same inputs, same prompt)."""
