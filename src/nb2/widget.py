@@ -1,0 +1,509 @@
+"""``Panel``: an anywidget front end for a Session.
+
+Traits hold the state the front end shows; commands arrive as messages ``{id, kind, ...}`` and
+every one is answered with ``{id, kind: "ok" | "error", ...}`` (quak's pattern), so a bad
+message gets a readable error in the panel instead of a log line nobody sees. Generation runs
+in a worker thread: the kernel stays free to answer the panel (Stop, selection) meanwhile.
+Images are binary buffers, never base64 in JSON: thumbnails for the history, a screen-sized
+rendition for the selected node, and the original file only when Download is pressed.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from . import models
+from .errors import CanceledError, Nb2Error, ValidationError
+from .imaging import thumbnail_bytes
+from .references import ROLES, Reference, as_reference, compose_prompt
+from .result import Result
+from .session import Session
+
+STATIC = Path(__file__).parent / "static"
+THUMB_SIDE = 160  # history nodes
+REF_THUMB_SIDE = 96
+VIEW_SIDE = 1536  # the selected image: enough for a notebook column at 2x
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP")
+
+
+def _choices() -> dict[str, Any]:
+    """What each model accepts, so the front end holds no copy of the schema."""
+    out = {}
+    for mid, spec in models.MODELS.items():
+        out[mid] = {
+            "title": spec.title,
+            "resolutions": list(spec.fields["resolution"].choices or ())
+            if spec.has_resolution
+            else [],
+            "aspect_ratios": list(spec.aspect_ratios),
+            "formats": list(spec.fields["output_format"].choices or ()),
+            "google_search": spec.has_grounding,
+            "image_search": "image_search" in spec.fields,
+            "max_references": spec.max_references,
+        }
+    return {"models": out, "roles": list(ROLES)}
+
+
+@dataclass
+class _Slot:
+    """A reference in the panel's strip: a stable key for the front end, the name it showed."""
+
+    key: str
+    ref: Reference
+    name: str
+
+
+class Panel(anywidget.AnyWidget):
+    """An interactive panel for a :class:`Session`: ``nb2.Panel(session)``."""
+
+    _esm = STATIC / "panel.js"
+    _css = STATIC / "panel.css"
+
+    # the form
+    prompt = t.Unicode("").tag(sync=True)
+    image_model = t.Unicode(models.DEFAULT_MODEL).tag(sync=True)
+    resolution = t.Unicode("1K").tag(sync=True)
+    aspect_ratio = t.Unicode("1:1").tag(sync=True)
+    output_format = t.Unicode("png").tag(sync=True)
+    google_search = t.Bool(False).tag(sync=True)
+    image_search = t.Bool(False).tag(sync=True)
+    mode = t.Enum(("generate", "edit"), "generate").tag(sync=True)
+    # what Python computes for the form
+    choices = t.Dict().tag(sync=True)
+    references = t.List(t.Dict()).tag(sync=True)  # {key, name, role, width, height, thumb}
+    composed_prompt = t.Unicode("").tag(sync=True)
+    # the session
+    history = t.List(t.Dict()).tag(sync=True)  # {id, number, parent, kind, prompt, ..., thumb}
+    selected = t.Unicode("").tag(sync=True)
+    image = t.Bytes(b"").tag(sync=True)  # the selected node, screen-sized
+    compare = t.List(t.Unicode()).tag(sync=True)  # two node ids, or none
+    compare_images = t.List(t.Bytes()).tag(sync=True)
+    status = t.Dict({"state": "idle"}).tag(sync=True)
+    # names this model's message channel in the front end (its views share one)
+    _channel = t.Unicode().tag(sync=True)
+
+    def __init__(self, session: Session | None = None, **kwargs: Any) -> None:
+        self.session = session if session is not None else Session()
+        d = self.session.defaults
+        kwargs.setdefault("image_model", d["model"])
+        kwargs.setdefault("resolution", d["resolution"] or "1K")
+        spec = models.MODELS[d["model"]]
+        kwargs.setdefault("aspect_ratio", d["aspect_ratio"] or spec.default("aspect_ratio"))
+        kwargs.setdefault("output_format", d["output_format"])
+        kwargs.setdefault("google_search", bool(d["google_search"]))
+        kwargs.setdefault("image_search", bool(d["image_search"]))
+        self._refs: list[_Slot] = []
+        self._thumbs: dict[str, bytes] = {}
+        self._job: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        super().__init__(choices=_choices(), _channel=uuid.uuid4().hex, **kwargs)
+        for i, item in enumerate(self.session.references):
+            ref = as_reference(item, i)
+            self._add_ref(ref, ref.name)
+        self._handlers = {
+            "generate": self._on_generate,
+            "edit": self._on_edit,
+            "stop": self._on_stop,
+            "select": self._on_select,
+            "compare": self._on_compare,
+            "upscale": self._on_upscale,
+            "download": self._on_download,
+            "add_reference": self._on_add_reference,
+            "remove_reference": self._on_remove_reference,
+            "set_role": self._on_set_role,
+            "move_reference": self._on_move_reference,
+        }
+        self.on_msg(self._dispatch)
+        self.session._listeners.append(self._on_result)
+        self._sync_history()
+        self._sync_references()
+        if self.session.current is not None:
+            self._select(self.session.current)
+
+    def __repr__(self) -> str:
+        return f"<nb2.Panel session={self.session.name!r} nodes={len(self.history)}>"
+
+    def close(self) -> None:
+        self._cancel.set()
+        if self._on_result in self.session._listeners:
+            self.session._listeners.remove(self._on_result)
+        super().close()
+
+    # -- validation of the form (a bad value from anywhere is refused, with the allowed ones)
+    @t.validate("image_model")
+    def _check_model(self, proposal: Any) -> str:
+        return models.resolve_model(proposal["value"]).id
+
+    @t.validate("resolution", "aspect_ratio", "output_format")
+    def _check_choice(self, proposal: Any) -> str:
+        name, value = proposal["trait"].name, proposal["value"]
+        spec = models.MODELS[self.image_model]
+        field = spec.fields.get(name)
+        allowed = field.choices if field is not None else models.RESOLUTIONS
+        if allowed and value not in allowed:
+            raise t.TraitError(f"{name}: {value!r} is not allowed; allowed: {', '.join(allowed)}")
+        return value
+
+    @t.observe("image_search")
+    def _image_search_implies_web(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.google_search = True
+
+    @t.observe("google_search")
+    def _web_off_turns_image_off(self, change: dict[str, Any]) -> None:
+        if not change["new"]:
+            self.image_search = False
+
+    @t.observe("image_model")
+    def _fit_model(self, change: dict[str, Any]) -> None:
+        c = self.choices["models"][self.image_model]
+        if c["resolutions"] and self.resolution not in c["resolutions"]:
+            self.resolution = c["resolutions"][0]
+        if self.aspect_ratio not in c["aspect_ratios"]:
+            self.aspect_ratio = c["aspect_ratios"][0]
+        if not c["google_search"]:
+            self.google_search = False
+
+    @t.observe("prompt", "mode", "selected", "image_model")
+    def _recompose(self, change: dict[str, Any] | None = None) -> None:
+        try:
+            if self.mode == "edit" and self.selected:
+                _, params = self.session.edit_params(
+                    self.prompt or "…",
+                    parent=self._node(self.selected),
+                    references=self._ref_list(),
+                )
+            else:
+                params = self.session.params(
+                    self.prompt or "…", references=self._ref_list(), **self._form()
+                )
+            self.composed_prompt = params.composed_prompt
+        except Nb2Error:
+            self.composed_prompt = compose_prompt(self.prompt, self._ref_list())
+
+    # -- messages -------------------------------------------------------------------------
+    def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        if not isinstance(content, dict):
+            return self.send(
+                {"id": None, "kind": "error", "message": "a message must be an object"}
+            )
+        mid, kind = content.get("id"), content.get("kind")
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            allowed = ", ".join(sorted(self._handlers))
+            return self._error(mid, f"unknown message kind {kind!r}; allowed: {allowed}", "kind")
+        try:
+            reply, out = handler(content, buffers)
+        except Nb2Error as exc:
+            return self._error(mid, str(exc), getattr(exc, "field", None))
+        except (KeyError, TypeError, ValueError, t.TraitError) as exc:
+            return self._error(mid, f"{kind}: {exc}", None)
+        self.send({"id": mid, "kind": "ok", "of": kind, **reply}, out)
+
+    def _error(self, mid: Any, message: str, field: str | None) -> None:
+        self.send({"id": mid, "kind": "error", "message": message, "field": field})
+
+    def _on_generate(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        params = self.session.params(self._prompt(), references=self._ref_list(), **self._form())
+        job = self._start("generate", lambda **kw: self.session.run(params, kind="generate", **kw))
+        return {"job": job}, []
+
+    def _on_edit(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        node = msg.get("node") or self.selected
+        base, params = self.session.edit_params(
+            self._prompt(), parent=self._node(node), references=self._ref_list()
+        )
+        job = self._start(
+            "edit", lambda **kw: self.session.run(params, kind="edit", parent=base, **kw)
+        )
+        return {"job": job}, []
+
+    def _on_upscale(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        base = self._node(msg.get("node") or self.selected)
+        resolution = msg.get("resolution")
+        params = base.params.replace(resolution=resolution)  # validated here, before the thread
+        job = self._start(
+            "upscale", lambda **kw: self.session.run(params, kind="upscale", parent=base, **kw)
+        )
+        return {"job": job}, []
+
+    def _on_stop(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        running = self._job is not None and self._job.is_alive()
+        self._cancel.set()
+        return {"stopped": running}, []
+
+    def _on_select(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        self._select(self._node(msg.get("node")))
+        return {"selected": self.selected}, []
+
+    def _on_compare(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        nodes = msg.get("nodes") or []
+        if not nodes:
+            self.compare, self.compare_images = [], []
+            return {"compare": []}, []
+        if not isinstance(nodes, list) or len(nodes) != 2:
+            raise ValidationError(
+                f"compare: {nodes!r} is not two nodes", field="nodes", value=nodes,
+                allowed="a list of two node ids",
+            )  # fmt: skip
+        results = [self._node(n) for n in nodes]
+        self.compare_images = [thumbnail_bytes(r.path.read_bytes(), VIEW_SIDE, 88) for r in results]
+        self.compare = [r.id for r in results]
+        return {"compare": self.compare}, []
+
+    def _on_download(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        result = self._node(msg.get("node") or self.selected)
+        name = f"nb2-{result.number}-{result.id[-8:]}.{result.params.output_format}"
+        return {"name": name, "mime": f"image/{'png' if name.endswith('png') else 'jpeg'}"}, [
+            result.path.read_bytes()
+        ]
+
+    def _on_add_reference(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list]:
+        name = str(msg.get("name") or "pasted image")[:200]
+        limit = models.MODELS[self.image_model].max_references
+        if len(buffers) != 1:
+            raise ValidationError(
+                "add_reference: send exactly one file", field="file", value=len(buffers),
+                allowed="one image buffer",
+            )  # fmt: skip
+        data = bytes(buffers[0])
+        if len(self._refs) >= limit:
+            raise ValidationError(
+                f"references: {name!r} would be number {len(self._refs) + 1}; "
+                f"{self.image_model} takes at most {limit}",
+                field="references", value=len(self._refs) + 1, allowed=f"at most {limit}",
+            )  # fmt: skip
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ValidationError(
+                f"reference {name!r}: {len(data) / 2**20:.1f} MB is too large; "
+                f"at most {MAX_UPLOAD_BYTES // 2**20} MB",
+                field="file", value=len(data), allowed=f"at most {MAX_UPLOAD_BYTES} bytes",
+            )  # fmt: skip
+        ref = Reference(data, role=_role(msg.get("role")))  # checked in Python, not the browser
+        try:
+            loaded = ref.load()
+        except ValidationError:
+            raise ValidationError(
+                f"reference {name!r}: not a readable image; allowed: PNG, JPEG, WEBP",
+                field="file", value=name, allowed=UPLOAD_FORMATS,
+            ) from None  # fmt: skip
+        if loaded.format not in UPLOAD_FORMATS:
+            raise ValidationError(
+                f"reference {name!r}: {loaded.format} is not allowed; allowed: PNG, JPEG, WEBP",
+                field="file", value=loaded.format, allowed=UPLOAD_FORMATS,
+            )  # fmt: skip
+        key = self._add_ref(ref, name)
+        self._sync_references()
+        return {"key": key}, []
+
+    def _on_remove_reference(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        i = self._ref_index(msg.get("ref"))
+        del self._refs[i]
+        self._sync_references()
+        return {}, []
+
+    def _on_set_role(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        i = self._ref_index(msg.get("ref"))
+        slot = self._refs[i]
+        new = Reference(slot.ref.source, role=_role(msg.get("role")))
+        new._image = slot.ref._image  # the same bytes: no second decode
+        self._refs[i] = _Slot(slot.key, new, slot.name)
+        self._sync_references()
+        return {}, []
+
+    def _on_move_reference(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        i = self._ref_index(msg.get("ref"))
+        to = msg.get("to")
+        if not isinstance(to, int) or not 0 <= to < len(self._refs):
+            raise ValidationError(
+                f"move_reference: position {to!r} is outside 0..{len(self._refs) - 1}",
+                field="to", value=to, allowed=f"0..{len(self._refs) - 1}",
+            )  # fmt: skip
+        self._refs.insert(to, self._refs.pop(i))
+        self._sync_references()
+        return {}, []
+
+    # -- the job --------------------------------------------------------------------------
+    def _start(self, kind: str, call: Any) -> str:
+        with self._lock:
+            if self._job is not None and self._job.is_alive():
+                raise ValidationError(
+                    "a run is in progress; press Stop or wait for it",
+                    field="status", value="running", allowed="one run at a time",
+                )  # fmt: skip
+            self._cancel = threading.Event()
+            job = f"{kind}-{time.monotonic_ns()}"
+            started = time.time()
+            self.status = {"state": "running", "kind": kind, "job": job, "phase": "queued",
+                           "started": started * 1000}  # fmt: skip
+            cancel = self._cancel
+
+            def phase(name: str) -> None:
+                self.status = {**self.status, "phase": name}
+
+            def work() -> None:
+                try:
+                    result = call(cancel=cancel, on_status=phase)
+                except CanceledError:
+                    self._finish(job, kind, started, "canceled", "stopped; canceled remotely")
+                except Nb2Error as exc:
+                    self._finish(job, kind, started, "error", str(exc))
+                    self.send({"id": job, "kind": "error", "message": str(exc),
+                               "field": getattr(exc, "field", None)})  # fmt: skip
+                except Exception as exc:  # shown in the panel rather than lost in a thread
+                    self._finish(job, kind, started, "error", f"{type(exc).__name__}: {exc}")
+                else:
+                    self._select(result)
+                    self._finish(job, kind, started, "done", f"#{result.number} ready")
+
+            self._job = threading.Thread(target=work, name=f"nb2-panel-{kind}", daemon=True)
+            self._job.start()
+            return job
+
+    def _finish(self, job: str, kind: str, started: float, state: str, message: str) -> None:
+        self.status = {"state": state, "kind": kind, "job": job, "message": message,
+                       "elapsed": round(time.time() - started, 2)}  # fmt: skip
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the panel's current run ends (for scripts and tests)."""
+        job = self._job
+        if job is not None:
+            job.join(timeout)
+
+    # -- state ----------------------------------------------------------------------------
+    def _on_result(self, result: Result) -> None:
+        self._sync_history()
+        current = self.session.current
+        if current is not None and current.id != self.selected:
+            self._select(current)
+
+    def _sync_history(self) -> None:
+        nodes = []
+        for turn in self.session.history.turns:
+            r = turn.result
+            if r.id not in self._thumbs:
+                self._thumbs[r.id] = thumbnail_bytes(r.path.read_bytes(), THUMB_SIDE, 75)
+            p = r.params
+            w, h = r.size
+            nodes.append({
+                "id": r.id, "number": r.number, "kind": turn.kind,
+                "parent": turn.parent.result.id if turn.parent else None,
+                "prompt": p.prompt, "model": p.model, "resolution": p.resolution or "",
+                "aspect_ratio": p.effective_aspect_ratio, "format": p.output_format,
+                "google_search": p.google_search, "image_search": p.image_search,
+                "width": w, "height": h, "offline": r.offline, "cached": r.cached,
+                "cost": r.cost, "time": r.record.get("wall_time"),
+                "references": [ref.name if ref.role != "edit" else "edited image"
+                               for ref in p.references],
+                "thumb": self._thumbs[r.id],
+            })  # fmt: skip
+        self.history = nodes
+
+    def _select(self, result: Result) -> None:
+        self.session.checkout(result)
+        self.image = thumbnail_bytes(result.path.read_bytes(), VIEW_SIDE, 88)
+        self.selected = result.id
+
+    def _node(self, node: Any) -> Result:
+        for turn in self.session.history.turns:
+            if turn.result.id == node:
+                return turn.result
+        raise ValidationError(
+            f"node {node!r} is not in this session's history",
+            field="node", value=node, allowed="the id of a history node",
+        )  # fmt: skip
+
+    def _form(self) -> dict[str, Any]:
+        c = self.choices["models"][self.image_model]
+        form: dict[str, Any] = {
+            "model": self.image_model,
+            "aspect_ratio": self.aspect_ratio,
+            "output_format": self.output_format,
+        }
+        if c["resolutions"]:
+            form["resolution"] = self.resolution
+        if c["google_search"]:
+            form["google_search"] = self.google_search
+        if c["image_search"]:
+            form["image_search"] = self.image_search
+        return form
+
+    def _prompt(self) -> str:
+        if not self.prompt.strip():
+            raise ValidationError(
+                "prompt: write what to make (or, for an edit, what to change)",
+                field="prompt", value=self.prompt, allowed="non-empty text",
+            )  # fmt: skip
+        return self.prompt
+
+    def _add_ref(self, ref: Reference, name: str) -> str:
+        key = f"r{time.monotonic_ns()}"
+        self._refs.append(_Slot(key, ref, name))
+        return key
+
+    def _ref_list(self) -> list[Reference]:
+        return [slot.ref for slot in self._refs]
+
+    def _ref_index(self, key: Any) -> int:
+        for i, slot in enumerate(self._refs):
+            if slot.key == key:
+                return i
+        raise ValidationError(
+            f"reference {key!r} is not in the panel", field="ref", value=key,
+            allowed=[slot.key for slot in self._refs],
+        )  # fmt: skip
+
+    def _sync_references(self) -> None:
+        self.references = [
+            {"key": s.key, "name": s.name, "role": s.ref.role or "",
+             "width": s.ref.load().width, "height": s.ref.load().height,
+             "thumb": s.ref.thumbnail(REF_THUMB_SIDE)}
+            for s in self._refs
+        ]  # fmt: skip
+        self._recompose()
+
+    # -- where no widget manager runs (GitHub, nbviewer, nbconvert) -------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            data, meta = bundle
+        else:
+            data, meta = bundle, {}
+        data = dict(data or {})
+        data["text/html"] = self._static_html()
+        data["text/plain"] = repr(self)
+        return data, meta
+
+    def _static_html(self) -> str:
+        from .display import history_html, result_html
+
+        parts = [f"<div class='nb2-panel-static'><b>nb2 panel</b> · session "
+                 f"{html.escape(self.session.name)}</div>"]  # fmt: skip
+        current = self.session.current
+        if current is not None:
+            parts.append(result_html(current))
+        if len(self.session.history):
+            parts.append(history_html(self.session.history))
+        return "\n".join(parts)
+
+
+def _role(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 200:
+        raise ValidationError(
+            f"role: {value!r} is not a role; use one of {', '.join(ROLES)} or short free text",
+            field="role", value=value, allowed=ROLES,
+        )  # fmt: skip
+    return value
