@@ -138,4 +138,6 @@ def test_two_kernels_writing_one_store(tmp_path):
     for record in records:
         assert store.image_path(record["output"]["sha256"]) is not None
         json.dumps(record)
-    assert len({r["output"]["sha256"] for r in records}) == 3  # same request, same bytes
+    # same request, same delivered bytes; each file differs by the run id written into it
+    assert len({r["output"]["raw_sha256"] for r in records}) == 3
+    assert len({r["output"]["sha256"] for r in records}) == 12

@@ -23,6 +23,8 @@ _LAZY = {
     "Emulator": ".emulator",
     "errors": ".errors",
     "models": ".models",
+    "open": ".metadata",
+    "leave_one_out": ".grid",
 }
 
 __all__ = [
@@ -37,7 +39,9 @@ __all__ = [
     "Store",
     "__version__",
     "errors",
+    "leave_one_out",
     "models",
+    "open",
 ]
 
 if TYPE_CHECKING:
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
     from .backends.offline import OfflineBackend
     from .backends.replicate import ReplicateBackend
     from .emulator import Emulator
+    from .grid import leave_one_out
+    from .metadata import open
     from .params import Params
     from .references import Reference
     from .result import Result

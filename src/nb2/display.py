@@ -54,8 +54,14 @@ def badges(result: Result | None, status: str | None = None) -> str:
         out.append('<span class="badge off">offline</span>')
     if result is not None and result.cached:
         out.append('<span class="badge">cached</span>')
-    if result is not None and result.record["params"].get("google_search"):
-        out.append('<span class="badge">grounded</span>')
+    if result is not None and result.grounded_at:
+        when = escape(result.grounded_at)
+        if result.cached:  # replayed: the web it saw is the web of then, not of now
+            out.append(
+                f'<span class="badge" title="web search at {when}">snapshot {when[:16]}</span>'
+            )
+        else:
+            out.append(f'<span class="badge" title="web search at {when}">grounded</span>')
     if status in ("failed", "blocked", "canceled"):
         out.append(f'<span class="badge bad">{escape(status)}</span>')
     return "".join(out)
@@ -74,7 +80,10 @@ def result_html(result: Result) -> str:
         ),
     ]
     if p.get("google_search") or p.get("image_search"):
-        rows.append(("grounding", "web + image search" if p.get("image_search") else "web search"))
+        how = "web + image search" if p.get("image_search") else "web search"
+        if result.grounded_at:
+            how += f", a snapshot of the web at {result.grounded_at}"
+        rows.append(("grounding", how))
     time_s = rec.get("wall_time")
     rows.append(("time", f"{time_s:.1f} s" if isinstance(time_s, (int, float)) else "-"))
     cost = "0 (offline)" if result.offline else f"~${result.cost:.3f}"

@@ -91,14 +91,31 @@ class BudgetExceededError(Nb2Error):
     """A run would spend (or has spent) more than the budget allows."""
 
 
+class NoMetadataError(Nb2Error, ValueError):
+    """``nb2.open``: the file carries no nb2 metadata (not made by nb2, or stripped)."""
+
+
+class MissingReferenceError(Nb2Error, FileNotFoundError):
+    """An image a request needs (a reference, or the image an edit started from) is not on disk.
+
+    ``missing`` lists ``{"sha256", "name", "role"}`` for each one.
+    """
+
+    def __init__(self, message: str, *, missing: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.missing = missing or []
+
+
 __all__ = [
     "AuthenticationError",
     "BudgetExceededError",
     "CanceledError",
     "GenerationError",
     "InsufficientCreditError",
+    "MissingReferenceError",
     "ModerationError",
     "Nb2Error",
+    "NoMetadataError",
     "RateLimitError",
     "ReplayMissError",
     "ValidationError",

@@ -268,6 +268,26 @@ class Grid:
         return grid_html(self)
 
 
+def leave_one_out(refs: list[Any]) -> dict[str, list[Any]]:
+    """Named reference sets for an ablation: ``{"all": refs, "without <name>": refs minus one}``.
+
+    ``refs`` takes what ``references=`` takes (paths, URLs, bytes, PIL images, ``Reference``
+    objects, ``(source, role)`` pairs); the items are kept as given. Use it as the
+    ``references`` axis: ``s.compare(prompt=..., references=nb2.leave_one_out(refs))``.
+    """
+    from .references import as_reference
+
+    items = list(refs)
+    sets: dict[str, list[Any]] = {"all": items}
+    for i, item in enumerate(items):
+        ref = as_reference(item, i)
+        name = f"without {ref.name}" + (f" ({ref.role})" if ref.role else "")
+        if name in sets:  # two images with one name: number them as they come
+            name = f"{name} #{i + 1}"
+        sets[name] = items[:i] + items[i + 1 :]
+    return sets
+
+
 def _labelled(name: str, values: Any) -> list[tuple[str, Any]]:
     if name == "references" and isinstance(values, dict):
         return [(str(k), list(v)) for k, v in values.items()]

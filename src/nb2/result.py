@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from .store import Store
 
 
+class GroundedSnapshotWarning(UserWarning):
+    """A grounded result came from the store: it shows the web of its ``grounded_at`` time."""
+
+
 class Result:
     """A finished image: its record, its file in the store, its request.
 
@@ -73,6 +77,16 @@ class Result:
         return bool(self.record.get("backend", {}).get("offline"))
 
     @property
+    def grounded_at(self) -> str | None:
+        """When a grounded (web search) result was made: the web it saw is a snapshot of then.
+
+        None for a result without grounding. A cached result still says the original time.
+        """
+        if not self.record.get("params", {}).get("google_search"):
+            return None
+        return self.record.get("grounded_at") or self.record.get("completed_at")
+
+    @property
     def cost(self) -> float:
         """Estimated USD (0 offline); see nb2.models.PRICE_SOURCE."""
         return float(self.record.get("estimated_cost") or 0.0)
@@ -111,6 +125,8 @@ class Result:
             bits.append("offline")
         if self.cached:
             bits.append("cached")
+        if self.cached and self.grounded_at:
+            bits.append(f"web snapshot of {self.grounded_at}")
         return f"<nb2.Result {' '.join(bits)}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

@@ -9,20 +9,22 @@ what comes back is written to the store before it is returned.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, models
+from . import __version__, metadata, models
 from .backends import Backend, Output, StatusCallback, auto_backend
 from .errors import CanceledError, ModerationError, Nb2Error, ReplayMissError, ValidationError
 from .imaging import image_size
 from .params import Params
 from .references import EDIT_ROLE, Reference
-from .result import Result, _short
+from .result import GroundedSnapshotWarning, Result, _short
 from .store import CACHE_MODES, Store
 
 if TYPE_CHECKING:
@@ -157,6 +159,7 @@ class Session:
         self._current: Turn | None = None
         self._lock = threading.RLock()
         self._listeners: list[Any] = []  # called with each new Result (the panel listens)
+        self._snapshot_noted = False  # the grounded-replay note is said once per session
         _announce(self.backend)
 
     def __repr__(self) -> str:
@@ -293,7 +296,9 @@ class Session:
         if self.cache != "off" and not fresh:
             record = self.store.lookup(params.cache_key)
             if record is not None:
-                return self._add(record, params, kind, parent, cached=True)
+                result = self._add(record, params, kind, parent, cached=True)
+                self._note_snapshot(result)
+                return result
         if self.cache == "replay":
             raise ReplayMissError(
                 f"replay: the store at {self.store.root} holds no result for {params!r} "
@@ -319,6 +324,23 @@ class Session:
         self._fill(record, out, time.perf_counter() - t0)
         self.store.save(record)
         return self._add(record, params, kind, parent, cached=False)
+
+    def _note_snapshot(self, result: Result) -> None:
+        """Once per session: a stored grounded result is the web of then, not a new search."""
+        if not result.grounded_at:
+            return
+        with self._lock:
+            if self._snapshot_noted:
+                return
+            self._snapshot_noted = True
+        warnings.warn(
+            GroundedSnapshotWarning(
+                f"nb2: {_short(result.params.prompt)!r} is grounded and comes from the store: "
+                f"it is a snapshot of the web at {result.grounded_at}, not a fresh search "
+                "(pass fresh=True to search again; said once per session)"
+            ),
+            stacklevel=3,
+        )
 
     def _call(
         self, params: Params, cancel: threading.Event | None, on_status: StatusCallback | None
@@ -373,7 +395,13 @@ class Session:
 
     def _fill(self, record: dict[str, Any], out: Output, wall: float) -> None:
         ext = "png" if out.format == "png" else "jpg"
-        sha, path = self.store.put_image(out.data, ext)
+        if record["params"].get("google_search"):
+            # a grounded image is a snapshot of the web at this moment
+            record["grounded_at"] = out.completed_at or _now()
+        record.update(version=out.model_version)
+        # the file carries its own parameters and lineage (spliced in: pixels untouched)
+        data = metadata.embed(out.data, metadata.build(record, self.store))
+        sha, path = self.store.put_image(data, ext)
         w, h = image_size(out.data)
         record.update(
             status="succeeded",
@@ -393,12 +421,12 @@ class Session:
                 "format": ext,
                 "width": w,
                 "height": h,
-                "bytes": len(out.data),
+                "bytes": len(data),
+                # the bytes as the backend delivered them: equal across runs of a
+                # deterministic backend, where the file (with its run id inside) is not
+                "raw_sha256": hashlib.sha256(out.data).hexdigest(),
             },
         )
-        if record["params"].get("google_search"):
-            # a grounded image is a snapshot of the web at this moment
-            record["grounded_at"] = out.completed_at or _now()
 
     def _add(
         self,
