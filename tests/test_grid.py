@@ -104,3 +104,18 @@ def test_interrupt_mid_grid_cancels_in_flight_and_keeps_finished(live, backend, 
     for cell in g.cells:  # what finished is stored and readable
         if cell.status == "succeeded":
             assert live.store.lookup(cell.params.cache_key)["run_id"] == cell.result.id
+
+
+def test_replay_with_a_missing_cell_names_it_and_starts_nothing(tmp_path, monkeypatch):
+    from nb2.errors import ReplayMissError
+
+    made = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    made.generate("a kite", resolution="1K")
+    monkeypatch.setenv("NB2_CACHE", "replay")  # as a notebook would be re-run
+    replay = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    g = replay.compare(prompt=["a kite"], resolution=["1K", "2K"])
+    with pytest.raises(ReplayMissError, match=r"1 of 2 cells .*\[prompt=P1, resolution=2K\]"):
+        g.run()
+    assert replay.backend.calls == 0 and g.counts() == {"pending": 2}
+    one = replay.compare(prompt=["a kite"], resolution=["1K"]).run()
+    assert one.counts() == {"cached": 1} and replay.backend.calls == 0

@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import models
-from .errors import BudgetExceededError, CanceledError, ModerationError, Nb2Error, ValidationError
+from .errors import (
+    BudgetExceededError,
+    CanceledError,
+    ModerationError,
+    Nb2Error,
+    ReplayMissError,
+    ValidationError,
+)
+from .report import diff_manifests
+
+__all__ = ["Cell", "Grid", "Plan", "diff_manifests", "leave_one_out"]
 
 if TYPE_CHECKING:
     from .params import Params
@@ -167,6 +179,16 @@ class Grid:
                 value=plan.cells,
                 allowed=f"up to {self.confirm_cells} without confirm",
             )
+        if self.session.cache == "replay" and plan.new_calls:
+            # replay means the notebook runs from the store alone: name every missing cell
+            missing = [c for c in self.cells if not c.done and not self._stored(c)]
+            where = "; ".join(", ".join(f"{k}={v}" for k, v in c.labels.items()) for c in missing)
+            raise ReplayMissError(
+                f"replay: {len(missing)} of {plan.cells} cells are not in the store at "
+                f"{self.session.store.root}: [{where[:1500]}]; run with cache='auto' to make "
+                "them",
+                key=missing[0].params.cache_key,
+            )
         if budget is not None and plan.cost > budget:
             raise BudgetExceededError(
                 f"the plan costs an estimated ${plan.cost:.2f}, over the budget of "
@@ -206,6 +228,9 @@ class Grid:
                 elif cell.status == "running":
                     cell.status = "pending"
         return self
+
+    def _stored(self, cell: Cell) -> bool:
+        return self.session.store.lookup(cell.params.cache_key) is not None
 
     def stop(self) -> None:
         self._cancel.set()
@@ -250,6 +275,25 @@ class Grid:
             }
             for c in self.cells
         ]
+
+    def contact_sheet(self, thumb: int = 256) -> Any:
+        """One PIL image with the axis labels: save it, paste it in a paper or a chat."""
+        from .report import contact_sheet
+
+        return contact_sheet(self, thumb)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """A self-contained HTML report (thumbnails inline) written to ``path``; returns it."""
+        from .report import to_html
+
+        return to_html(self, path)
+
+    def manifest(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """The experiment as JSON (axes, fixed parameters, every cell's record), sorted keys;
+        written to ``path`` when given. Compare two with :func:`diff_manifests`."""
+        from .report import manifest
+
+        return manifest(self, path)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
