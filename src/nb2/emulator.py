@@ -51,6 +51,8 @@ class Faults:
     drop_create_responses: int = 0  # the next N creates are made but their answer is lost
     processing_after: float = 0.05  # seconds before "starting" becomes "processing"
     refuse_field: str | None = None  # creates answer 422 naming this input field
+    drop_connections: int = 0  # the next N API requests are dropped unanswered (socket closed)
+    drop_every: int = 0  # also drop every Nth API request (0: never); creates never run then
 
 
 @dataclass
@@ -68,6 +70,9 @@ class _Prediction:
     error: str | None = None
     completed: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rendered: threading.Event = field(default_factory=threading.Event)
+    data: bytes | None = None  # the output, rendered in the background from create on
+    stopped: threading.Event = field(default_factory=threading.Event)  # set on cancel
 
 
 class Emulator:
@@ -84,6 +89,9 @@ class Emulator:
         self.downloads: list[dict[str, str]] = []  # headers of every output download
         self.tokens_seen: set[str] = set()  # so tests can tell the token did reach the API
         self.in_flight_max = 0
+        self.refused: list[dict[str, Any]] = []  # (model, input, problems) of every 422
+        self.dropped: list[tuple[str, str]] = []  # requests whose connection was cut
+        self._seen = 0  # API requests counted for drop_every
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
@@ -145,16 +153,39 @@ class Emulator:
             self.predictions[pid] = pred
             self.created.append(pid)
             self.in_flight_max = max(self.in_flight_max, self.in_flight())
+        if pred.moderated or pred.fail:
+            pred.rendered.set()
+        else:
+            # The model works during its latency: render now, so `latency` is the whole time
+            # from create to output (not latency plus render), as with the real service.
+            threading.Thread(target=self._render, args=(pred,), daemon=True).start()
         return pred
 
-    def _advance(self, pred: _Prediction) -> None:
+    def _render(self, pred: _Prediction) -> None:
         from .render import render
 
+        try:
+            pred.data = render(pred.input, pred.images, model=pred.model)
+        finally:
+            pred.rendered.set()
+
+    def _drop(self, method: str, path: str) -> bool:
+        """Whether to cut this request's connection without an answer (a fault knob)."""
+        f = self.faults
+        with self._lock:
+            self._seen += 1
+            drop = f.drop_connections > 0 or (f.drop_every > 0 and self._seen % f.drop_every == 0)
+            f.drop_connections -= 1 if f.drop_connections > 0 else 0
+            if drop:
+                self.dropped.append((method, path))
+        return drop
+
+    def _advance(self, pred: _Prediction) -> None:
         with pred.lock:
             if pred.status in ("succeeded", "failed", "canceled"):
                 return
             now = time.monotonic()
-            if now < pred.done_at:
+            if now < pred.done_at or not pred.rendered.is_set():
                 if now - pred.created >= self.faults.processing_after:
                     pred.status = "processing"
                 return
@@ -163,10 +194,11 @@ class Emulator:
                 pred.status, pred.error = "failed", E005
             elif pred.fail:
                 pred.status, pred.error = "failed", "Internal error while generating (emulated)"
+            elif pred.data is None:
+                pred.status, pred.error = "failed", "the emulated render failed"
             else:
-                data = render(pred.input, pred.images, model=pred.model)
                 ext = "png" if pred.input.get("output_format") == "png" else "jpeg"
-                self.outputs[f"{pred.id}/output.{ext}"] = data
+                self.outputs[f"{pred.id}/output.{ext}"] = pred.data
                 pred.output = f"{self.base_url}/delivery/{pred.id}/output.{ext}"
                 pred.status = "succeeded"
 
@@ -220,6 +252,9 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "nb2-emulator"
+        # Headers and body go out as two writes; with Nagle on, loopback adds a delayed-ACK
+        # stall (~40 ms) to every answer, which no real API has.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: Any) -> None:  # quiet: tests read emu.requests instead
             pass
@@ -262,8 +297,15 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 )
             return ok
 
+        def _cut(self) -> None:
+            """Close the socket with no answer at all (a dropped connection)."""
+            self.close_connection = True
+            self.connection.shutdown(2)
+
         def do_GET(self) -> None:
             emu.requests.append(("GET", self.path))
+            if emu._drop("GET", self.path):
+                return self._cut()
             parts = urlsplit(self.path).path.strip("/").split("/")
             if parts[0] == "delivery":
                 emu.downloads.append(dict(self.headers.items()))
@@ -309,6 +351,8 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             emu.requests.append(("POST", self.path))
             body = self._body()
+            if emu._drop("POST", self.path):  # read, never acted on: nothing is created
+                return self._cut()
             if not self._authorized():
                 return None
             parts = urlsplit(self.path).path.strip("/").split("/")
@@ -325,6 +369,7 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                 with pred.lock:
                     if pred.status not in ("succeeded", "failed", "canceled"):
                         pred.status, pred.completed = "canceled", time.monotonic()
+                        pred.stopped.set()
                 return self._send(200, emu._json(pred))
             if parts == ["v1", "files"]:
                 return self._upload(body)
@@ -401,6 +446,7 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
                         }
                     )
             if invalid:
+                emu.refused.append({"model": model, "input": inp, "problems": invalid})
                 detail = "".join(f"- {p['field']}: {p['description']}\n" for p in invalid)
                 return self._send(
                     422, _problem(422, "Input validation failed", detail, invalid_fields=invalid)
@@ -410,16 +456,16 @@ def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             except ValueError as exc:
                 return self._send(422, _problem(422, "Input validation failed", str(exc)))
             if wait:
-                end = min(pred.done_at, time.monotonic() + wait)
-                while time.monotonic() < end and pred.status != "canceled":
-                    time.sleep(min(0.01, max(0.0, end - time.monotonic())))
+                hold = time.monotonic() + wait
+                end = min(pred.done_at, hold)
+                pred.stopped.wait(max(0.0, end - time.monotonic()))  # answer at done_at
+                if pred.status != "canceled":  # a render slower than the latency
+                    pred.rendered.wait(max(0.0, hold - time.monotonic()))
             with emu._lock:
                 drop = f.drop_create_responses > 0
                 f.drop_create_responses -= 1 if drop else 0
             if drop:  # the prediction exists, but the client never hears of it
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return None
+                return self._cut()
             headers = {"Location": f"{emu.base_url}/v1/predictions/{pred.id}"}
             return self._send(201, emu._json(pred), headers)
 

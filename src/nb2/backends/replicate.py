@@ -39,7 +39,9 @@ class ReplicateBackend:
     ``api_token`` defaults to ``REPLICATE_API_TOKEN``; ``base_url`` (an origin, no ``/v1``) points
     at another server such as ``nb2.emulator``. ``wait`` is the sync-mode hold in seconds (1-60):
     the answer comes the moment the image is ready, and a Stop during it takes effect when it
-    ends. ``timeout`` bounds a whole prediction.
+    ends. ``timeout`` bounds a whole prediction. A create whose connection dropped is looked
+    up, and sent again only if the server still lists no such prediction after
+    ``lost_create_grace`` seconds.
     """
 
     name = "replicate"
@@ -57,6 +59,7 @@ class ReplicateBackend:
         burst: int | None = None,
         create_retries: int = 6,
         data_uri_limit: int = 256 * 1024,
+        lost_create_grace: float = 1.0,
     ) -> None:
         import replicate
 
@@ -79,10 +82,12 @@ class ReplicateBackend:
         self.poll_interval = float(poll_interval)
         self.create_retries = int(create_retries)
         self.data_uri_limit = int(data_uri_limit)
+        self.lost_create_grace = float(lost_create_grace)
         self.limiter = RateLimiter(creates_per_minute, burst)
         self._local = threading.local()  # the last error body, per thread (see _on_response)
         self._uploads: dict[str, tuple[str, float]] = {}
         self._uploads_lock = threading.Lock()
+        self._http: Any = None  # one credential-free client for downloads (see _downloader)
         self._client = replicate.Client(
             api_token=token,
             base_url=self.base_url,
@@ -160,7 +165,7 @@ class ReplicateBackend:
         say("downloading")
         metrics = pred.metrics or {}
         return Output(
-            data=_download(url, pred.id),
+            data=_download(self._downloader(), url, pred.id),
             format=str(params.output_format or "jpg"),
             prediction_id=pred.id,
             model_version=pred.version,
@@ -171,6 +176,18 @@ class ReplicateBackend:
             logs=pred.logs,
             image_inputs=how,
         )
+
+    def _downloader(self) -> Any:
+        """A shared httpx client with no credentials: building one costs ~20 ms of CPU (its
+        TLS context), which a grid of cells on few cores would otherwise pay per image."""
+        import httpx
+
+        with self._uploads_lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    follow_redirects=True, timeout=httpx.Timeout(60.0, connect=10.0)
+                )
+            return self._http
 
     # -- create, with the rules for retrying ------------------------------------------------
     def _create(self, model: str, data: dict[str, Any], cancel: threading.Event) -> Any:
@@ -214,6 +231,16 @@ class ReplicateBackend:
                 if isinstance(exc, KeyboardInterrupt):
                     self._cancel(found)
                     raise
+                if found is None and attempt < self.create_retries:
+                    # A server still handling the request lists it a moment later; only a
+                    # create that stays unlisted after that grace was never made, and is sent
+                    # again (a dropped keep-alive connection is the common case).
+                    if cancel.wait(self.lost_create_grace):
+                        raise errors.CanceledError("stopped") from None
+                    found = self._find(model, data, since, sure=True)
+                    if found is None:
+                        log.info("create lost before the server made it; sending it again")
+                        continue
                 if found is not None:
                     return found
                 raise errors.GenerationError(
@@ -222,11 +249,26 @@ class ReplicateBackend:
                 ) from None
         raise errors.RateLimitError("still throttled after retrying")  # pragma: no cover
 
-    def _find(self, model: str, data: dict[str, Any], since: datetime) -> Any:
-        """The prediction a lost create made, if the server lists one with our exact input."""
-        try:
-            page = self._client.predictions.list()
-        except Exception:
+    def _find(
+        self, model: str, data: dict[str, Any], since: datetime, *, sure: bool = False
+    ) -> Any:
+        """The prediction a lost create made, if the server lists one with our exact input.
+
+        ``sure``: None must mean "not made", so an unreadable list raises instead.
+        """
+        page = None
+        for attempt in range(3 if sure else 1):
+            try:
+                page = self._client.predictions.list()
+                break
+            except Exception:
+                time.sleep(0.2 * (attempt + 1))
+        if page is None:
+            if sure:
+                raise errors.GenerationError(
+                    "the create request failed after it was sent and the prediction list "
+                    "could not be read; not retried, so nothing is billed twice"
+                )
             return None
         for pred in page.results or []:
             created = _parse_time(pred.created_at)
@@ -261,10 +303,15 @@ class ReplicateBackend:
     def _cancel(self, pred: Any) -> None:
         if pred is None or getattr(pred, "status", None) in TERMINAL:
             return
-        try:
-            self._client.predictions.cancel(pred.id)
-        except Exception as exc:
-            log.warning("could not cancel prediction %s: %s", pred.id, type(exc).__name__)
+        for attempt in range(3):  # a dropped connection must not leave it running (and billing)
+            try:
+                self._client.predictions.cancel(pred.id)
+                return
+            except Exception as exc:
+                if attempt == 2:
+                    log.warning("could not cancel prediction %s: %s", pred.id, type(exc).__name__)
+                else:
+                    time.sleep(0.2)
 
     # -- errors -----------------------------------------------------------------------------
     def _on_response(self, response: Any) -> None:
@@ -340,25 +387,24 @@ class ReplicateBackend:
         return url, "upload"
 
 
-def _download(url: str, prediction_id: str) -> bytes:
+def _download(http: Any, url: str, prediction_id: str) -> bytes:
     """Fetch an output at once, with no credentials (the file host is not the API host)."""
     import httpx
 
     if url.startswith("data:"):
         return base64.b64decode(url.split(",", 1)[1])
     last: Exception | None = None
-    with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(60.0, connect=10.0)) as http:
-        for attempt in range(4):
-            try:
-                r = http.get(url)
-                if r.status_code == 200:
-                    return r.content
-                last = errors.GenerationError(f"HTTP {r.status_code}")
-                if r.status_code < 500:
-                    break
-            except httpx.TransportError as exc:
-                last = exc
-            time.sleep(0.5 * 2**attempt)
+    for attempt in range(4):
+        try:
+            r = http.get(url)
+            if r.status_code == 200:
+                return r.content
+            last = errors.GenerationError(f"HTTP {r.status_code}")
+            if r.status_code < 500:
+                break
+        except httpx.TransportError as exc:
+            last = exc
+        time.sleep(0.5 * 2**attempt)
     raise errors.GenerationError(
         f"prediction {prediction_id} succeeded but its output could not be downloaded ({last})",
         prediction_id=prediction_id,
