@@ -46,6 +46,8 @@ class Faults:
     poll_errors: int = 0  # the next N prediction GETs answer 503
     fail_next: int = 0  # the next N predictions fail with a model error
     moderation_words: tuple[str, ...] = ("[flag]",)  # prompts with these end E005
+    # prompts containing a key take that many seconds instead of `latency`
+    slow_words: dict[str, float] = field(default_factory=dict)
     credit: bool = True  # False: creates answer 402
     tokens: tuple[str, ...] | None = None  # accepted tokens (None: any non-empty)
     drop_create_responses: int = 0  # the next N creates are made but their answer is lost
@@ -145,7 +147,7 @@ class Emulator:
             input=inp,
             images=[self._fetch(u) for u in inp.get("image_input", [])],
             created=now,
-            done_at=now + f.latency,
+            done_at=now + max([f.latency, *(t for w, t in f.slow_words.items() if w in prompt)]),
             fail=fail,
             moderated=any(w in prompt for w in f.moderation_words),
         )

@@ -18,6 +18,7 @@ from .errors import ValidationError
 
 DEFAULT_MAX_SIDE = 4096  # longest side sent to the model; larger images are downscaled
 MAX_INPUT_BYTES = 50 * 1024 * 1024
+MAX_INPUT_PIXELS = 64 * 1024 * 1024  # a 50 MP photo fits; a decompression bomb does not
 ROLES = ("subject", "style", "palette", "composition", "lighting", "material")
 EDIT_ROLE = "edit"  # the image being edited: always image 1 of a follow-up edit
 EDIT_PREFIX = "Using image 1 as the base image, "
@@ -219,12 +220,26 @@ def normalise(raw: bytes | Any, max_side: int, name: str = "image") -> ImageData
     Bytes that are already PNG, JPEG or WebP, upright and small enough, are kept exactly (so a
     file's hash is its own); anything else is re-encoded (PNG when lossless or transparent).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    import warnings
 
+    from PIL import Image, ImageOps
+
+    if isinstance(raw, (bytes, bytearray)) and not raw:
+        raise ValidationError(
+            f"reference {name!r} is empty (0 bytes)",
+            field="references",
+            value=name,
+            allowed="PNG, JPEG, WebP, GIF, BMP or TIFF images",
+        )
     try:
-        img = raw if _is_pil(raw) else Image.open(io.BytesIO(raw))
-        img.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = raw if _is_pil(raw) else Image.open(io.BytesIO(raw))
+            _check_pixels(img, name)  # from the header, before a bomb is decoded
+            img.load()
+    except ValidationError:
+        raise
+    except Exception as exc:  # a hostile file can make Pillow raise almost anything
         raise ValidationError(
             f"reference {name!r} is not a readable image ({type(exc).__name__})",
             field="references",
@@ -255,3 +270,15 @@ def normalise(raw: bytes | Any, max_side: int, name: str = "image") -> ImageData
         fmt = "JPEG"
     data = out.getvalue()
     return ImageData(data, fmt, img.width, img.height, hashlib.sha256(data).hexdigest())
+
+
+def _check_pixels(img: Any, name: str) -> None:
+    w, h = img.size
+    if w * h > MAX_INPUT_PIXELS:
+        raise ValidationError(
+            f"reference {name!r}: {w}x{h} is more than the {MAX_INPUT_PIXELS} pixels allowed "
+            "(the model downsizes inputs anyway)",
+            field="references",
+            value=name,
+            allowed=f"at most {MAX_INPUT_PIXELS} pixels",
+        )

@@ -236,6 +236,7 @@ class ReplicateBackend:
                     # create that stays unlisted after that grace was never made, and is sent
                     # again (a dropped keep-alive connection is the common case).
                     if cancel.wait(self.lost_create_grace):
+                        self._cancel(self._find(model, data, since))  # made after all? stop it
                         raise errors.CanceledError("stopped") from None
                     found = self._find(model, data, since, sure=True)
                     if found is None:
