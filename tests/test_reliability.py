@@ -211,3 +211,218 @@ def test_store_survives_twenty_sigkills(tmp_path: Path) -> None:
             for record in records.values():  # the one cut short is whole or absent
                 assert store.image_path(record["output"]["sha256"], "png") is not None
     assert len(completed) >= 20  # the kills did land among finished writes
+
+
+# -- fuzzing: Params, the magic's options, reference files --------------------------------------
+_OPTS = ["-m", "--model", "-r", "--resolution", "-a", "--aspect", "-f", "--format", "-s",
+         "--search", "--image-search", "-e", "--edit", "--parent", "-o", "--vary", "-n",
+         "--repeat", "--fresh", "--plan", "--budget", "--concurrency", "--yes", "--ref",
+         "--session", "--", "-x", "--nope"]  # fmt: skip
+_VALUES = ["nano-banana-2", "nano-banana", "nano-banana-pro", "google/nano-banana-2", "1K",
+           "2K", "4K", "1k", "3K", "16:9", "1:8", "21:9", "match_input_image", "7:3", "jpg",
+           "png", "webp", "resolution=1K,2K", "aspect=1:1,16:9", "search=on,off", "res=1K",
+           "format=jpg,png", "model=nano-banana,nano-banana-2", "image_search=on", "prompt=a,b",
+           "resolution=", "=", "1", "0", "-1", "3", "9", "65", "1e9", "nan", "inf", "-0.5",
+           "0.1", "x", "hero", "class", "1x", "#1", "'quoted value'", '"', "'", "\\", "{style}",
+           "é", "http://127.0.0.1:9/x.png", "ref.png:style", "ref.png:", "*.png", "*",
+           "missing.png", "style"]  # fmt: skip
+_BODIES = ["a kite", "", "   ", "a kite\n---\na boat", "{style} kite", "{{", "---", "[flag] x",
+           "{missing.attr}", "a\n---\n\n---\nb"]  # fmt: skip
+
+
+class Recorder:
+    """A backend that records what would go on the wire and answers with a tiny image."""
+
+    name = "recorder"
+    offline = True
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "offline": True}
+
+    def run(self, params: Any, *, cancel: Any = None, on_status: Any = None) -> Any:
+        import io
+
+        from nb2.backends import Output
+
+        self.calls.append(params)
+        buf = io.BytesIO()
+        fmt = params.output_format or "jpg"
+        Image.new("RGB", (8, 8), (9, 9, 9)).save(buf, "PNG" if fmt == "png" else "JPEG")
+        return Output(data=buf.getvalue(), format=fmt)
+
+
+def _wire_problems(params: Any) -> list[dict[str, Any]]:
+    """What the API (the emulator's rules) would refuse in this request."""
+    data = dict(params.scalar_input())
+    if params.references:
+        data["image_input"] = [r.load().data_uri()[:64] for r in params.references]
+    return nb2.models.check_input(params.model, data)
+
+
+def test_fuzz_magic_options_raise_only_named_errors(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nb2.errors import Nb2Error
+    from nb2.magic import Nb2Magics
+
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(tmp_path / "ref.png")
+    recorder = Recorder()
+    session = nb2.Session(backend=recorder, store=tmp_path / "runs")
+    shell = InteractiveShell.instance()
+    magics = Nb2Magics(shell=shell)
+    magics.session = lambda name=None: session  # type: ignore[method-assign]
+    shell.register_magics(magics)
+    shell.user_ns["style"] = "soft light"
+    word = st.one_of(st.sampled_from(_OPTS), st.sampled_from(_VALUES), st.text(max_size=6))
+    crashes: list[str] = []
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(st.lists(word, max_size=7), st.one_of(st.sampled_from(_BODIES), st.text(max_size=30)))
+    def one(words: list[str], body: str) -> None:
+        line = " ".join(words)
+        try:
+            shell.run_cell_magic("nb2", line, body)
+        except (UsageError, Nb2Error):
+            pass
+        except Exception as exc:  # collected, so the report names every kind found
+            crashes.append(f"%%nb2 {line!r} / {body!r}: {type(exc).__name__}: {exc}")
+            raise
+
+    try:
+        one()
+    finally:
+        shell.user_ns.pop("hero", None)
+    assert crashes == []
+    assert recorder.calls  # the fuzzing did reach the backend with valid requests
+    for params in recorder.calls:
+        assert _wire_problems(params) == [], params
+
+
+def test_fuzz_params_only_valid_requests_reach_the_api(emulator: Emulator, tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from nb2.errors import ValidationError
+    from nb2.params import Params
+
+    backend = nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url)
+    junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=5))
+
+    def field(*valid: Any) -> Any:
+        return st.one_of(st.sampled_from(valid), junk)
+
+    sent: list[Any] = []
+
+    @settings(
+        max_examples=120,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        prompt=st.one_of(st.text(max_size=20), st.sampled_from(["a kite", " ", ""])),
+        model=field("nano-banana-2", "nano-banana", "nano-banana-pro", "google/nano-banana"),
+        resolution=field("1K", "2K", "1k", "8K"),
+        aspect_ratio=field("1:1", "8:1", "16:9", "match_input_image", "1:3"),
+        output_format=field("jpg", "png", "gif"),
+        google_search=field(True, False),
+        image_search=field(True, False),
+        repeat=st.one_of(st.integers(-2, 3), junk),
+    )
+    def one(**kw: Any) -> None:
+        try:
+            params = Params(**kw)
+        except ValidationError as exc:
+            assert exc.field, exc  # every refusal names its field
+            return
+        assert _wire_problems(params) == []
+        if len(sent) < 12 and params.resolution != "4K":  # a sample goes over the wire
+            sent.append(params)
+            backend.run(params.replace(output_format="jpg", prompt=f"fuzz {len(sent)}"))
+
+    one()
+    assert sent and emulator.refused == [] and len(emulator.created) == len(sent)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` and holds a few bytes: a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 4096)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_bad_reference_files_are_named_errors(tmp_path: Path) -> None:
+    import io
+
+    from nb2.errors import ValidationError
+    from nb2.params import Params
+
+    good = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(good, "PNG")
+    jpg = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(jpg, "JPEG")
+    cases = {
+        "empty.png": b"",
+        "truncated.png": good.getvalue()[: len(good.getvalue()) // 2],
+        "truncated.jpg": jpg.getvalue()[:200],
+        "notes.png": b"just some text, not an image\n" * 10,
+        "bomb.png": _png_header(20000, 20000),
+        "big.png": _png_header(9000, 9000),  # under Pillow's own bomb limit, over ours
+        "script.svg": b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>",
+    }
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ValidationError) as exc:
+            nb2.Reference(path).load()
+        assert exc.value.field == "references" and name in str(exc.value), name
+        with pytest.raises(ValidationError) as exc:
+            Params("x", references=[path])
+        assert exc.value.field == "references[0]", name
+        with pytest.raises(ValidationError):
+            nb2.Reference(data).load()  # the same bytes in memory
+    with pytest.raises(ValidationError, match="no such file") as exc:
+        Params("x", references=[tmp_path / "missing.png"])
+    assert exc.value.field == "references[0]"
+    with pytest.raises(ValidationError, match="could not download") as exc:
+        Params("x", references=["http://127.0.0.1:9/nothing-listens-here.png"])
+    assert exc.value.field == "references[0]"
+
+
+def test_fuzz_reference_bytes() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from nb2.errors import ValidationError
+
+    heads = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP",
+             b"BM", b"II*\x00"]  # fmt: skip
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(st.sampled_from(heads), st.binary(max_size=300))
+    def one(head: bytes, tail: bytes) -> None:
+        try:
+            nb2.Reference(head + tail).load()
+        except ValidationError as exc:
+            assert exc.field == "references"
+
+    one()

@@ -6,6 +6,7 @@ Defaults are configurable: ``%config Nb2Magics.resolution = "2K"``.
 from __future__ import annotations
 
 import glob
+import math
 import os
 import re
 import threading
@@ -135,9 +136,7 @@ class Nb2Magics(Magics):
         Lines that are exactly ``---`` split the cell into prompt variants (a comparison axis);
         ``{name}`` takes a notebook variable. See the options below.
         """
-        args = parse_argstring(self.nb2, line)
-        if args.out is not None and not args.out.isidentifier():
-            raise UsageError(f"-o {args.out}: not a Python variable name")
+        args = self._parse(line)
         ns = self.shell.user_ns if self.shell else {}
         prompts = split_variants(interpolate(cell, ns))
         if not prompts and not args.panel:
@@ -193,6 +192,22 @@ class Nb2Magics(Magics):
             )
         )
         return self._store(args.out, result)
+
+    def _parse(self, line: str) -> Any:
+        """The options, checked; every bad line is a UsageError (found by fuzzing)."""
+        try:
+            args = parse_argstring(self.nb2, line)
+        except ValueError as exc:  # shlex: an unclosed quote or a trailing backslash
+            raise UsageError(f"%%nb2 {line}: {exc}") from None
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"-o {args.out}: not a Python variable name")
+        if args.repeat < 1:
+            raise UsageError(f"-n {args.repeat}: the number of samples is at least 1")
+        if args.concurrency is not None and args.concurrency < 1:
+            raise UsageError(f"--concurrency {args.concurrency}: at least 1 cell at once")
+        if args.budget is not None and not (math.isfinite(args.budget) and args.budget >= 0):
+            raise UsageError(f"--budget {args.budget}: a cap in USD, 0 or more")
+        return args
 
     def _options(self, args: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -202,8 +202,16 @@ def _download(url: str) -> bytes:
     import httpx
 
     # No credentials: a reference host is not the API host.
-    with httpx.Client(follow_redirects=True, timeout=30.0) as client:
-        r = client.get(url)
+    try:
+        with httpx.Client(follow_redirects=True, timeout=30.0) as client:
+            r = client.get(url)
+    except httpx.HTTPError as exc:  # unreachable, refused, timed out: the user's input is bad
+        raise ValidationError(
+            f"reference {url!r}: could not download it ({type(exc).__name__})",
+            field="references",
+            value=url,
+            allowed="a reachable image URL",
+        ) from None
     if r.status_code != 200:
         raise ValidationError(
             f"reference {url!r}: HTTP {r.status_code} when downloading it",
