@@ -426,3 +426,85 @@ def test_fuzz_reference_bytes() -> None:
             assert exc.field == "references"
 
     one()
+
+
+# -- secrets: the token after a full run ----------------------------------------------------------
+_NOTEBOOK = [
+    "import logging, sys\nlogging.basicConfig(level=logging.DEBUG, stream=sys.stdout)",
+    "%load_ext nb2\n%config Nb2Magics.store = 'runs'",
+    "%%nb2 -r 1K -o hero\na kite over hills",
+    "%%nb2 --edit\ndarker",
+    "%%nb2 --vary aspect=1:1,3:2 -o g\na boat",
+    "%%nb2\n[flag] this one is blocked",
+    "%nb2 config",
+    "print(repr(hero), hero.record, g.records(), repr(g), hero.session.backend)",
+    "hero.session.history",
+]
+
+
+def _leak_texts(exc: BaseException) -> list[str]:
+    import traceback
+
+    return [str(exc), repr(exc), "".join(traceback.format_exception(exc)), str(vars(exc))]
+
+
+def test_token_is_nowhere_after_a_full_run(
+    emulator: Emulator, backend: nb2.ReplicateBackend, tmp_path: Path, caplog: Any, monkeypatch: Any
+) -> None:
+    import logging
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from nb2.display import grid_html, history_html
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "replicate", "nb2", "urllib3"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    r = s.generate("a kite")
+    r2 = s.edit("darker")
+    g = s.compare(prompt=["a", "b [flag]"], aspect_ratio=["1:1", "3:2"]).run()
+    texts = [repr(x) for x in (s, backend, r, r2, r.params, s.history, s.store, g, g.plan())]
+    texts += [json.dumps(g.records()), history_html(s.history), grid_html(g)]
+    texts += [r.record and json.dumps(r.record), r._repr_mimebundle_()["text/html"]]
+    errors: list[BaseException] = []
+    emulator.faults.fail_next = 1
+    for prompt, fault in (("fails", None), ("[flag] blocked", None), ("refused", "tokens")):
+        if fault == "tokens":
+            emulator.faults.tokens = ("someone-else",)
+        with pytest.raises(nb2.errors.Nb2Error) as caught:
+            s.generate(prompt)
+        errors.append(caught.value)
+    emulator.faults.tokens = None
+    for exc in errors:
+        texts += _leak_texts(exc)
+    texts.append(caplog.text)
+    texts += [r.getMessage() + repr(r.args) for r in caplog.records]
+    # WIDGET STATE: when nb2.widget.Panel lands, add its synced traits (panel.get_state()) here.
+
+    # the same, seen from a notebook: every output of a kernel that ran the magic
+    monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("REPLICATE_BASE_URL", emulator.base_url)
+    nb_dir = tmp_path / "nb"
+    nb_dir.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in _NOTEBOOK]
+    nb.cells[5].metadata["tags"] = ["raises-exception"]
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(nb_dir)}}
+    ).execute()
+    nbformat.write(nb, nb_dir / "run.ipynb")
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert any(o.get("output_type") == "error" for o in outputs)  # the blocked cell
+    assert any("HTTP Request" in o.get("text", "") for o in outputs)  # debug logging was on
+    texts.append((nb_dir / "run.ipynb").read_text())
+
+    assert TOKEN in emulator.tokens_seen  # the API did get it, so the scans are meaningful
+    assert len(texts) > 20
+    for text in texts:
+        assert TOKEN not in text
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    for path in files:
+        assert TOKEN.encode() not in path.read_bytes(), path

@@ -229,6 +229,8 @@ class Nb2Magics(Magics):
 
         refs: list[Any] = []
         for spec in specs:
+            if len(spec) > 1 and spec[0] == spec[-1] and spec[0] in "'\"":
+                spec = spec[1:-1]  # IPython splits without removing quotes: 'my file.png'
             source, role = spec, None
             head, sep, tail = spec.rpartition(":")
             if sep and head and not tail.startswith(("/", "\\")) and "//" not in tail:
