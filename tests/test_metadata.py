@@ -75,6 +75,7 @@ def test_embedding_again_replaces_and_keeps_a_files_own_exif(s):
     once = metadata.embed(buf.getvalue(), {"format": metadata.FORMAT, "params": {"prompt": "a"}})
     twice = metadata.embed(once, {"format": metadata.FORMAT, "params": {"prompt": "b"}})
     assert twice.count(b"Exif\x00\x00") == 1 and twice.count(b"<nb2:data>") == 1
+    assert twice.index(b"Exif\x00\x00") < twice.index(b"<nb2:data>")  # its EXIF stays first
     assert Image.open(io.BytesIO(twice)).getexif()[0x010F] == "CameraMaker"
     path = s.store.root.parent / "x.jpg"
     path.write_bytes(twice)

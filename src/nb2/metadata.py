@@ -235,9 +235,11 @@ def _jpeg_embed(data: bytes, meta: dict[str, Any]) -> bytes:
         new += _app1(exif) if exif else b""
     xmp = _fit(meta, _xmp)
     new += _app1(_XMP_HEAD + xmp) if xmp else b""
-    at = 2  # after SOI, and after a JFIF APP0, which must come first
-    if segments and segments[0][2] == 0xE0:
-        at = segments[0][1]
+    at = 2  # after SOI, and after a leading JFIF APP0 / EXIF APP1, which expect to be first
+    for s, e, m in segments:
+        if not (m == 0xE0 or (m == 0xE1 and data[s + 4 : s + 10] == b"Exif\x00\x00")):
+            break
+        at = e
     return data[:at] + new + data[at:]
 
 
