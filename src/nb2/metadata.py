@@ -129,8 +129,9 @@ def _png_embed(data: bytes, meta: dict[str, Any]) -> bytes:
     ours = [(s, e) for s, e, k in chunks if k == b"iTXt" and _png_keyword(data, s) == KEY]
     for s, e in reversed(ours):  # an older nb2 chunk is replaced, never doubled
         data = data[:s] + data[e:]
-    ihdr_end = chunks[0][1]  # IHDR is always first
-    return data[:ihdr_end] + chunk + data[ihdr_end:]
+    ihdr_end = chunks[0][1]  # IHDR is always first (and comes before any chunk removed)
+    view = memoryview(data)  # one copy of a large file, not three
+    return b"".join((view[:ihdr_end], chunk, view[ihdr_end:]))
 
 
 def _png_keyword(data: bytes, start: int) -> str:
@@ -240,7 +241,8 @@ def _jpeg_embed(data: bytes, meta: dict[str, Any]) -> bytes:
         if not (m == 0xE0 or (m == 0xE1 and data[s + 4 : s + 10] == b"Exif\x00\x00")):
             break
         at = e
-    return data[:at] + new + data[at:]
+    view = memoryview(data)
+    return b"".join((view[:at], new, view[at:]))
 
 
 def _jpeg_read(f: IO[bytes]) -> bytes | None:
