@@ -159,6 +159,11 @@ def test_a_file_without_nb2_metadata_is_a_named_error(tmp_path):
     with pytest.raises(NoMetadataError):
         nb2.open(text)
     assert issubclass(NoMetadataError, nb2.errors.Nb2Error)
+    damaged = tmp_path / "damaged.png"
+    damaged.write_bytes(plain.read_bytes()[:8] + b"\x00\x00\x00\x05iTXtnb")
+    with pytest.raises(NoMetadataError):
+        nb2.open(damaged)
+    assert metadata.embed(b"\x89PNG\r\n\x1a\n", {"format": metadata.FORMAT}) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_grounded_runs_say_when_and_replay_says_it_is_a_snapshot(s, tmp_path):

@@ -126,6 +126,8 @@ def _png_embed(data: bytes, meta: dict[str, Any]) -> bytes:
     chunk = struct.pack(">I", len(body)) + b"iTXt" + body
     chunk += struct.pack(">I", zlib.crc32(b"iTXt" + body) & 0xFFFFFFFF)
     chunks = _png_chunks(data)
+    if not chunks or chunks[0][2] != b"IHDR":
+        return data  # not a PNG we can splice safely: store it as delivered
     ours = [(s, e) for s, e, k in chunks if k == b"iTXt" and _png_keyword(data, s) == KEY]
     for s, e in reversed(ours):  # an older nb2 chunk is replaced, never doubled
         data = data[:s] + data[e:]
@@ -282,11 +284,14 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The nb2 metadata of an image file, or None. Reads headers only, never the pixels."""
     with Path(path).open("rb") as f:
         sig = f.read(8)
-        if sig == _PNG_SIG:
-            blob = _png_read(f)
-        elif sig[:2] == b"\xff\xd8":
-            blob = _jpeg_read(f)
-        else:
+        try:
+            if sig == _PNG_SIG:
+                blob = _png_read(f)
+            elif sig[:2] == b"\xff\xd8":
+                blob = _jpeg_read(f)
+            else:
+                blob = None
+        except (ValueError, IndexError, struct.error, zlib.error):  # a damaged header
             blob = None
     if blob is None:
         return None
