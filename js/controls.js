@@ -146,6 +146,7 @@ export function controls({ model, channel, report }) {
   prompt.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
+      event.stopPropagation(); // the notebook would run the cell
       start();
     }
   });

@@ -18,7 +18,8 @@ function render({ model, el }) {
   const urls = new UrlCache();
   const errors = h("div", { class: "nb2-errors", role: "alert" });
   const hint = h("div", { class: "nb2-pick-hint", hidden: true });
-  const root = h("div", { class: "nb2-panel", tabindex: "-1" });
+  // keys typed in the panel are the panel's, not the notebook's shortcuts
+  const root = h("div", { class: "nb2-panel", tabindex: "-1", "data-lm-suppress-shortcuts": "true" });
 
   function report(error) {
     const line = h("div", { class: "nb2-error" },
@@ -65,7 +66,7 @@ function render({ model, el }) {
 
   root.append(
     h("div", { class: "nb2-left" }, form.el, strip.el, errors),
-    h("div", { class: "nb2-right" }, hint, view.el, compare.el, tree.el),
+    h("div", { class: "nb2-right" }, hint, view.el, tree.el, compare.el),
   );
   root.addEventListener("keydown", onKey);
   const offError = channel.onError(report);

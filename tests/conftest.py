@@ -49,3 +49,11 @@ def backend(emulator: Emulator) -> nb2.ReplicateBackend:
 @pytest.fixture
 def store(tmp_path: Path) -> nb2.Store:
     return nb2.Store(tmp_path / "runs")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Keep each phase's report on the item, so fixtures can react to a failure (screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -220,9 +220,9 @@ class Panel(anywidget.AnyWidget):
         return {"job": job}, []
 
     def _on_edit(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
-        node = msg.get("node") or self.selected
+        parent = self._node(msg.get("node") or self.selected)
         base, params = self.session.edit_params(
-            self._prompt(), parent=self._node(node), references=self._ref_list()
+            self._prompt(), parent=parent, references=self._ref_list()
         )
         job = self._start(
             "edit", lambda **kw: self.session.run(params, kind="edit", parent=base, **kw)
@@ -400,7 +400,7 @@ class Panel(anywidget.AnyWidget):
                 "id": r.id, "number": r.number, "kind": turn.kind,
                 "parent": turn.parent.result.id if turn.parent else None,
                 "prompt": p.prompt, "model": p.model, "resolution": p.resolution or "",
-                "aspect_ratio": p.effective_aspect_ratio, "format": p.output_format,
+                "aspect_ratio": p.effective_aspect_ratio(), "format": p.output_format,
                 "google_search": p.google_search, "image_search": p.image_search,
                 "width": w, "height": h, "offline": r.offline, "cached": r.cached,
                 "cost": r.cost, "time": r.record.get("wall_time"),
