@@ -21,6 +21,7 @@ _LAZY = {
     "OfflineBackend": ".backends.offline",
     "ReplicateBackend": ".backends.replicate",
     "Emulator": ".emulator",
+    "Panel": ".widget",
     "errors": ".errors",
     "models": ".models",
     "open": ".metadata",
@@ -31,6 +32,7 @@ __all__ = [
     "Emulator",
     "History",
     "OfflineBackend",
+    "Panel",
     "Params",
     "Reference",
     "ReplicateBackend",
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from .result import Result
     from .session import History, Session
     from .store import Store
+    from .widget import Panel
 
 
 def __getattr__(name: str) -> Any:
