@@ -194,3 +194,33 @@ def test_card_escapes_and_stays_small(tmp_path):
     assert len(bundle["text/html"]) < 100_000
     assert bundle["text/plain"] == repr(r) and "0x" not in bundle["text/plain"]
     assert str(r.path) in bundle["text/html"]
+
+
+def test_panel_for_the_session_with_the_form_filled_in(ip, images):
+    shell, magics = ip
+    cell(shell, "--session brand", "a first image")  # the session already has history
+    cell(shell, f"--panel --session brand -r 2K -a 4:5 -s --ref {images['palette']}:palette -o p",
+         "A serum bottle on marble")  # fmt: skip
+    panel = shell.user_ns["p"]
+    assert isinstance(panel, nb2.Panel) and panel.session is magics.session("brand")
+    assert (panel.prompt, panel.resolution, panel.aspect_ratio) == (
+        "A serum bottle on marble", "2K", "4:5",
+    )  # fmt: skip
+    assert panel.google_search is True
+    assert [(r["name"], r["role"]) for r in panel.references] == [("palette.jpg", "palette")]
+    assert [n["prompt"] for n in panel.history] == ["a first image"]
+    assert len(panel.session.history) == 1  # showing the panel generates nothing
+
+
+@pytest.mark.parametrize(
+    ("line", "body", "words"),
+    [
+        ("--panel --vary resolution=1K,2K", "x", "no --vary"),
+        ("--panel", "a\n---\nb", "one prompt"),
+        ("--panel -r 8K", "x", "8K"),
+    ],
+)
+def test_panel_refuses_what_it_cannot_show(ip, line, body, words):
+    shell, _ = ip
+    with pytest.raises((UsageError, nb2.errors.ValidationError), match=words):
+        cell(shell, line, body)

@@ -143,14 +143,7 @@ class Nb2Magics(Magics):
             raise UsageError("%%nb2: the cell is the prompt, and it is empty")
         session = self.session(args.session)
         if args.panel:
-            try:
-                from .widget import Panel
-            except ImportError:
-                raise UsageError(
-                    "%%nb2 --panel: the panel is not part of this version yet"
-                ) from None
-
-            return Panel(session, prompt=prompts[0] if prompts else "")
+            return self._store(args.out, self._panel(args, session, prompts, ns))
         options = self._options(args)
         refs = self._refs(args.ref, ns)
         if args.edit:
@@ -192,6 +185,26 @@ class Nb2Magics(Magics):
             )
         )
         return self._store(args.out, result)
+
+    def _panel(self, args: Any, session: Any, prompts: list[str], ns: dict[str, Any]) -> Any:
+        """The panel for the session; the cell and the options fill in its form."""
+        from .widget import Panel
+
+        if len(prompts) > 1 or args.vary or args.edit or args.plan:
+            raise UsageError("%%nb2 --panel: one prompt (or none); no --vary, --edit or --plan")
+        refs = self._refs(args.ref, ns)
+        defaults = {"model": self.model, "resolution": self.resolution,
+                    "aspect_ratio": self.aspect, "output_format": self.format,
+                    "google_search": self.search}  # fmt: skip
+        form = {k: v for k, v in {**defaults, **self._options(args)}.items() if v is not None}
+        session.params(prompts[0] if prompts else "…", references=refs, **form)  # named errors
+        panel = Panel(session, prompt=prompts[0] if prompts else "")
+        traits = {"model": "image_model"}
+        for key, value in form.items():
+            setattr(panel, traits.get(key, key), value)
+        for ref in refs:
+            panel.add_reference(ref)
+        return panel
 
     def _parse(self, line: str) -> Any:
         """The options, checked; every bad line is a UsageError (found by fuzzing)."""

@@ -375,6 +375,19 @@ class Panel(anywidget.AnyWidget):
         self.status = {"state": state, "kind": kind, "job": job, "message": message,
                        "elapsed": round(time.time() - started, 2)}  # fmt: skip
 
+    def add_reference(self, source: Any, role: str | None = None) -> None:
+        """Add a reference image (a path, PIL image, bytes, Reference or (source, role))."""
+        ref = as_reference(source if role is None else (source, role))
+        ref.load()  # a bad file is refused here, with its name
+        limit = models.MODELS[self.image_model].max_references
+        if len(self._refs) >= limit:
+            raise ValidationError(
+                f"references: {self.image_model} takes at most {limit}",
+                field="references", value=len(self._refs) + 1, allowed=f"at most {limit}",
+            )  # fmt: skip
+        self._add_ref(ref, ref.name)
+        self._sync_references()
+
     def wait(self, timeout: float | None = None) -> None:
         """Block until the panel's current run ends (for scripts and tests)."""
         job = self._job
