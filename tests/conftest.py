@@ -15,7 +15,7 @@ TOKEN = "r8_" + secrets.token_hex(19)[:37]
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "NB2_CACHE"):
+    for name in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "NB2_CACHE", "NB2_STORE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     nb2.models.reset_prices()

@@ -36,7 +36,9 @@ class Store:
     """A folder of runs. Safe to share between threads and between kernels."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root if root is not None else DEFAULT_ROOT).expanduser().resolve()
+        if root is None:  # NB2_STORE: one store for every notebook of a project (or a test run)
+            root = os.environ.get("NB2_STORE") or DEFAULT_ROOT
+        self.root = Path(root).expanduser().resolve()
         for sub in ("images", "runs", "keys"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._verified: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) seen good

@@ -1,0 +1,35 @@
+"""The tutorials under nbval: each notebook runs offline, against a store of its own.
+
+A fresh store per notebook makes every run start from nothing (no "cached" badges that depend on
+what ran before), and no token means the offline backend, so the outputs are the same each time.
+Cells tagged ``needs-token`` (07-going-live) run only with ``NB2_LIVE_TUTORIALS=1`` and a
+``REPLICATE_API_TOKEN``; otherwise they are reported as skipped, never as passed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+LIVE = os.environ.get("NB2_LIVE_TUTORIALS") == "1" and bool(os.environ.get("REPLICATE_API_TOKEN"))
+_stores: dict[str, str] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    notebook = str(item.path)
+    if not notebook.endswith(".ipynb"):
+        return
+    # Before the notebook's kernel starts (with the file's first cell), point it at a new
+    # store; the kernel inherits this process's environment.
+    if notebook not in _stores:
+        _stores[notebook] = tempfile.mkdtemp(prefix="nb2-tutorial-")
+        os.environ["NB2_STORE"] = _stores[notebook]
+        os.environ.pop("NB2_CACHE", None)
+        if not LIVE:
+            os.environ.pop("REPLICATE_API_TOKEN", None)
+    cell = getattr(item, "cell", None)
+    if cell is not None and "needs-token" in cell.get("metadata", {}).get("tags", []) and not LIVE:
+        pytest.skip("needs a Replicate token (NB2_LIVE_TUTORIALS=1 and REPLICATE_API_TOKEN)")
