@@ -63,7 +63,9 @@ class Nb2Magics(Magics):
     resolution = Unicode("1K", help="1K, 2K or 4K").tag(config=True)
     aspect = Unicode("match_input_image", help="aspect ratio preset").tag(config=True)
     format = Unicode("png", help="jpg or png").tag(config=True)
-    store = Unicode("nb2-runs", help="the run store folder").tag(config=True)
+    store = Unicode("", help="the run store folder (empty: NB2_STORE, else nb2-runs)").tag(
+        config=True
+    )
     cache = Unicode("", help="auto, replay or off (empty: NB2_CACHE, else auto)").tag(config=True)
     concurrency = Int(8, help="grid cells at once").tag(config=True)
     confirm_cells = Int(64, help="grids larger than this need --yes").tag(config=True)
@@ -81,7 +83,9 @@ class Nb2Magics(Magics):
 
         name = name or self.active
         if name not in self.sessions:
-            self.sessions[name] = nb2.Session(store=self.store, cache=self.cache or None, name=name)
+            self.sessions[name] = nb2.Session(
+                store=self.store or None, cache=self.cache or None, name=name
+            )
         return self.sessions[name]
 
     # -- %%nb2 ------------------------------------------------------------------------------
@@ -406,7 +410,7 @@ class Nb2Magics(Magics):
             f"session: {self.active}",
             f"backend: {backend}",
             f"token present: {token}",
-            f"store: {self.store}",
+            f"store: {self.store or os.environ.get('NB2_STORE') or 'nb2-runs'}",
             f"cache: {self.cache or os.environ.get('NB2_CACHE') or 'auto'}",
         ]
         lines += [
