@@ -242,6 +242,9 @@ class Grid:
         return self.run(**kw)
 
     def _one(self, cell: Cell) -> None:
+        # A hit on a run this session already holds returns that Result (made fresh, so its
+        # .cached is False): ask the store first so the cell still counts as cached, not spent.
+        stored = self.session.cache != "off" and self._stored(cell)
         try:
             result = self.session.run(cell.params, kind="grid", cancel=self._cancel)
         except ModerationError as exc:
@@ -252,8 +255,9 @@ class Grid:
             cell.status, cell.error = "failed", str(exc)
         else:
             cell.result = result
-            cell.status = "cached" if result.cached else "succeeded"
-            if not result.cached:
+            hit = result.cached or stored
+            cell.status = "cached" if hit else "succeeded"
+            if not hit:
                 with self._lock:
                     self.spent += result.cost
 
@@ -271,7 +275,7 @@ class Grid:
                 "params": c.params.to_dict(),
                 "run_id": c.result.id if c.result else None,
                 "path": str(c.result.path) if c.result else None,
-                "cost": c.result.cost if c.result and not c.result.cached else 0.0,
+                "cost": c.result.cost if c.result and c.status == "succeeded" else 0.0,
             }
             for c in self.cells
         ]
