@@ -28,6 +28,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _stores[notebook] = tempfile.mkdtemp(prefix="nb2-tutorial-")
         os.environ["NB2_STORE"] = _stores[notebook]
         os.environ.pop("NB2_CACHE", None)
+        os.environ["NB2_PROGRESS"] = "0"  # nbval does not apply display updates: no status line
         if not LIVE:
             os.environ.pop("REPLICATE_API_TOKEN", None)
     cell = getattr(item, "cell", None)

@@ -16,7 +16,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, Unicode, default
 
 _VAR = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 _AXIS_NAMES = {
@@ -71,6 +71,14 @@ class Nb2Magics(Magics):
     confirm_cells = Int(64, help="grids larger than this need --yes").tag(config=True)
     budget = Float(0.0, help="default grid budget in USD (0: none)").tag(config=True)
     search = Bool(False, help="web-search grounding by default").tag(config=True)
+    progress = Bool(
+        help="a live status line while a run goes (off: the result alone, as batch runs and "
+        "nbval, which does not apply display updates, want; default from NB2_PROGRESS)",
+    ).tag(config=True)
+
+    @default("progress")
+    def _progress_default(self) -> bool:
+        return os.environ.get("NB2_PROGRESS", "1").lower() not in ("0", "off", "false", "no")
 
     def __init__(self, shell: Any = None, **kw: Any) -> None:
         super().__init__(shell=shell, **kw)
@@ -309,7 +317,6 @@ class Nb2Magics(Magics):
         options: dict[str, Any],
         refs: list[Any],
     ) -> Any:
-        from IPython.display import display
 
         fixed = {
             "model": self.model,
@@ -335,27 +342,23 @@ class Nb2Magics(Magics):
             self._store(args.out, grid)
             return plan
         budget = args.budget if args.budget is not None else (self.budget or None)
-        handle = display(_Text(f"grid: 0 of {len(grid.cells)} cells"), display_id=True)
+        handle = _Handle(self.progress, f"grid: 0 of {len(grid.cells)} cells")
         started = time.monotonic()
 
         def progress(g: Any) -> None:
             done = sum(1 for c in g.cells if c.status not in ("pending", "running"))
-            handle.update(
-                _Text(f"grid: {done} of {len(g.cells)} cells, {time.monotonic() - started:.0f} s")
-            )
+            handle.say(f"grid: {done} of {len(g.cells)} cells, {time.monotonic() - started:.0f} s")
 
         try:
             grid.run(concurrency, budget, confirm=args.yes, on_progress=progress)
         finally:  # finished cells are shown even after an interrupt
-            handle.update(grid)
+            handle.show(grid)
             self._store(args.out, grid)
         return None
 
     def _live(self, work: Any) -> Any:
         """Run ``work(cancel, on_status)`` with one status line updated in place."""
-        from IPython.display import display
-
-        handle = display(_Text("nb2: queued"), display_id=True)
+        handle = _Handle(self.progress, "nb2: queued")
         started = time.monotonic()
         last = [0.0]
         lock = threading.Lock()
@@ -366,14 +369,14 @@ class Nb2Magics(Magics):
                 if now - last[0] < 0.25:
                     return
                 last[0] = now
-            handle.update(_Text(f"nb2: {status}, {now - started:.0f} s"))
+            handle.say(f"nb2: {status}, {now - started:.0f} s")
 
         try:
             result = work(None, say)
         except BaseException as exc:
-            handle.update(_Text(f"nb2: not done ({type(exc).__name__})"))
+            handle.say(f"nb2: not done ({type(exc).__name__})")
             raise
-        handle.update(result)
+        handle.show(result)
         return result
 
     def _store(self, name: str | None, value: Any) -> None:
@@ -427,6 +430,29 @@ class Nb2Magics(Magics):
             )
         ]
         return "\n".join(lines)
+
+
+class _Handle:
+    """One output updated in place: status lines, then the result. With progress off, only
+    the result is displayed (and a failure's status line, since there is no result)."""
+
+    def __init__(self, live: bool, first: str) -> None:
+        from IPython.display import display
+
+        self.live = live
+        self.handle = display(_Text(first), display_id=True) if live else None
+
+    def say(self, text: str) -> None:
+        if self.handle is not None:
+            self.handle.update(_Text(text))
+
+    def show(self, value: Any) -> None:
+        from IPython.display import display
+
+        if self.handle is not None:
+            self.handle.update(value)
+        else:
+            display(value)
 
 
 class _Text:
