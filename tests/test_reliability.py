@@ -481,7 +481,13 @@ def test_token_is_nowhere_after_a_full_run(
         texts += _leak_texts(exc)
     texts.append(caplog.text)
     texts += [r.getMessage() + repr(r.args) for r in caplog.records]
-    # WIDGET STATE: when nb2.widget.Panel lands, add its synced traits (panel.get_state()) here.
+    # the panel on the same session: every synced trait, as the front end would receive it
+    panel = nb2.Panel(s)
+    panel.prompt = "a panel run"
+    panel._dispatch(panel, {"id": "1", "kind": "generate"}, [])
+    panel.wait(30)
+    assert len(panel.history) == len(s.history)
+    texts += [repr(panel.get_state()), repr(panel), panel._static_html()]
 
     # the same, seen from a notebook: every output of a kernel that ran the magic
     monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
