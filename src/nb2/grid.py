@@ -134,11 +134,11 @@ class Grid:
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, max_concurrency: int = 8) -> Plan:
-        store, cache = self.session.store, self.session.cache
+        cache = self.session.cache
         new = [
             c
             for c in self.cells
-            if c.done is False and not (cache != "off" and store.lookup(c.params.cache_key))
+            if c.done is False and not (cache != "off" and self.session.lookup(c.params))
         ]
         offline = bool(getattr(self.session.backend, "offline", False))
         cost = (
@@ -230,7 +230,7 @@ class Grid:
         return self
 
     def _stored(self, cell: Cell) -> bool:
-        return self.session.store.lookup(cell.params.cache_key) is not None
+        return self.session.lookup(cell.params) is not None
 
     def stop(self) -> None:
         self._cancel.set()

@@ -294,7 +294,7 @@ class Session:
         fresh: bool = False,
     ) -> Result:
         if self.cache != "off" and not fresh:
-            record = self.store.lookup(params.cache_key)
+            record = self.lookup(params)
             if record is not None:
                 result = self._add(record, params, kind, parent, cached=True)
                 self._note_snapshot(result)
@@ -324,6 +324,19 @@ class Session:
         self._fill(record, out, time.perf_counter() - t0)
         self.store.save(record)
         return self._add(record, params, kind, parent, cached=False)
+
+    def lookup(self, params: Params) -> dict[str, Any] | None:
+        """The stored record that answers ``params`` for this session's backend, or None.
+
+        An offline stand-in's render never answers a session with a real backend: the cache
+        key is the request, and the stand-in is not the model.
+        """
+        record = self.store.lookup(params.cache_key)
+        if record is None:
+            return None
+        if (record.get("backend") or {}).get("offline") and not self.backend.offline:
+            return None
+        return record
 
     def _note_snapshot(self, result: Result) -> None:
         """Once per session: a stored grounded result is the web of then, not a new search."""
