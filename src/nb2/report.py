@@ -9,6 +9,7 @@ manifest lists every cell's record with sorted keys, so two runs can be diffed
 from __future__ import annotations
 
 import json
+import math
 import os
 from datetime import datetime, timezone
 from html import escape
@@ -85,7 +86,7 @@ def contact_sheet(grid: Grid, thumb: int = 256) -> Any:
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     row_labels = {f"{row}={c.labels[row]}" for c in grid.cells} if row else set()
     label_w = min(
-        int(max((probe.textlength(t, font=font) for t in row_labels), default=0)) + _PAD,
+        math.ceil(max((probe.textlength(t, font=font) for t in row_labels), default=0)) + _PAD,
         thumb,
     )
     ncols = max(len({c.labels[col] for c in cells}) if col else 1 for cells in groups.values())
