@@ -12,6 +12,7 @@ re-encoded, so the pixels stay identical and embedding costs one copy of the byt
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import zlib
@@ -25,8 +26,6 @@ from xml.sax.saxutils import unescape as xml_unescape
 from .errors import MissingReferenceError, NoMetadataError
 
 if TYPE_CHECKING:
-    import os
-
     from .params import Params
     from .session import Session
     from .store import Store
@@ -436,10 +435,10 @@ def open(  # shadows the builtin in this module only: nb2.open is the public nam
     """Read the parameters and lineage nb2 wrote into an image file.
 
     References (and the image an edit started from) are looked up by hash in ``store`` (a
-    Store, a Session or a folder), then in the store the file sits in, then in ``./nb2-runs``;
-    failing that, a file of the same name next to the image or in the current folder whose hash
-    matches. If one is still missing, ``.params`` raises :class:`MissingReferenceError`, while
-    ``.chain`` and ``.record`` still work.
+    Store, a Session or a folder), then in the store the file sits in, then in the default
+    store (``NB2_STORE``, else ``./nb2-runs``); failing that, a file of the same name next to
+    the image or in the current folder whose hash matches. If one is still missing, ``.params``
+    raises :class:`MissingReferenceError`, while ``.chain`` and ``.record`` still work.
     """
     from .store import DEFAULT_ROOT, Store
 
@@ -453,7 +452,8 @@ def open(  # shadows the builtin in this module only: nb2.open is the public nam
     if store is not None:
         given = getattr(store, "store", store)  # a Session's store
         stores.append(given if isinstance(given, Store) else Store(given))
-    for root in (path.resolve().parent.parent.parent, Path.cwd() / DEFAULT_ROOT):
+    default = Path(os.environ.get("NB2_STORE") or DEFAULT_ROOT).expanduser()  # as Store()
+    for root in (path.resolve().parent.parent.parent, default.resolve(), Path.cwd() / DEFAULT_ROOT):
         is_store = (root / "images").is_dir() and (root / "runs").is_dir()  # never create one
         if is_store and all(s.root != root.resolve() for s in stores):
             stores.append(Store(root))
