@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 AXES = ("prompt", "model", "resolution", "aspect_ratio", "output_format", "google_search",
         "image_search", "references", "repeat")  # fmt: skip
 DEFAULT_CONFIRM_CELLS = 64
+TAIL_THREADS = 4  # threads beyond the concurrency, for downloads and store writes
 
 
 @dataclass
@@ -197,25 +198,45 @@ class Grid:
         self._cancel.clear()
         todo = [c for c in self.cells if not c.done]
         main = threading.current_thread() is threading.main_thread()
-        pool = ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="nb2")
+        # A slot is a prediction in flight. It is given back when the prediction has finished
+        # at the server (the backend says "downloading"), so the next create overlaps this
+        # cell's download and store write; a few extra threads carry those tails.
+        slots = threading.BoundedSemaphore(max(1, max_concurrency))
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, max_concurrency) + TAIL_THREADS, thread_name_prefix="nb2"
+        )
         running: dict[Future[Any], Cell] = {}
+
+        def reap(timeout: float | None) -> None:
+            if not running:
+                return
+            done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+            for fut in done:
+                running.pop(fut)
+                if on_progress:
+                    on_progress(self)
+
         try:
-            while todo or running:
-                while todo and len(running) < max_concurrency and not self._cancel.is_set():
-                    if budget is not None and self.spent >= budget:
-                        break
-                    cell = todo.pop(0)
-                    cell.status = "running"
-                    running[pool.submit(self._one, cell)] = cell
-                if not running:
+            while todo and not self._cancel.is_set():
+                if budget is not None and self.spent >= budget:
                     break
-                done, _ = wait(
-                    list(running), timeout=0.1 if main else None, return_when=FIRST_COMPLETED
-                )
-                for fut in done:
-                    running.pop(fut)
-                    if on_progress:
-                        on_progress(self)
+                if not slots.acquire(timeout=0.05):  # short, so Ctrl-C lands on the main thread
+                    reap(0)
+                    continue
+                reap(0)  # what just finished (its cost, the progress hook) counts first
+                if self._cancel.is_set() or (budget is not None and self.spent >= budget):
+                    slots.release()
+                    break
+                cell = todo.pop(0)
+                cell.status = "running"
+                # With a budget the slot comes back when the cell is done and its cost counted,
+                # so the cap is exact; without one, as soon as its download starts.
+                release = _once(slots.release)
+                fut = pool.submit(self._one, cell, release if budget is None else None)
+                fut.add_done_callback(lambda _f, release=release: release())
+                running[fut] = cell
+            while running:
+                reap(0.1 if main else None)
         except KeyboardInterrupt:
             self._cancel.set()  # each backend cancels its prediction remotely
             wait(list(running))
@@ -241,12 +262,19 @@ class Grid:
                 cell.status, cell.error = "pending", None
         return self.run(**kw)
 
-    def _one(self, cell: Cell) -> None:
+    def _one(self, cell: Cell, early: Callable[[], None] | None) -> None:
         # A hit on a run this session already holds returns that Result (made fresh, so its
         # .cached is False): ask the store first so the cell still counts as cached, not spent.
         stored = self.session.cache != "off" and self._stored(cell)
+
+        def status(phase: str) -> None:
+            if phase == "downloading" and early is not None:
+                early()
+
         try:
-            result = self.session.run(cell.params, kind="grid", cancel=self._cancel)
+            result = self.session.run(
+                cell.params, kind="grid", cancel=self._cancel, on_status=status
+            )
         except ModerationError as exc:
             cell.status, cell.error = "blocked", str(exc)
         except CanceledError as exc:
@@ -358,3 +386,19 @@ def _labelled(name: str, values: Any) -> list[tuple[str, Any]]:
 def _duration(seconds: float) -> str:
     seconds = round(seconds)
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _once(fn: Callable[[], Any]) -> Callable[[], None]:
+    """``fn`` on the first call only (a slot is given back once, whichever path gets there)."""
+    lock = threading.Lock()
+    called = False
+
+    def call() -> None:
+        nonlocal called
+        with lock:
+            if called:
+                return
+            called = True
+        fn()
+
+    return call
