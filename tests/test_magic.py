@@ -224,3 +224,32 @@ def test_panel_refuses_what_it_cannot_show(ip, line, body, words):
     shell, _ = ip
     with pytest.raises((UsageError, nb2.errors.ValidationError), match=words):
         cell(shell, line, body)
+
+
+def test_interrupt_mid_grid_keeps_shows_and_stores_finished_cells(
+    ip, emulator, monkeypatch, capsys
+):
+    import _thread
+    import threading
+
+    from .conftest import TOKEN
+
+    shell, magics = ip
+    monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("REPLICATE_BASE_URL", emulator.base_url)
+    emulator.faults.slow_words = {"slow": 30.0}  # the others finish at once
+    body = "\n---\n".join(["a quick kite", "a quick boat", "a slow kite", "a slow boat"])
+    threading.Timer(1.5, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        cell(shell, "--session live -o g", body)
+    g = shell.user_ns["g"]  # kept, though the cell was interrupted
+    assert g.counts() == {"succeeded": 2, "canceled": 2}
+    assert sorted(emulator.canceled) == sorted(
+        p for p in emulator.created if p not in {c.result.record["prediction_id"]
+                                                 for c in g.cells if c.result}
+    )  # fmt: skip
+    store = magics.session("live").store
+    for c in g.cells:
+        if c.status == "succeeded":
+            assert store.lookup(c.params.cache_key)["run_id"] == c.result.id
+    assert "2 canceled, 2 succeeded" in capsys.readouterr().out  # the grid was shown
