@@ -312,6 +312,17 @@ def test_reference_through_the_file_chooser_with_a_role(
     assert py("len(panel._refs)") == 1
     shot(page, "02-reference")
     error.locator(".nb2-error-close").click()
+    # a second reference, dragged in front of the first, then removed
+    subject = tmp_path / "subject.png"
+    Image.new("RGB", (80, 120), (40, 90, 200)).save(subject)
+    panel.locator(".nb2-ref-file").set_input_files(str(subject))
+    panel.locator(".nb2-ref").nth(1).wait_for()
+    panel.locator(".nb2-ref img").nth(1).drag_to(panel.locator(".nb2-ref img").nth(0))
+    py.eventually("[x.name for x in panel._refs]", lambda v: v == ["subject.png", name])
+    assert panel.locator(".nb2-ref-name").first.inner_text() == "subject.png"
+    panel.locator(".nb2-ref-remove").first.click()
+    py.eventually("[x.name for x in panel._refs]", lambda v: v == [name])
+    assert panel.locator(".nb2-ref-count").inner_text() == "1/14"
 
 
 def test_edit_the_selected_image(page: Any, py: Kernel) -> None:
