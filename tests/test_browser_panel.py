@@ -284,6 +284,8 @@ def test_generate_from_the_prompt(page: Any, py: Kernel) -> None:
 def test_reference_through_the_file_chooser_with_a_role(
     page: Any, py: Kernel, tmp_path: Path
 ) -> None:
+    from playwright.sync_api import expect
+
     panel = page.locator(".nb2-panel").nth(0)
     palette = tmp_path / "palette <img src=x onerror=alert(1)>.png"
     Image.new("RGB", (120, 80), (210, 120, 40)).save(palette)
@@ -319,10 +321,10 @@ def test_reference_through_the_file_chooser_with_a_role(
     panel.locator(".nb2-ref").nth(1).wait_for()
     panel.locator(".nb2-ref img").nth(1).drag_to(panel.locator(".nb2-ref img").nth(0))
     py.eventually("[x.name for x in panel._refs]", lambda v: v == ["subject.png", name])
-    assert panel.locator(".nb2-ref-name").first.inner_text() == "subject.png"
+    expect(panel.locator(".nb2-ref-name").first).to_have_text("subject.png")
     panel.locator(".nb2-ref-remove").first.click()
     py.eventually("[x.name for x in panel._refs]", lambda v: v == [name])
-    assert panel.locator(".nb2-ref-count").inner_text() == "1/14"
+    expect(panel.locator(".nb2-ref-count")).to_have_text("1/14")
 
 
 def test_edit_the_selected_image(page: Any, py: Kernel) -> None:
@@ -331,7 +333,7 @@ def test_edit_the_selected_image(page: Any, py: Kernel) -> None:
     panel.locator(".nb2-prompt").fill("make the background slightly warmer")
     assert panel.locator(".nb2-run").inner_text() == "Edit #1"
     panel.locator(".nb2-run").click()
-    panel.locator('.nb2-node[data-number="2"]').wait_for()
+    panel.locator('.nb2-node.nb2-selected[data-number="2"]').wait_for()
     chain = py("[(r.number, r.parent.number if r.parent else None) for r in s.history]")
     assert chain == [[1, None], [2, 1]]
     # the edit sent the image being edited first, then the palette with its role
@@ -345,10 +347,11 @@ def test_click_a_node_and_edit_from_it_makes_a_branch(page: Any, py: Kernel) -> 
     panel = page.locator(".nb2-panel").nth(0)
     panel.locator('.nb2-node[data-number="1"]').click()
     py.eventually("s.current.number", lambda v: v == 1)
+    panel.locator('.nb2-node.nb2-selected[data-number="1"]').wait_for()
     assert panel.locator(".nb2-run").inner_text() == "Edit #1"
     panel.locator(".nb2-prompt").fill("add soft bokeh")
     panel.locator(".nb2-run").click()
-    panel.locator('.nb2-node[data-number="3"]').wait_for()
+    panel.locator('.nb2-node.nb2-selected[data-number="3"]').wait_for()
     assert py("[c.number for c in s.history.children(s.history[1])]") == [2, 3]
     # in the page: #1's subtree holds two children, and the lit path is #1 -> #3
     children = panel.locator(".nb2-tree > ul > li > ul > li > .nb2-node")
@@ -367,6 +370,7 @@ def test_compare_two_nodes(page: Any, py: Kernel) -> None:
     panel = page.locator(".nb2-panel").nth(0)
     panel.locator('.nb2-node[data-number="2"]').click()
     py.eventually("s.current.number", lambda v: v == 2)
+    panel.locator('.nb2-node.nb2-selected[data-number="2"]').wait_for()
     panel.locator(".nb2-compare-start").click()
     panel.locator('.nb2-node[data-number="3"]').click()
     panel.locator(".nb2-compare .nb2-cmp-b").wait_for()
@@ -404,8 +408,7 @@ def test_rerun_at_2k_and_download_full_size(page: Any, py: Kernel) -> None:
 def test_python_generations_appear_in_the_panel(page: Any, py: Kernel) -> None:
     panel = page.locator(".nb2-panel").nth(0)
     number = py("s.generate('a rooftop café in Lisbon, made from Python').number")
-    panel.locator(f'.nb2-node[data-number="{number}"]').wait_for()
-    assert panel.locator(f'.nb2-node.nb2-selected[data-number="{number}"]').count() == 1
+    panel.locator(f'.nb2-node.nb2-selected[data-number="{number}"]').wait_for()
 
 
 def test_stop_a_slow_run_cancels_it_remotely(page: Any, py: Kernel) -> None:

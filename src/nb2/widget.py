@@ -396,10 +396,11 @@ class Panel(anywidget.AnyWidget):
 
     # -- state ----------------------------------------------------------------------------
     def _on_result(self, result: Result) -> None:
-        self._sync_history()
-        current = self.session.current
-        if current is not None and current.id != self.selected:
-            self._select(current)
+        with self.hold_sync():  # the new node and the selection reach the page as one update
+            self._sync_history()
+            current = self.session.current
+            if current is not None and current.id != self.selected:
+                self._select(current)
 
     def _sync_history(self) -> None:
         nodes = []
