@@ -13,7 +13,9 @@ import tempfile
 
 import pytest
 
-LIVE = os.environ.get("NB2_LIVE_TUTORIALS") == "1" and bool(os.environ.get("REPLICATE_API_TOKEN"))
+_TOKEN = os.environ.get("REPLICATE_API_TOKEN", "")  # kept here, off the other kernels' env
+LIVE = os.environ.get("NB2_LIVE_TUTORIALS") == "1" and bool(_TOKEN)
+NEEDS_TOKEN = "needs-token"
 _stores: dict[str, str] = {}
 
 
@@ -29,8 +31,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         os.environ["NB2_STORE"] = _stores[notebook]
         os.environ.pop("NB2_CACHE", None)
         os.environ["NB2_PROGRESS"] = "0"  # nbval does not apply display updates: no status line
-        if not LIVE:
+        # only a notebook with live cells keeps the token; the others stay offline (and free)
+        if LIVE and NEEDS_TOKEN in item.path.read_text():
+            os.environ["REPLICATE_API_TOKEN"] = _TOKEN
+        else:
             os.environ.pop("REPLICATE_API_TOKEN", None)
     cell = getattr(item, "cell", None)
-    if cell is not None and "needs-token" in cell.get("metadata", {}).get("tags", []) and not LIVE:
+    if cell is not None and NEEDS_TOKEN in cell.get("metadata", {}).get("tags", []) and not LIVE:
         pytest.skip("needs a Replicate token (NB2_LIVE_TUTORIALS=1 and REPLICATE_API_TOKEN)")

@@ -119,3 +119,26 @@ def test_replay_with_a_missing_cell_names_it_and_starts_nothing(tmp_path, monkey
     assert replay.backend.calls == 0 and g.counts() == {"pending": 2}
     one = replay.compare(prompt=["a kite"], resolution=["1K"]).run()
     assert one.counts() == {"cached": 1} and replay.backend.calls == 0
+
+
+def test_a_cell_answered_by_a_run_the_session_holds_is_cached(tmp_path):
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    s.generate("a kite", resolution="1K")
+    g = s.compare(prompt="a kite", resolution=["1K", "2K"]).run()
+    assert g.counts() == {"cached": 1, "succeeded": 1}
+    assert [r["cost"] for r in g.records()] == [0.0, 0.0]
+
+
+def test_an_offline_render_never_answers_a_live_session(tmp_path, emulator):
+    from .conftest import TOKEN
+
+    off = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    off.generate("a kite", resolution="1K")
+    backend = nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url)
+    live = nb2.Session(backend=backend, store=tmp_path / "runs")
+    assert live.compare(prompt="a kite", resolution=["1K"]).plan().cached == 0
+    r = live.generate("a kite", resolution="1K")
+    assert not r.cached and not r.offline and len(emulator.created) == 1
+    # the live run now answers the request, offline sessions included
+    again = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    assert again.generate("a kite", resolution="1K").cached

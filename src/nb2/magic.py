@@ -393,16 +393,18 @@ class Nb2Magics(Magics):
             return self.session(words[1] if len(words) > 1 else None).history
         if verb == "sessions":
             names = sorted(set(self.sessions) | {self.active})
-            return "\n".join(
-                f"{'*' if n == self.active else ' '} {n}: "
-                f"{len(self.sessions[n].history) if n in self.sessions else 0} turns"
-                for n in names
+            return _Lines(
+                "\n".join(
+                    f"{'*' if n == self.active else ' '} {n}: "
+                    f"{len(self.sessions[n].history) if n in self.sessions else 0} turns"
+                    for n in names
+                )
             )
         if verb == "use" and len(words) == 2:
             self.active = words[1]
             return None
         if verb == "config":
-            return self.config_text()
+            return _Lines(self.config_text())
         raise UsageError("%nb2: use history [NAME], sessions, use NAME, or config")
 
     def config_text(self) -> str:
@@ -430,6 +432,13 @@ class Nb2Magics(Magics):
             )
         ]
         return "\n".join(lines)
+
+
+class _Lines(str):
+    """Text a line magic returns: shown as lines in the notebook, not as a quoted string."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 class _Handle:
