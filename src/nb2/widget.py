@@ -14,7 +14,6 @@ import html
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +23,14 @@ import traitlets as t
 from . import models
 from .errors import CanceledError, Nb2Error, ValidationError
 from .imaging import thumbnail_bytes
-from .references import ROLES, Reference, as_reference, compose_prompt
+from .references import ROLES, as_reference, compose_prompt
 from .result import Result
 from .session import Session
+from .strip import ReferenceStrip
 
 STATIC = Path(__file__).parent / "static"
 THUMB_SIDE = 160  # history nodes
-REF_THUMB_SIDE = 96
 VIEW_SIDE = 1536  # the selected image: enough for a notebook column at 2x
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP")
 
 
 def _choices() -> dict[str, Any]:
@@ -52,15 +49,6 @@ def _choices() -> dict[str, Any]:
             "max_references": spec.max_references,
         }
     return {"models": out, "roles": list(ROLES)}
-
-
-@dataclass
-class _Slot:
-    """A reference in the panel's strip: a stable key for the front end, the name it showed."""
-
-    key: str
-    ref: Reference
-    name: str
 
 
 class Panel(anywidget.AnyWidget):
@@ -102,7 +90,7 @@ class Panel(anywidget.AnyWidget):
         kwargs.setdefault("output_format", d["output_format"])
         kwargs.setdefault("google_search", bool(d["google_search"]))
         kwargs.setdefault("image_search", bool(d["image_search"]))
-        self._refs: list[_Slot] = []
+        self._refs = ReferenceStrip()
         self._thumbs: dict[str, bytes] = {}
         self._job: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -110,7 +98,7 @@ class Panel(anywidget.AnyWidget):
         super().__init__(choices=_choices(), _channel=uuid.uuid4().hex, **kwargs)
         for i, item in enumerate(self.session.references):
             ref = as_reference(item, i)
-            self._add_ref(ref, ref.name)
+            self._refs.add(ref, ref.name, self._limit(), self.image_model)
         self._handlers = {
             "generate": self._on_generate,
             "edit": self._on_edit,
@@ -182,15 +170,15 @@ class Panel(anywidget.AnyWidget):
                 _, params = self.session.edit_params(
                     self.prompt or "…",
                     parent=self._node(self.selected),
-                    references=self._ref_list(),
+                    references=self._refs.references(),
                 )
             else:
                 params = self.session.params(
-                    self.prompt or "…", references=self._ref_list(), **self._form()
+                    self.prompt or "…", references=self._refs.references(), **self._form()
                 )
             self.composed_prompt = params.composed_prompt
         except Nb2Error:
-            self.composed_prompt = compose_prompt(self.prompt, self._ref_list())
+            self.composed_prompt = compose_prompt(self.prompt, self._refs.references())
 
     # -- messages -------------------------------------------------------------------------
     def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
@@ -215,14 +203,16 @@ class Panel(anywidget.AnyWidget):
         self.send({"id": mid, "kind": "error", "message": message, "field": field})
 
     def _on_generate(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
-        params = self.session.params(self._prompt(), references=self._ref_list(), **self._form())
+        params = self.session.params(
+            self._prompt(), references=self._refs.references(), **self._form()
+        )
         job = self._start("generate", lambda **kw: self.session.run(params, kind="generate", **kw))
         return {"job": job}, []
 
     def _on_edit(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
         parent = self._node(msg.get("node") or self.selected)
         base, params = self.session.edit_params(
-            self._prompt(), parent=parent, references=self._ref_list()
+            self._prompt(), parent=parent, references=self._refs.references()
         )
         job = self._start(
             "edit", lambda **kw: self.session.run(params, kind="edit", parent=base, **kw)
@@ -270,67 +260,30 @@ class Panel(anywidget.AnyWidget):
         ]
 
     def _on_add_reference(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list]:
-        name = str(msg.get("name") or "pasted image")[:200]
-        limit = models.MODELS[self.image_model].max_references
         if len(buffers) != 1:
             raise ValidationError(
                 "add_reference: send exactly one file", field="file", value=len(buffers),
                 allowed="one image buffer",
             )  # fmt: skip
-        data = bytes(buffers[0])
-        if len(self._refs) >= limit:
-            raise ValidationError(
-                f"references: {name!r} would be number {len(self._refs) + 1}; "
-                f"{self.image_model} takes at most {limit}",
-                field="references", value=len(self._refs) + 1, allowed=f"at most {limit}",
-            )  # fmt: skip
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise ValidationError(
-                f"reference {name!r}: {len(data) / 2**20:.1f} MB is too large; "
-                f"at most {MAX_UPLOAD_BYTES // 2**20} MB",
-                field="file", value=len(data), allowed=f"at most {MAX_UPLOAD_BYTES} bytes",
-            )  # fmt: skip
-        ref = Reference(data, role=_role(msg.get("role")))  # checked in Python, not the browser
-        try:
-            loaded = ref.load()
-        except ValidationError:
-            raise ValidationError(
-                f"reference {name!r}: not a readable image; allowed: PNG, JPEG, WEBP",
-                field="file", value=name, allowed=UPLOAD_FORMATS,
-            ) from None  # fmt: skip
-        if loaded.format not in UPLOAD_FORMATS:
-            raise ValidationError(
-                f"reference {name!r}: {loaded.format} is not allowed; allowed: PNG, JPEG, WEBP",
-                field="file", value=loaded.format, allowed=UPLOAD_FORMATS,
-            )  # fmt: skip
-        key = self._add_ref(ref, name)
+        name = str(msg.get("name") or "pasted image")[:200]
+        key = self._refs.upload(
+            bytes(buffers[0]), name, msg.get("role"), self._limit(), self.image_model
+        )
         self._sync_references()
         return {"key": key}, []
 
     def _on_remove_reference(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
-        i = self._ref_index(msg.get("ref"))
-        del self._refs[i]
+        self._refs.remove(msg.get("ref"))
         self._sync_references()
         return {}, []
 
     def _on_set_role(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
-        i = self._ref_index(msg.get("ref"))
-        slot = self._refs[i]
-        new = Reference(slot.ref.source, role=_role(msg.get("role")))
-        new._image = slot.ref._image  # the same bytes: no second decode
-        self._refs[i] = _Slot(slot.key, new, slot.name)
+        self._refs.set_role(msg.get("ref"), msg.get("role"))
         self._sync_references()
         return {}, []
 
     def _on_move_reference(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
-        i = self._ref_index(msg.get("ref"))
-        to = msg.get("to")
-        if not isinstance(to, int) or not 0 <= to < len(self._refs):
-            raise ValidationError(
-                f"move_reference: position {to!r} is outside 0..{len(self._refs) - 1}",
-                field="to", value=to, allowed=f"0..{len(self._refs) - 1}",
-            )  # fmt: skip
-        self._refs.insert(to, self._refs.pop(i))
+        self._refs.move(msg.get("ref"), msg.get("to"))
         self._sync_references()
         return {}, []
 
@@ -378,14 +331,7 @@ class Panel(anywidget.AnyWidget):
     def add_reference(self, source: Any, role: str | None = None) -> None:
         """Add a reference image (a path, PIL image, bytes, Reference or (source, role))."""
         ref = as_reference(source if role is None else (source, role))
-        ref.load()  # a bad file is refused here, with its name
-        limit = models.MODELS[self.image_model].max_references
-        if len(self._refs) >= limit:
-            raise ValidationError(
-                f"references: {self.image_model} takes at most {limit}",
-                field="references", value=len(self._refs) + 1, allowed=f"at most {limit}",
-            )  # fmt: skip
-        self._add_ref(ref, ref.name)
+        self._refs.add(ref, ref.name, self._limit(), self.image_model)
         self._sync_references()
 
     def wait(self, timeout: float | None = None) -> None:
@@ -461,30 +407,11 @@ class Panel(anywidget.AnyWidget):
             )  # fmt: skip
         return self.prompt
 
-    def _add_ref(self, ref: Reference, name: str) -> str:
-        key = f"r{time.monotonic_ns()}"
-        self._refs.append(_Slot(key, ref, name))
-        return key
-
-    def _ref_list(self) -> list[Reference]:
-        return [slot.ref for slot in self._refs]
-
-    def _ref_index(self, key: Any) -> int:
-        for i, slot in enumerate(self._refs):
-            if slot.key == key:
-                return i
-        raise ValidationError(
-            f"reference {key!r} is not in the panel", field="ref", value=key,
-            allowed=[slot.key for slot in self._refs],
-        )  # fmt: skip
+    def _limit(self) -> int:
+        return models.MODELS[self.image_model].max_references
 
     def _sync_references(self) -> None:
-        self.references = [
-            {"key": s.key, "name": s.name, "role": s.ref.role or "",
-             "width": s.ref.load().width, "height": s.ref.load().height,
-             "thumb": s.ref.thumbnail(REF_THUMB_SIDE)}
-            for s in self._refs
-        ]  # fmt: skip
+        self.references = self._refs.state()
         self._recompose()
 
     # -- where no widget manager runs (GitHub, nbviewer, nbconvert) -------------------------
@@ -510,14 +437,3 @@ class Panel(anywidget.AnyWidget):
         if len(self.session.history):
             parts.append(history_html(self.session.history))
         return "\n".join(parts)
-
-
-def _role(value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or len(value) > 200:
-        raise ValidationError(
-            f"role: {value!r} is not a role; use one of {', '.join(ROLES)} or short free text",
-            field="role", value=value, allowed=ROLES,
-        )  # fmt: skip
-    return value
