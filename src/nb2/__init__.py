@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Session": ".session",
-    "History": ".session",
+    "History": ".history",
     "Result": ".result",
     "Params": ".params",
     "Reference": ".references",
@@ -52,11 +52,12 @@ if TYPE_CHECKING:
     from .backends.replicate import ReplicateBackend
     from .emulator import Emulator
     from .grid import leave_one_out
+    from .history import History
     from .metadata import open
     from .params import Params
     from .references import Reference
     from .result import Result
-    from .session import History, Session
+    from .session import Session
     from .store import Store
     from .widget import Panel
 

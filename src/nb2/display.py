@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .grid import Grid, Plan
+    from .history import History
     from .result import Result
-    from .session import History
 
 THUMB_SIDE = 384  # a card's thumbnail; tens of KB whatever the image's resolution
 SMALL_SIDE = 160  # history and grid cells

@@ -14,13 +14,13 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, metadata, models
 from .backends import Backend, Output, StatusCallback, auto_backend
 from .errors import CanceledError, ModerationError, Nb2Error, ReplayMissError, ValidationError
+from .history import History, Turn
 from .imaging import image_size
 from .params import Params
 from .references import EDIT_ROLE, Reference
@@ -31,82 +31,6 @@ if TYPE_CHECKING:
     from .grid import Grid
 
 _announced = False
-
-
-@dataclass(eq=False)
-class Turn:
-    """One node of the edit tree."""
-
-    number: int
-    result: Result
-    kind: str  # generate | edit | upscale
-    parent: Turn | None = None
-    children: list[Turn] = field(default_factory=list)
-
-
-class History:
-    """The edit tree of a session, in creation order. ``repr`` draws it."""
-
-    def __init__(self, turns: list[Turn], current: Turn | None) -> None:
-        self.turns = turns
-        self.current = current.result if current else None
-
-    @property
-    def roots(self) -> list[Result]:
-        return [t.result for t in self.turns if t.parent is None]
-
-    def children(self, result: Result) -> list[Result]:
-        return [c.result for t in self.turns if t.result == result for c in t.children]
-
-    def path(self, result: Result) -> list[Result]:
-        """From the root down to ``result``: the chain of edits that made it."""
-        turn = next(t for t in self.turns if t.result == result)
-        chain = []
-        while turn is not None:
-            chain.append(turn.result)
-            turn = turn.parent
-        return chain[::-1]
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter([t.result for t in self.turns])
-
-    def __len__(self) -> int:
-        return len(self.turns)
-
-    def __getitem__(self, number: int) -> Result:
-        """The result of turn ``number`` (1-based, as shown) or a negative index."""
-        if number < 0:
-            return self.turns[number].result
-        for t in self.turns:
-            if t.number == number:
-                return t.result
-        raise IndexError(f"no turn #{number}; this session has {len(self.turns)}")
-
-    def _repr_html_(self) -> str:
-        from .display import history_html
-
-        return history_html(self)
-
-    def __repr__(self) -> str:
-        lines = [f"History ({len(self.turns)} turns)"]
-
-        def walk(turn: Turn, prefix: str, last: bool, root: bool) -> None:
-            r = turn.result
-            w, h = r.size
-            mark = "  <- current" if r == self.current else ""
-            branch = "" if root else ("└── " if last else "├── ")
-            lines.append(
-                f"{prefix}{branch}#{turn.number} {turn.kind} {w}x{h} "
-                f"{_short(r.params.prompt)!r}{mark}"
-            )
-            inner = prefix + ("" if root else ("    " if last else "│   "))
-            for i, child in enumerate(turn.children):
-                walk(child, inner, i == len(turn.children) - 1, False)
-
-        for t in self.turns:
-            if t.parent is None:
-                walk(t, "", True, True)
-        return "\n".join(lines)
 
 
 class Session:
