@@ -42,7 +42,7 @@ class OfflineBackend:
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
     ) -> Output:
-        from ..render import render
+        from .render import render
 
         with self._lock:
             self.calls += 1

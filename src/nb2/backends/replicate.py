@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ..ratelimit import RateLimiter
+from .ratelimit import RateLimiter
 from . import Output, StatusCallback
 
 if TYPE_CHECKING:

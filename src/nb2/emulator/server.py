@@ -26,7 +26,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .emulator_http import handler
+from .http import handler
 
 E005 = (
     "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
@@ -130,7 +130,7 @@ class Emulator:
 
     # -- the model ---------------------------------------------------------------------------
     def _create(self, model: str, inp: dict[str, Any]) -> _Prediction:
-        from .render import render  # noqa: F401  (import cost paid before the clock starts)
+        from ..backends.render import render  # noqa: F401  (import cost paid before the clock starts)
 
         pid = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(26))
         now = time.monotonic()
@@ -162,7 +162,7 @@ class Emulator:
         return pred
 
     def _render(self, pred: _Prediction) -> None:
-        from .render import render
+        from ..backends.render import render
 
         try:
             pred.data = render(pred.input, pred.images, model=pred.model)
@@ -255,6 +255,3 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         emu.stop()
 
-
-if __name__ == "__main__":
-    main()

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import models
+from .. import models
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .server import Emulator
 
 
 def _problem(status: int, title: str | None, detail: str, **extra: Any) -> dict[str, Any]:

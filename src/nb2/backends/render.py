@@ -17,9 +17,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import models
-from .imaging import encode
-from .references import EDIT_PREFIX
+from .. import models
+from ..imaging import encode
+from ..references import EDIT_PREFIX
 
 OFFLINE_MARK = "nb2 OFFLINE (local stand-in, not the model)"
 _CANVAS = 480  # longest side of the low-resolution drawing, upscaled once to the output size

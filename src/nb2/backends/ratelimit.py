@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .errors import CanceledError
+from ..errors import CanceledError
 
 
 class RateLimiter:
