@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import nb2
-from nb2 import metadata
+from nb2.store import codec as metadata
 from nb2.backends.offline import OfflineBackend
 from nb2.emulator import Emulator
 from nb2.params import Params

@@ -10,7 +10,7 @@ from PIL import Image
 
 import nb2
 from nb2.backends.offline import OfflineBackend
-from nb2.display import grid_html, history_html, plan_html, result_html, status_html
+from nb2.views.html import grid_html, history_html, plan_html, result_html, status_html
 
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
@@ -102,7 +102,7 @@ def test_grid_report_file(tmp_path: Path) -> None:
 def test_magic_outputs(tmp_path: Path) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
-    from nb2.magic import Nb2Magics
+    from nb2.notebook.magic import Nb2Magics
 
     s, ref = _session(tmp_path)
     shell = InteractiveShell.instance()

@@ -5,8 +5,8 @@ from PIL import Image
 
 import nb2
 from nb2.backends.offline import OfflineBackend
-from nb2.grid import Plan
-from nb2.magic import Nb2Magics, interpolate, split_variants
+from nb2.engine.grid import Plan
+from nb2.notebook.magic import Nb2Magics, interpolate, split_variants
 
 
 @pytest.fixture

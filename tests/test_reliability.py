@@ -269,7 +269,7 @@ def test_fuzz_magic_options_raise_only_named_errors(tmp_path: Path) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
     from nb2.errors import Nb2Error
-    from nb2.magic import Nb2Magics
+    from nb2.notebook.magic import Nb2Magics
 
     Image.new("RGB", (40, 30), (200, 10, 10)).save(tmp_path / "ref.png")
     recorder = Recorder()
@@ -456,7 +456,7 @@ def test_token_is_nowhere_after_a_full_run(
     import nbformat
     from nbclient import NotebookClient
 
-    from nb2.display import grid_html, history_html
+    from nb2.views.html import grid_html, history_html
 
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "replicate", "nb2", "urllib3"):

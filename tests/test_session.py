@@ -112,13 +112,15 @@ def test_results_rebuild_their_params_from_the_record(session, images):
     assert fresh.params == r.params and fresh.params.references[0].role == "style"
 
 
-def test_no_token_means_offline_and_it_says_so(tmp_path, capsys, monkeypatch):
-    import nb2.session as session_module
+def test_no_token_means_offline_and_it_says_so(tmp_path, caplog, monkeypatch):
+    import nb2.engine.session as session_module
 
     monkeypatch.setattr(session_module, "_announced", False)
-    s = nb2.Session(store=tmp_path / "r")
+    with caplog.at_level("WARNING", logger="nb2"):
+        s = nb2.Session(store=tmp_path / "r")
     assert isinstance(s.backend, OfflineBackend)
-    assert "offline stand-in" in capsys.readouterr().out
+    said = [r for r in caplog.records if r.name == "nb2" and "offline stand-in" in r.message]
+    assert len(said) == 1 and said[0].levelname == "WARNING"
 
 
 def test_a_token_means_replicate(tmp_path, monkeypatch):

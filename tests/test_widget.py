@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import nb2
-from nb2.widget import Panel
+from nb2.notebook.panel import Panel
 
 from .conftest import TOKEN
 

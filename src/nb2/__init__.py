@@ -9,23 +9,24 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY = {
-    "Session": ".session",
-    "History": ".history",
-    "Result": ".result",
+    "Session": ".engine.session",
+    "History": ".engine.history",
+    "Result": ".engine.result",
     "Params": ".params",
     "Reference": ".references",
     "Store": ".store",
     "OfflineBackend": ".backends.offline",
     "ReplicateBackend": ".backends.replicate",
     "Emulator": ".emulator",
-    "Panel": ".widget",
+    "Panel": ".notebook.panel",
     "errors": ".errors",
     "models": ".models",
-    "open": ".metadata",
-    "leave_one_out": ".grid",
+    "open": ".store.opened",
+    "leave_one_out": ".engine.cells",
+    "diff_manifests": ".engine.manifests",
 }
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Session",
     "Store",
     "__version__",
+    "diff_manifests",
     "errors",
     "leave_one_out",
     "models",
@@ -51,15 +53,15 @@ if TYPE_CHECKING:
     from .backends.offline import OfflineBackend
     from .backends.replicate import ReplicateBackend
     from .emulator import Emulator
-    from .grid import leave_one_out
-    from .history import History
-    from .metadata import open
+    from .engine.cells import leave_one_out
+    from .engine.history import History
+    from .engine.result import Result
+    from .engine.session import Session
+    from .notebook.panel import Panel
     from .params import Params
     from .references import Reference
-    from .result import Result
-    from .session import Session
-    from .store import Store
-    from .widget import Panel
+    from .store.codec import open
+    from .store.runs import Store
 
 
 def __getattr__(name: str) -> Any:
@@ -77,6 +79,6 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nb2``: the %%nb2 cell magic and the %nb2 line magic."""
-    from .magic import load_ipython_extension as load
+    from .notebook.magic import load_ipython_extension as load
 
     load(ipython)

@@ -100,6 +100,12 @@ class Reference:
             )
         return self._image
 
+    def with_role(self, role: str | None) -> Reference:
+        """The same image under another role (its decoded bytes shared, not read again)."""
+        new = Reference(self.source, role=role, max_side=self.max_side)
+        new._image = self._image
+        return new
+
     def name_hint(self) -> str:
         src = self.source
         return os.fspath(src) if isinstance(src, (str, os.PathLike)) else type(src).__name__

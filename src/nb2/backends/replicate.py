@@ -8,7 +8,6 @@ a terminal status, cancels remotely on a Stop or an interrupt, retries 429s by t
 
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import os
@@ -19,8 +18,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from .ratelimit import RateLimiter
 from . import Output, StatusCallback
+from .download import download as _download
+from .download import parse_time as _parse_time
+from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from ..params import Params
@@ -386,36 +387,3 @@ class ReplicateBackend:
         with self._uploads_lock:
             self._uploads[img.sha256] = (url, time.monotonic() + _UPLOAD_TTL)
         return url, "upload"
-
-
-def _download(http: Any, url: str, prediction_id: str) -> bytes:
-    """Fetch an output at once, with no credentials (the file host is not the API host)."""
-    import httpx
-
-    if url.startswith("data:"):
-        return base64.b64decode(url.split(",", 1)[1])
-    last: Exception | None = None
-    for attempt in range(4):
-        try:
-            r = http.get(url)
-            if r.status_code == 200:
-                return r.content
-            last = errors.GenerationError(f"HTTP {r.status_code}")
-            if r.status_code < 500:
-                break
-        except httpx.TransportError as exc:
-            last = exc
-        time.sleep(0.5 * 2**attempt)
-    raise errors.GenerationError(
-        f"prediction {prediction_id} succeeded but its output could not be downloaded ({last})",
-        prediction_id=prediction_id,
-    )
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None

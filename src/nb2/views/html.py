@@ -8,12 +8,9 @@ from __future__ import annotations
 import base64
 import functools
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .grid import Grid, Plan
-    from .history import History
-    from .result import Result
+from .types import GridLike, HistoryLike, ResultLike, cell_at, layout
 
 THUMB_SIDE = 384  # a card's thumbnail; tens of KB whatever the image's resolution
 SMALL_SIDE = 160  # history and grid cells
@@ -33,7 +30,7 @@ _CSS = (
 @functools.lru_cache(maxsize=256)
 def thumb_uri(path: str, side: int) -> str:
     """A data URI of a JPEG thumbnail of the file at ``path`` (cached: files never change)."""
-    from .imaging import thumbnail_bytes
+    from ..imaging import thumbnail_bytes
 
     with open(path, "rb") as f:
         data = thumbnail_bytes(f.read(), side, quality=80 if side > 200 else 70)
@@ -41,14 +38,14 @@ def thumb_uri(path: str, side: int) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _img(result: Result, side: int, title: str = "") -> str:
+def _img(result: ResultLike, side: int, title: str = "") -> str:
     t = f' title="{escape(title)}"' if title else ""
     return (
         f'<img src="{thumb_uri(str(result.path), side)}" alt="nb2 result {escape(result.id)}"{t}>'
     )
 
 
-def badges(result: Result | None, status: str | None = None) -> str:
+def badges(result: ResultLike | None, status: str | None = None) -> str:
     out = []
     if result is not None and result.offline:
         out.append('<span class="badge off">offline</span>')
@@ -67,7 +64,7 @@ def badges(result: Result | None, status: str | None = None) -> str:
     return "".join(out)
 
 
-def result_html(result: Result) -> str:
+def result_html(result: ResultLike) -> str:
     rec = result.record
     p = rec["params"]
     w, h = result.size
@@ -111,7 +108,7 @@ def result_html(result: Result) -> str:
     )
 
 
-def history_html(history: History) -> str:
+def history_html(history: HistoryLike) -> str:
     lines = []
 
     def walk(turn: Any, depth: int) -> None:
@@ -132,7 +129,7 @@ def history_html(history: History) -> str:
     return f'{_CSS}<div class="nb2">{"".join(lines) or "no turns yet"}</div>'
 
 
-def plan_html(plan: Plan) -> str:
+def plan_html(plan: Any) -> str:
     return f'{_CSS}<div class="nb2"><pre>{escape(repr(plan))}</pre></div>'
 
 
@@ -140,15 +137,9 @@ def status_html(text: str) -> str:
     return f'{_CSS}<div class="nb2 meta">{escape(text)}</div>'
 
 
-def grid_html(grid: Grid) -> str:
+def grid_html(grid: GridLike) -> str:
     """Axes as headers: rows x columns, one table per value of any further axes."""
-    names = list(grid.axes)
-    col = names[-1] if names else None
-    row = names[-2] if len(names) > 1 else None
-    outer = names[:-2]
-    groups: dict[tuple[str, ...], list[Any]] = {}
-    for cell in grid.cells:
-        groups.setdefault(tuple(cell.labels[n] for n in outer), []).append(cell)
+    outer, row, col, groups = layout(grid)
     prompts = _prompt_legend(grid)
     parts = []
     for key, cells in groups.items():
@@ -160,14 +151,7 @@ def grid_html(grid: Grid) -> str:
         for rv in rows:
             tds = []
             for cv in cols:
-                cell = next(
-                    (
-                        c
-                        for c in cells
-                        if (not row or c.labels[row] == rv) and (not col or c.labels[col] == cv)
-                    ),
-                    None,
-                )
+                cell = cell_at(cells, row, rv, col, cv)
                 tds.append(f"<td>{_cell_html(cell)}</td>")
             label = f"{escape(row)}={escape(rv)}" if row else ""
             body.append(f"<tr><th>{label}</th>{''.join(tds)}</tr>")
@@ -189,7 +173,7 @@ def _cell_html(cell: Any) -> str:
     return f'<span class="badge {"bad" if cell.error else ""}">{escape(cell.status)}</span>{err}'
 
 
-def _prompt_legend(grid: Grid) -> str:
+def _prompt_legend(grid: GridLike) -> str:
     if "prompt" not in grid.axes:
         return ""
     items = [
@@ -199,7 +183,7 @@ def _prompt_legend(grid: Grid) -> str:
     return f"<ul>{''.join(items)}</ul>"
 
 
-def _diff_words(prompt: str, grid: Grid) -> str:
+def _diff_words(prompt: str, grid: GridLike) -> str:
     """The prompt with the words that not every variant shares in bold."""
     others = [set(v.split()) for _, v in grid.axes["prompt"]]
     common = set.intersection(*others) if others else set()

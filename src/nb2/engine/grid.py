@@ -14,12 +14,11 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import models
-from .errors import (
+from .. import models
+from ..errors import (
     BudgetExceededError,
     CanceledError,
     ModerationError,
@@ -27,12 +26,12 @@ from .errors import (
     ReplayMissError,
     ValidationError,
 )
-from .report import diff_manifests
+from . import manifests
+from .cells import Cell, Plan, labelled
 
-__all__ = ["Cell", "Grid", "Plan", "diff_manifests", "leave_one_out"]
+__all__ = ["Cell", "Grid", "Plan"]
 
 if TYPE_CHECKING:
-    from .params import Params
     from .result import Result
     from .session import Session
 
@@ -40,47 +39,6 @@ AXES = ("prompt", "model", "resolution", "aspect_ratio", "output_format", "googl
         "image_search", "references", "repeat")  # fmt: skip
 DEFAULT_CONFIRM_CELLS = 64
 TAIL_THREADS = 4  # threads beyond the concurrency, for downloads and store writes
-
-
-@dataclass
-class Cell:
-    labels: dict[str, str]  # axis -> shown value
-    params: Params
-    status: str = "pending"  # pending | cached | succeeded | failed | blocked | canceled
-    result: Result | None = None
-    error: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.status in ("cached", "succeeded")
-
-
-@dataclass
-class Plan:
-    cells: int
-    cached: int
-    new_calls: int
-    cost: float
-    seconds: float
-    concurrency: int
-    offline: bool
-    axes: dict[str, list[str]] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        axes = " x ".join(f"{k} ({len(v)})" for k, v in self.axes.items()) or "none"
-        cost = "0 (offline)" if self.offline else f"${self.cost:.2f}"
-        return (
-            f"Plan: {self.cells} cells over {axes}\n"
-            f"  cached:        {self.cached}\n"
-            f"  new calls:     {self.new_calls}\n"
-            f"  est. cost:     {cost}\n"
-            f"  est. time:     {_duration(self.seconds)} at {self.concurrency} at once"
-        )
-
-    def _repr_html_(self) -> str:
-        from .display import plan_html
-
-        return plan_html(self)
 
 
 class Grid:
@@ -105,7 +63,7 @@ class Grid:
                     value=values,
                     allowed=list(AXES),
                 )
-            self.axes[name] = _labelled(name, values)
+            self.axes[name] = labelled(name, values)
         if repeat > 1:
             self.axes["repeat"] = [(f"#{i + 1}", i) for i in range(repeat)]
         self.fixed = fixed
@@ -310,22 +268,28 @@ class Grid:
 
     def contact_sheet(self, thumb: int = 256) -> Any:
         """One PIL image with the axis labels: save it, paste it in a paper or a chat."""
-        from .report import contact_sheet
+        from ..views.report import contact_sheet
 
-        return contact_sheet(self, thumb)
+        return contact_sheet(self, manifests.jsonable_fixed(self), thumb)
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """A self-contained HTML report (thumbnails inline) written to ``path``; returns it."""
-        from .report import to_html
+        from .._version import __version__
+        from ..views.report import to_html
 
-        return to_html(self, path)
+        return to_html(
+            self,
+            path,
+            fixed=manifests.jsonable_fixed(self),
+            plan=repr(self.plan()),
+            backend=self.session.backend.describe(),
+            version=__version__,
+        )
 
     def manifest(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """The experiment as JSON (axes, fixed parameters, every cell's record), sorted keys;
         written to ``path`` when given. Compare two with :func:`diff_manifests`."""
-        from .report import manifest
-
-        return manifest(self, path)
+        return manifests.manifest(self, path)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -339,53 +303,9 @@ class Grid:
         return f"<nb2.Grid {len(self.cells)} cells over {axes}: {counts}>"
 
     def _repr_html_(self) -> str:
-        from .display import grid_html
+        from ..views.html import grid_html
 
         return grid_html(self)
-
-
-def leave_one_out(refs: list[Any]) -> dict[str, list[Any]]:
-    """Named reference sets for an ablation: ``{"all": refs, "without <name>": refs minus one}``.
-
-    ``refs`` takes what ``references=`` takes (paths, URLs, bytes, PIL images, ``Reference``
-    objects, ``(source, role)`` pairs); the items are kept as given. Use it as the
-    ``references`` axis: ``s.compare(prompt=..., references=nb2.leave_one_out(refs))``.
-    """
-    from .references import as_reference
-
-    items = list(refs)
-    sets: dict[str, list[Any]] = {"all": items}
-    for i, item in enumerate(items):
-        ref = as_reference(item, i)
-        name = f"without {ref.name}" + (f" ({ref.role})" if ref.role else "")
-        if name in sets:  # two images with one name: number them as they come
-            name = f"{name} #{i + 1}"
-        sets[name] = items[:i] + items[i + 1 :]
-    return sets
-
-
-def _labelled(name: str, values: Any) -> list[tuple[str, Any]]:
-    if name == "references" and isinstance(values, dict):
-        return [(str(k), list(v)) for k, v in values.items()]
-    if not isinstance(values, (list, tuple)) or not values:
-        raise ValidationError(
-            f"compare: axis {name!r} needs a non-empty list of values",
-            field=name,
-            value=values,
-            allowed="a non-empty list",
-        )
-    if name == "references":
-        return [(f"set {i + 1}", list(v)) for i, v in enumerate(values)]
-    if name == "prompt":
-        return [(f"P{i + 1}", v) for i, v in enumerate(values)]
-    if name in ("google_search", "image_search"):
-        return [("on" if v else "off", v) for v in values]
-    return [(str(v).split("/")[-1], v) for v in values]
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _once(fn: Callable[[], Any]) -> Callable[[], None]:

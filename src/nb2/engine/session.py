@@ -9,27 +9,27 @@ what comes back is written to the store before it is returned.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import logging
 import os
 import threading
-import time
 import warnings
-from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, metadata, models
-from .backends import Backend, Output, StatusCallback, auto_backend
-from .errors import CanceledError, ModerationError, Nb2Error, ReplayMissError, ValidationError
+from .. import models
+from ..backends import Backend, StatusCallback, auto_backend
+from ..errors import ReplayMissError, ValidationError
+from ..params import Params
+from ..references import EDIT_ROLE, Reference
+from ..store import CACHE_MODES, Store
+from . import runner
 from .history import History, Turn
-from .imaging import image_size
-from .params import Params
-from .references import EDIT_ROLE, Reference
 from .result import GroundedSnapshotWarning, Result, _short
-from .store import CACHE_MODES, Store
 
 if TYPE_CHECKING:
     from .grid import Grid
 
+log = logging.getLogger("nb2")
 _announced = False
 
 
@@ -199,6 +199,12 @@ class Session:
         params = result.params.replace(resolution=resolution)
         return self.run(params, kind="upscale", parent=result, **kw)
 
+    def parent_of(self, result: Result) -> Result | None:
+        """The result ``result`` was made from (an edit's base, an upscale's source), or None."""
+        with self._lock:
+            turn = self._turns.get(result.id)
+            return turn.parent.result if turn and turn.parent else None
+
     def checkout(self, result: Result) -> Result:
         """Make ``result`` the current turn: the next ``edit`` builds on it."""
         result = self._own(result)
@@ -206,7 +212,7 @@ class Session:
             self._current = self._turns[result.id]
         return result
 
-    # -- the one path every request takes ------------------------------------------------------
+    # -- the one path every request takes (the pipeline itself is runner.py) -----------------
     def run(
         self,
         params: Params,
@@ -229,38 +235,32 @@ class Session:
                 f"(key {params.cache_key[:12]}); run with cache='auto' to make it",
                 key=params.cache_key,
             )
-        record = self._record(params, kind, parent)
-        for ref in params.references:  # the inputs too, so the run can be repeated from disk
-            self.store.put_image(ref.data, ref.load().ext)
-        t0 = time.perf_counter()
-        try:
-            out = self._call(params, cancel, on_status)
-        except BaseException as exc:
-            record.update(
-                status=_status_of(exc),
-                error=str(exc)[:2000],
-                wall_time=round(time.perf_counter() - t0, 3),
-                completed_at=_now(),
-            )
-            record["prediction_id"] = getattr(exc, "prediction_id", None)
-            self.store.save(record)
-            raise
-        self._fill(record, out, time.perf_counter() - t0)
-        self.store.save(record)
+        record = runner.execute(
+            self.store,
+            self.backend,
+            params,
+            kind=kind,
+            parent=parent.id if parent is not None else None,
+            session=self.name,
+            cancel=cancel,
+            on_status=on_status,
+        )
         return self._add(record, params, kind, parent, cached=False)
 
     def lookup(self, params: Params) -> dict[str, Any] | None:
-        """The stored record that answers ``params`` for this session's backend, or None.
+        """The stored record that answers ``params`` for this session's backend, or None."""
+        return runner.lookup(self.store, self.backend, params)
 
-        An offline stand-in's render never answers a session with a real backend: the cache
-        key is the request, and the stand-in is not the model.
-        """
-        record = self.store.lookup(params.cache_key)
-        if record is None:
-            return None
-        if (record.get("backend") or {}).get("offline") and not self.backend.offline:
-            return None
-        return record
+    def subscribe(self, fn: Callable[[Result], Any]) -> Callable[[], None]:
+        """Call ``fn(result)`` for each new result of this session; returns an unsubscribe."""
+        with self._lock:
+            self._listeners.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._listeners.remove(fn)
+
+        return unsubscribe
 
     def _note_snapshot(self, result: Result) -> None:
         """Once per session: a stored grounded result is the web of then, not a new search."""
@@ -279,92 +279,7 @@ class Session:
             stacklevel=3,
         )
 
-    def _call(
-        self, params: Params, cancel: threading.Event | None, on_status: StatusCallback | None
-    ) -> Output:
-        """Run the backend; on the main thread, in a worker so an interrupt can cancel it."""
-        cancel = cancel or threading.Event()
-        if threading.current_thread() is not threading.main_thread():
-            return self.backend.run(params, cancel=cancel, on_status=on_status)
-        box: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                box["out"] = self.backend.run(params, cancel=cancel, on_status=on_status)
-            except BaseException as exc:  # handed to the caller's thread
-                box["exc"] = exc
-
-        worker = threading.Thread(target=work, name="nb2-run", daemon=True)
-        worker.start()
-        try:
-            while worker.is_alive():
-                worker.join(0.05)
-        except KeyboardInterrupt:
-            cancel.set()  # the backend cancels remotely, then returns; wait for that
-            with contextlib.suppress(KeyboardInterrupt):
-                worker.join()
-            raise
-        if "exc" in box:
-            raise box["exc"]
-        return box["out"]
-
     # -- records and turns -----------------------------------------------------------------
-    def _record(self, params: Params, kind: str, parent: Result | None) -> dict[str, Any]:
-        now = datetime.now(timezone.utc)
-        offline = bool(getattr(self.backend, "offline", False))
-        live_cost = models.price(params.model, params.resolution)
-        return {
-            "run_id": f"{now:%Y%m%dT%H%M%S%f}-{os.urandom(4).hex()}",
-            "nb2_version": __version__,
-            "kind": kind,
-            "status": "running",
-            "cache_key": params.cache_key,
-            "session": self.name,
-            "parent": parent.id if parent is not None else None,
-            "params": params.to_dict(),
-            "input": params.scalar_input(),
-            "model": params.model,
-            "backend": self.backend.describe(),
-            "estimated_cost": 0.0 if offline else live_cost,
-            "price": {"usd": live_cost, "as_of": models.PRICE_AS_OF, "source": models.PRICE_SOURCE},
-            "requested_at": _now(),
-        }
-
-    def _fill(self, record: dict[str, Any], out: Output, wall: float) -> None:
-        ext = "png" if out.format == "png" else "jpg"
-        if record["params"].get("google_search"):
-            # a grounded image is a snapshot of the web at this moment
-            record["grounded_at"] = out.completed_at or _now()
-        record.update(version=out.model_version)
-        # the file carries its own parameters and lineage (spliced in: pixels untouched)
-        data = metadata.embed(out.data, metadata.build(record, self.store))
-        sha, path = self.store.put_image(data, ext)
-        w, h = image_size(out.data)
-        record.update(
-            status="succeeded",
-            error=None,
-            prediction_id=out.prediction_id,
-            version=out.model_version,
-            created_at=out.created_at,
-            started_at=out.started_at,
-            completed_at=out.completed_at,
-            predict_time=out.predict_time,
-            wall_time=round(wall, 3),
-            logs=out.logs,
-            image_inputs=out.image_inputs,
-            output={
-                "sha256": sha,
-                "file": str(path.relative_to(self.store.root)),
-                "format": ext,
-                "width": w,
-                "height": h,
-                "bytes": len(data),
-                # the bytes as the backend delivered them: equal across runs of a
-                # deterministic backend, where the file (with its run id inside) is not
-                "raw_sha256": hashlib.sha256(out.data).hexdigest(),
-            },
-        )
-
     def _add(
         self,
         record: dict[str, Any],
@@ -392,7 +307,7 @@ class Session:
             if kind != "grid":  # grid cells join the tree only when used (see _own)
                 self._show(turn)
         for listener in list(self._listeners):
-            listener(result)
+            listener(result)  # subscribers (the panel) hear of every new result
         return result
 
     def _own(self, result: Result) -> Result:
@@ -449,23 +364,11 @@ class Session:
         )
 
 
-def _status_of(exc: BaseException) -> str:
-    if isinstance(exc, ModerationError):
-        return "blocked"
-    if isinstance(exc, (CanceledError, KeyboardInterrupt)):
-        return "canceled"
-    return "failed" if isinstance(exc, Nb2Error) else "error"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _announce(backend: Backend) -> None:
     global _announced
     if backend.offline and not _announced:
         _announced = True
-        print(
+        log.warning(
             "nb2: no REPLICATE_API_TOKEN set, so images come from the offline stand-in "
             "(local renders marked OFFLINE, not the model)."
         )

@@ -36,9 +36,7 @@ class Store:
     """A folder of runs. Safe to share between threads and between kernels."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        if root is None:  # NB2_STORE: one store for every notebook of a project (or a test run)
-            root = os.environ.get("NB2_STORE") or DEFAULT_ROOT
-        self.root = Path(root).expanduser().resolve()
+        self.root = Path(root).expanduser().resolve() if root is not None else self.default_root()
         for sub in ("images", "runs", "keys"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._verified: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) seen good
@@ -46,6 +44,24 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+    # -- where stores are (without making one) ----------------------------------------------
+    @staticmethod
+    def default_root(env: bool = True) -> Path:
+        """``NB2_STORE`` (one store for every notebook of a project, or a test run), else
+        ``./nb2-runs``; ``env=False``: ``./nb2-runs`` alone."""
+        root = (os.environ.get("NB2_STORE") if env else None) or DEFAULT_ROOT
+        return Path(root).expanduser().resolve()
+
+    @staticmethod
+    def is_store(root: str | os.PathLike[str]) -> bool:
+        root = Path(root)
+        return (root / "images").is_dir() and (root / "runs").is_dir()
+
+    @staticmethod
+    def root_of(image: str | os.PathLike[str]) -> Path:
+        """The store an image file would sit in (``<root>/images/ab/<sha>.<ext>``)."""
+        return Path(image).resolve().parent.parent.parent
 
     # -- images -----------------------------------------------------------------------------
     def put_image(self, data: bytes, ext: str) -> tuple[str, Path]:

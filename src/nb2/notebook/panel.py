@@ -10,7 +10,6 @@ rendition for the selected node, and the original file only when Download is pre
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 import uuid
@@ -20,35 +19,18 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from . import models
-from .errors import CanceledError, Nb2Error, ValidationError
-from .imaging import thumbnail_bytes
-from .references import ROLES, as_reference, compose_prompt
-from .result import Result
-from .session import Session
+from .. import models
+from ..engine.result import Result
+from ..engine.session import Session
+from ..errors import CanceledError, Nb2Error, ValidationError
+from ..imaging import thumbnail_bytes
+from ..references import as_reference, compose_prompt
+from .panel_state import choices, node_state, static_html
 from .strip import ReferenceStrip
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 THUMB_SIDE = 160  # history nodes
 VIEW_SIDE = 1536  # the selected image: enough for a notebook column at 2x
-
-
-def _choices() -> dict[str, Any]:
-    """What each model accepts, so the front end holds no copy of the schema."""
-    out = {}
-    for mid, spec in models.MODELS.items():
-        out[mid] = {
-            "title": spec.title,
-            "resolutions": list(spec.fields["resolution"].choices or ())
-            if spec.has_resolution
-            else [],
-            "aspect_ratios": list(spec.aspect_ratios),
-            "formats": list(spec.fields["output_format"].choices or ()),
-            "google_search": spec.has_grounding,
-            "image_search": "image_search" in spec.fields,
-            "max_references": spec.max_references,
-        }
-    return {"models": out, "roles": list(ROLES)}
 
 
 class Panel(anywidget.AnyWidget):
@@ -95,7 +77,7 @@ class Panel(anywidget.AnyWidget):
         self._job: threading.Thread | None = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
-        super().__init__(choices=_choices(), _channel=uuid.uuid4().hex, **kwargs)
+        super().__init__(choices=choices(), _channel=uuid.uuid4().hex, **kwargs)
         for i, item in enumerate(self.session.references):
             ref = as_reference(item, i)
             self._refs.add(ref, ref.name, self._limit(), self.image_model)
@@ -113,7 +95,7 @@ class Panel(anywidget.AnyWidget):
             "move_reference": self._on_move_reference,
         }
         self.on_msg(self._dispatch)
-        self.session._listeners.append(self._on_result)
+        self._unsubscribe = self.session.subscribe(self._on_result)
         self._sync_history()
         self._sync_references()
         if self.session.current is not None:
@@ -124,8 +106,7 @@ class Panel(anywidget.AnyWidget):
 
     def close(self) -> None:
         self._cancel.set()
-        if self._on_result in self.session._listeners:
-            self.session._listeners.remove(self._on_result)
+        self._unsubscribe()
         super().close()
 
     # -- validation of the form (a bad value from anywhere is refused, with the allowed ones)
@@ -354,20 +335,7 @@ class Panel(anywidget.AnyWidget):
             r = turn.result
             if r.id not in self._thumbs:
                 self._thumbs[r.id] = thumbnail_bytes(r.path.read_bytes(), THUMB_SIDE, 75)
-            p = r.params
-            w, h = r.size
-            nodes.append({
-                "id": r.id, "number": r.number, "kind": turn.kind,
-                "parent": turn.parent.result.id if turn.parent else None,
-                "prompt": p.prompt, "model": p.model, "resolution": p.resolution or "",
-                "aspect_ratio": p.effective_aspect_ratio(), "format": p.output_format,
-                "google_search": p.google_search, "image_search": p.image_search,
-                "width": w, "height": h, "offline": r.offline, "cached": r.cached,
-                "cost": r.cost, "time": r.record.get("wall_time"),
-                "references": [ref.name if ref.role != "edit" else "edited image"
-                               for ref in p.references],
-                "thumb": self._thumbs[r.id],
-            })  # fmt: skip
+            nodes.append(node_state(turn, self._thumbs[r.id]))
         self.history = nodes
 
     def _select(self, result: Result) -> None:
@@ -427,13 +395,4 @@ class Panel(anywidget.AnyWidget):
         return data, meta
 
     def _static_html(self) -> str:
-        from .display import history_html, result_html
-
-        parts = [f"<div class='nb2-panel-static'><b>nb2 panel</b> · session "
-                 f"{html.escape(self.session.name)}</div>"]  # fmt: skip
-        current = self.session.current
-        if current is not None:
-            parts.append(result_html(current))
-        if len(self.session.history):
-            parts.append(history_html(self.session.history))
-        return "\n".join(parts)
+        return static_html(self.session)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .params import Params
+    from ..params import Params
+    from ..store import Store
     from .session import Session
-    from .store import Store
 
 
 class GroundedSnapshotWarning(UserWarning):
@@ -46,7 +46,7 @@ class Result:
     @property
     def params(self) -> Params:
         if self._params is None:
-            from .params import Params
+            from ..params import Params
 
             self._params = Params.from_dict(self.record["params"], self.store.read_image)
         return self._params
@@ -95,8 +95,7 @@ class Result:
     def parent(self) -> Result | None:
         if self.session is None:
             return None
-        turn = self.session._turns.get(self.id)
-        return turn.parent.result if turn and turn.parent else None
+        return self.session.parent_of(self)
 
     def edit(self, instruction: str, **options: Any) -> Result:
         """A follow-up edit of this image (a branch if it is not the latest)."""
@@ -108,7 +107,10 @@ class Result:
 
     def _session(self) -> Session:
         if self.session is None:
-            raise RuntimeError("this result is not attached to a Session; use Session.adopt()")
+            raise RuntimeError(
+                "this result is not attached to a Session (it was read from a store); "
+                "edit a result of a session, or repeat its request: session.run(result.params)"
+            )
         return self.session
 
     def __repr__(self) -> str:
@@ -130,7 +132,7 @@ class Result:
         return f"<nb2.Result {' '.join(bits)}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .display import result_html
+        from ..views.html import result_html
 
         return {"text/plain": repr(self), "text/html": result_html(self)}
 

@@ -62,7 +62,7 @@ class History:
         raise IndexError(f"no turn #{number}; this session has {len(self.turns)}")
 
     def _repr_html_(self) -> str:
-        from .display import history_html
+        from ..views.html import history_html
 
         return history_html(self)
 

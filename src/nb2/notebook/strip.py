@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ValidationError
-from .references import ROLES, Reference
+from ..errors import ValidationError
+from ..references import ROLES, Reference
 
 THUMB_SIDE = 96
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -71,9 +71,7 @@ class ReferenceStrip:
     def set_role(self, key: Any, role: Any) -> None:
         i = self._index(key)
         slot = self.slots[i]
-        new = Reference(slot.ref.source, role=check_role(role))
-        new._image = slot.ref._image  # the same bytes: no second decode
-        self.slots[i] = Slot(slot.key, new, slot.name)
+        self.slots[i] = Slot(slot.key, slot.ref.with_role(check_role(role)), slot.name)
 
     def move(self, key: Any, to: Any) -> None:
         i = self._index(key)

@@ -1,0 +1,97 @@
+"""A grid's parts as data: ``Cell`` (one request and its outcome), ``Plan`` (what a run would
+cost before it starts), and the axes (labelled values; ``leave_one_out`` reference sets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ValidationError
+from ..references import as_reference
+
+if TYPE_CHECKING:
+    from ..params import Params
+    from .result import Result
+
+
+@dataclass
+class Cell:
+    labels: dict[str, str]  # axis -> shown value
+    params: Params
+    status: str = "pending"  # pending | cached | succeeded | failed | blocked | canceled
+    result: Result | None = None
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("cached", "succeeded")
+
+
+@dataclass
+class Plan:
+    cells: int
+    cached: int
+    new_calls: int
+    cost: float
+    seconds: float
+    concurrency: int
+    offline: bool
+    axes: dict[str, list[str]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        axes = " x ".join(f"{k} ({len(v)})" for k, v in self.axes.items()) or "none"
+        cost = "0 (offline)" if self.offline else f"${self.cost:.2f}"
+        return (
+            f"Plan: {self.cells} cells over {axes}\n"
+            f"  cached:        {self.cached}\n"
+            f"  new calls:     {self.new_calls}\n"
+            f"  est. cost:     {cost}\n"
+            f"  est. time:     {duration(self.seconds)} at {self.concurrency} at once"
+        )
+
+    def _repr_html_(self) -> str:
+        from ..views.html import plan_html
+
+        return plan_html(self)
+
+
+def leave_one_out(refs: list[Any]) -> dict[str, list[Any]]:
+    """Named reference sets for an ablation: ``{"all": refs, "without <name>": refs minus one}``.
+
+    ``refs`` takes what ``references=`` takes (paths, URLs, bytes, PIL images, ``Reference``
+    objects, ``(source, role)`` pairs); the items are kept as given. Use it as the
+    ``references`` axis: ``s.compare(prompt=..., references=nb2.leave_one_out(refs))``.
+    """
+    items = list(refs)
+    sets: dict[str, list[Any]] = {"all": items}
+    for i, item in enumerate(items):
+        ref = as_reference(item, i)
+        name = f"without {ref.name}" + (f" ({ref.role})" if ref.role else "")
+        if name in sets:  # two images with one name: number them as they come
+            name = f"{name} #{i + 1}"
+        sets[name] = items[:i] + items[i + 1 :]
+    return sets
+
+
+def labelled(name: str, values: Any) -> list[tuple[str, Any]]:
+    if name == "references" and isinstance(values, dict):
+        return [(str(k), list(v)) for k, v in values.items()]
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ValidationError(
+            f"compare: axis {name!r} needs a non-empty list of values",
+            field=name,
+            value=values,
+            allowed="a non-empty list",
+        )
+    if name == "references":
+        return [(f"set {i + 1}", list(v)) for i, v in enumerate(values)]
+    if name == "prompt":
+        return [(f"P{i + 1}", v) for i, v in enumerate(values)]
+    if name in ("google_search", "image_search"):
+        return [("on" if v else "off", v) for v in values]
+    return [(str(v).split("/")[-1], v) for v in values]
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"

@@ -1,0 +1,192 @@
+"""A ``%%nb2`` cell parsed once into one frozen, typed :class:`CellArgs`; the magic then
+dispatches on it. Every bad line is a ``UsageError`` naming the option."""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from ..references import Reference
+
+_VAR = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
+_AXIS_NAMES = {
+    "prompt": "prompt", "model": "model", "resolution": "resolution", "res": "resolution",
+    "aspect": "aspect_ratio", "aspect_ratio": "aspect_ratio", "format": "output_format",
+    "output_format": "output_format", "search": "google_search", "google_search": "google_search",
+    "image_search": "image_search", "image-search": "image_search",
+}  # fmt: skip
+_BOOL = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False,
+         "1": True, "0": False}  # fmt: skip
+
+
+def interpolate(text: str, namespace: dict[str, Any]) -> str:
+    """``{name}`` from the namespace; unknown names stay as written; ``{{`` is a brace."""
+
+    def sub(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        head, *attrs = m.group(1).split(".")
+        if head not in namespace:
+            return token
+        value = namespace[head]
+        for attr in attrs:
+            if not hasattr(value, attr):
+                return token
+            value = getattr(value, attr)
+        return str(value)
+
+    return _VAR.sub(sub, text)
+
+
+def split_variants(cell: str) -> list[str]:
+    """Prompt variants: the cell split on lines that are exactly ``---``."""
+    parts = re.split(r"^\s*---\s*$", cell, flags=re.M)
+    return [p.strip() for p in parts if p.strip()]
+
+
+@dataclass(frozen=True)
+class CellArgs:
+    """What a ``%%nb2`` cell asks for. ``options`` holds only what the line gave."""
+
+    prompts: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    refs: tuple[Reference, ...] = ()
+    refs_given: bool = False
+    session: str | None = None
+    edit: bool = False
+    parent: str | None = None
+    out: str | None = None
+    axes: dict[str, list[Any]] = field(default_factory=dict)
+    repeat: int = 1
+    fresh: bool = False
+    plan: bool = False
+    budget: float | None = None
+    concurrency: int | None = None
+    yes: bool = False
+    panel: bool = False
+
+    @property
+    def is_grid(self) -> bool:
+        return len(self.prompts) > 1 or bool(self.axes) or self.repeat > 1
+
+
+def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
+    """The argparse namespace of the line and the cell's text, checked and resolved."""
+    if args.out is not None and not args.out.isidentifier():
+        raise UsageError(f"-o {args.out}: not a Python variable name")
+    if args.repeat < 1:
+        raise UsageError(f"-n {args.repeat}: the number of samples is at least 1")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UsageError(f"--concurrency {args.concurrency}: at least 1 cell at once")
+    if args.budget is not None and not (math.isfinite(args.budget) and args.budget >= 0):
+        raise UsageError(f"--budget {args.budget}: a cap in USD, 0 or more")
+    prompts = tuple(split_variants(interpolate(cell, ns)))
+    if not prompts and not args.panel:
+        raise UsageError("%%nb2: the cell is the prompt, and it is empty")
+    if args.panel and (len(prompts) > 1 or args.vary or args.edit or args.plan):
+        raise UsageError("%%nb2 --panel: one prompt (or none); no --vary, --edit or --plan")
+    if args.edit and (len(prompts) > 1 or args.vary):
+        raise UsageError("%%nb2 --edit: one instruction, no --vary")
+    return CellArgs(
+        prompts=prompts,
+        options=options(args),
+        refs=tuple(refs(args.ref, ns)),
+        refs_given=bool(args.ref),
+        session=args.session,
+        edit=bool(args.edit),
+        parent=args.parent,
+        out=args.out,
+        axes=axes(args.vary),
+        repeat=args.repeat,
+        fresh=bool(args.fresh),
+        plan=bool(args.plan),
+        budget=args.budget,
+        concurrency=args.concurrency,
+        yes=bool(args.yes),
+        panel=bool(args.panel),
+    )
+
+
+def options(args: Any) -> dict[str, Any]:
+    """The request options the line gave, under the engine's names."""
+    out: dict[str, Any] = {}
+    for name, key in _OPTION_NAMES:
+        value = getattr(args, name)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+_OPTION_NAMES = (
+    ("model", "model"),
+    ("resolution", "resolution"),
+    ("aspect", "aspect_ratio"),
+    ("format", "output_format"),
+    ("search", "google_search"),
+    ("image_search", "image_search"),
+)
+
+
+def refs(specs: list[str], ns: dict[str, Any]) -> list[Any]:
+    refs: list[Any] = []
+    for spec in specs:
+        if len(spec) > 1 and spec[0] == spec[-1] and spec[0] in "'\"":
+            spec = spec[1:-1]  # IPython splits without removing quotes: 'my file.png'
+        source, role = spec, None
+        head, sep, tail = spec.rpartition(":")
+        if sep and head and not tail.startswith(("/", "\\")) and "//" not in tail:
+            source, role = head, tail or None
+        if source.isidentifier() and source in ns:
+            value = ns[source]
+            items = value if isinstance(value, (list, tuple)) else [value]
+            refs += [Reference(v, role=role) for v in items]
+            continue
+        if source.startswith(("http://", "https://")):
+            refs.append(Reference(source, role=role))
+            continue
+        matches = sorted(glob.glob(os.path.expanduser(source)))
+        if not matches:
+            raise UsageError(f"--ref {spec}: no file or notebook variable named {source!r}")
+        refs += [Reference(m, role=role) for m in matches]
+    return refs
+
+
+def parent(spec: str | None, session: Any, ns: dict[str, Any]) -> Any:
+    if spec is None:
+        return None
+    if spec.lstrip("#").isdigit():
+        try:
+            return session.history[int(spec.lstrip("#"))]
+        except IndexError as exc:
+            raise UsageError(f"--parent {spec}: {exc}") from None
+    if spec in ns:
+        return ns[spec]
+    raise UsageError(f"--parent {spec}: give a turn number (see %nb2 history) or a Result variable")
+
+
+def axes(specs: list[str]) -> dict[str, list[Any]]:
+    axes: dict[str, list[Any]] = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        key = _AXIS_NAMES.get(name.strip())
+        if not sep or key is None or key == "prompt":
+            allowed = ", ".join(sorted(k for k in _AXIS_NAMES if k != "prompt"))
+            raise UsageError(
+                f"--vary {spec}: use AXIS=V1,V2 with AXIS one of: {allowed} "
+                "(prompt variants are --- lines in the cell)"
+            )
+        items = [v.strip() for v in values.split(",") if v.strip()]
+        if key in ("google_search", "image_search"):
+            bad = [v for v in items if v.lower() not in _BOOL]
+            if bad:
+                raise UsageError(f"--vary {spec}: {bad[0]!r} is not on/off")
+            items = [_BOOL[v.lower()] for v in items]
+        axes[key] = items
+    return axes

@@ -1,0 +1,268 @@
+"""``%%nb2``: parse the options, then hand the work to a Session. No generation logic here.
+
+Defaults are configurable: ``%config Nb2Magics.resolution = "2K"``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Float, Int, Unicode, default
+
+from . import cellargs
+from .cellargs import CellArgs, interpolate, split_variants
+from .live import Handle, Lines, run_live
+
+__all__ = ["Nb2Magics", "interpolate", "load_ipython_extension", "split_variants"]
+# the request defaults %config sets, as the engine names them (one place)
+_DEFAULTS = (
+    ("model", "model"),
+    ("resolution", "resolution"),
+    ("aspect", "aspect_ratio"),
+    ("format", "output_format"),
+    ("search", "google_search"),
+)
+
+
+@magics_class
+class Nb2Magics(Magics):
+    """The %%nb2 cell magic and the %nb2 line magic."""
+
+    model = Unicode("nano-banana-2", help="model for new generations").tag(config=True)
+    resolution = Unicode("1K", help="1K, 2K or 4K").tag(config=True)
+    aspect = Unicode("match_input_image", help="aspect ratio preset").tag(config=True)
+    format = Unicode("png", help="jpg or png").tag(config=True)
+    store = Unicode("", help="the run store folder (empty: NB2_STORE, else nb2-runs)").tag(
+        config=True
+    )
+    cache = Unicode("", help="auto, replay or off (empty: NB2_CACHE, else auto)").tag(config=True)
+    concurrency = Int(8, help="grid cells at once").tag(config=True)
+    confirm_cells = Int(64, help="grids larger than this need --yes").tag(config=True)
+    budget = Float(0.0, help="default grid budget in USD (0: none)").tag(config=True)
+    search = Bool(False, help="web-search grounding by default").tag(config=True)
+    progress = Bool(
+        help="a live status line while a run goes (off: the result alone, as batch runs and "
+        "nbval, which does not apply display updates, want; default from NB2_PROGRESS)",
+    ).tag(config=True)
+
+    @default("progress")
+    def _progress_default(self) -> bool:
+        return os.environ.get("NB2_PROGRESS", "1").lower() not in ("0", "off", "false", "no")
+
+    def __init__(self, shell: Any = None, **kw: Any) -> None:
+        super().__init__(shell=shell, **kw)
+        self.sessions: dict[str, Any] = {}
+        self.active = "default"
+
+    # -- sessions ---------------------------------------------------------------------------
+    def session(self, name: str | None = None) -> Any:
+        import nb2
+
+        name = name or self.active
+        if name not in self.sessions:
+            self.sessions[name] = nb2.Session(
+                store=self.store or None, cache=self.cache or None, name=name
+            )
+        return self.sessions[name]
+
+    # -- %%nb2 ------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("-m", "--model", help="nano-banana-2 (default), nano-banana or nano-banana-pro")
+    @argument("-r", "--resolution", help="1K, 2K or 4K")
+    @argument(
+        "-a",
+        "--aspect",
+        help="match_input_image, 1:1, 1:4, 1:8, 2:3, 3:2, 3:4, 4:1, "
+        "4:3, 4:5, 5:4, 8:1, 9:16, 16:9 or 21:9",
+    )
+    @argument("-f", "--format", help="jpg or png")
+    @argument(
+        "--ref",
+        action="append",
+        default=[],
+        metavar="PATH[:ROLE]",
+        help="a reference image (repeatable, up to 14): a path, a glob, a URL or a notebook "
+        "variable (PIL image, path, list); ROLE is subject, style, palette, composition, "
+        "lighting, material or free text",
+    )
+    @argument("-s", "--search", action="store_true", default=None, help="web-search grounding")
+    @argument(
+        "--image-search",
+        action="store_true",
+        default=None,
+        help="image-search grounding (turns web search on too)",
+    )
+    @argument("--session", help="the session to use (default: the notebook's)")
+    @argument("-e", "--edit", action="store_true", help="edit the session's current image")
+    @argument("--parent", help="with --edit: the turn number or a Result variable to edit")
+    @argument("-o", "--out", metavar="VAR", help="store the Result (or Grid) in this variable")
+    @argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="AXIS=V1,V2",
+        help="a comparison axis: resolution, aspect, format, search, image_search, model",
+    )
+    @argument("-n", "--repeat", type=int, default=1, help="samples of each request")
+    @argument("--fresh", action="store_true", help="skip the cache for this run")
+    @argument("--plan", action="store_true", help="show the plan, call nothing")
+    @argument("--budget", type=float, help="USD cap for a grid")
+    @argument("--concurrency", type=int, help="grid cells at once")
+    @argument("--yes", action="store_true", help="run a grid larger than the confirm size")
+    @argument("--panel", action="store_true", help="show the panel for this session")
+    @cell_magic
+    def nb2(self, line: str, cell: str) -> Any:
+        """Generate with Nano Banana 2: the cell is the prompt.
+
+        Lines that are exactly ``---`` split the cell into prompt variants (a comparison axis);
+        ``{name}`` takes a notebook variable. See the options below.
+        """
+        ns = self.shell.user_ns if self.shell else {}
+        cell_args = cellargs.parse(self._parse(line), cell, ns)
+        session = self.session(cell_args.session)
+        if cell_args.panel:
+            return self._store(cell_args.out, self._panel(cell_args, session))
+        if cell_args.edit:
+            return self._store(cell_args.out, self._edit(cell_args, session, ns))
+        if cell_args.is_grid:
+            return self._grid(cell_args, session)
+        request = {**self.defaults(), **cell_args.options}
+        result = run_live(
+            self.progress,
+            lambda cancel, say: session.generate(
+                cell_args.prompts[0],
+                references=list(cell_args.refs),
+                cancel=cancel,
+                on_status=say,
+                fresh=cell_args.fresh,
+                **request,
+            ),
+        )
+        return self._store(cell_args.out, result)
+
+    def defaults(self) -> dict[str, Any]:
+        """The request defaults from ``%config Nb2Magics.*``, under the engine's names."""
+        return {key: getattr(self, trait) for trait, key in _DEFAULTS}
+
+    def _edit(self, args: CellArgs, session: Any, ns: dict[str, Any]) -> Any:
+        parent = cellargs.parent(args.parent, session, ns)
+        return run_live(
+            self.progress,
+            lambda cancel, say: session.edit(
+                args.prompts[0],
+                parent=parent,
+                references=list(args.refs) if args.refs_given else None,
+                cancel=cancel,
+                on_status=say,
+                fresh=args.fresh,
+                **args.options,
+            ),
+        )
+
+    def _panel(self, args: CellArgs, session: Any) -> Any:
+        """The panel for the session; the cell and the options fill in its form."""
+        from .panel import Panel
+
+        prompt = args.prompts[0] if args.prompts else ""
+        form = {k: v for k, v in {**self.defaults(), **args.options}.items() if v is not None}
+        session.params(prompt or "…", references=list(args.refs), **form)  # named errors first
+        panel = Panel(session, prompt=prompt)
+        traits = {"model": "image_model"}
+        for key, value in form.items():
+            setattr(panel, traits.get(key, key), value)
+        for ref in args.refs:
+            panel.add_reference(ref)
+        return panel
+
+    def _parse(self, line: str) -> Any:
+        try:
+            return parse_argstring(self.nb2, line)
+        except ValueError as exc:  # shlex: an unclosed quote or a trailing backslash
+            raise UsageError(f"%%nb2 {line}: {exc}") from None
+
+    def _grid(self, args: CellArgs, session: Any) -> Any:
+        fixed = {**self.defaults(), **args.options}
+        for key in args.axes:
+            fixed.pop(key, None)
+        grid = session.compare(
+            prompt=list(args.prompts) if len(args.prompts) > 1 else args.prompts[0],
+            references=list(args.refs),
+            repeat=args.repeat,
+            confirm_cells=self.confirm_cells,
+            **fixed,
+            **args.axes,
+        )
+        concurrency = args.concurrency or self.concurrency
+        if args.plan:
+            plan = grid.plan(concurrency)
+            self._store(args.out, grid)
+            return plan
+        budget = args.budget if args.budget is not None else (self.budget or None)
+        handle = Handle(self.progress, f"grid: 0 of {len(grid.cells)} cells")
+        started = time.monotonic()
+
+        def progress(g: Any) -> None:
+            done = sum(1 for c in g.cells if c.status not in ("pending", "running"))
+            handle.say(f"grid: {done} of {len(g.cells)} cells, {time.monotonic() - started:.0f} s")
+
+        try:
+            grid.run(concurrency, budget, confirm=args.yes, on_progress=progress)
+        finally:  # finished cells are shown even after an interrupt
+            handle.show(grid)
+            self._store(args.out, grid)
+        return None
+
+    def _store(self, name: str | None, value: Any) -> None:
+        if name:
+            self.shell.user_ns[name] = value
+
+    # -- %nb2 -------------------------------------------------------------------------------
+    @line_magic("nb2")
+    def nb2_line(self, line: str) -> Any:
+        """%nb2 history | sessions | use NAME | config"""
+        words = line.split()
+        verb = words[0] if words else "config"
+        if verb == "history":
+            return self.session(words[1] if len(words) > 1 else None).history
+        if verb == "sessions":
+            names = sorted(set(self.sessions) | {self.active})
+            return Lines(
+                "\n".join(
+                    f"{'*' if n == self.active else ' '} {n}: "
+                    f"{len(self.sessions[n].history) if n in self.sessions else 0} turns"
+                    for n in names
+                )
+            )
+        if verb == "use" and len(words) == 2:
+            self.active = words[1]
+            return None
+        if verb == "config":
+            return Lines(self.config_text())
+        raise UsageError("%nb2: use history [NAME], sessions, use NAME, or config")
+
+    def config_text(self) -> str:
+        s = self.sessions.get(self.active)
+        token = "yes" if os.environ.get("REPLICATE_API_TOKEN") else "no"
+        backend = s.backend.name if s else ("replicate" if token == "yes" else "offline")
+        lines = [
+            f"session: {self.active}",
+            f"backend: {backend}",
+            f"token present: {token}",
+            f"store: {self.store or os.environ.get('NB2_STORE') or 'nb2-runs'}",
+            f"cache: {self.cache or os.environ.get('NB2_CACHE') or 'auto'}",
+        ]
+        names = [trait for trait, _ in _DEFAULTS] + ["concurrency", "confirm_cells", "budget"]
+        lines += [f"{name}: {getattr(self, name)}" for name in names]
+        return "\n".join(lines)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    magics = Nb2Magics(shell=ipython)
+    ipython.register_magics(magics)
+    if magics not in ipython.configurables:
+        ipython.configurables.append(magics)  # so %config Nb2Magics.x = ... reaches it

@@ -1,0 +1,74 @@
+"""The plan of the house (DESIGN.md), checked: imports run one way (import-linter contracts in
+pyproject.toml), no module over 400 lines, no room reaching into another's private names."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "nb2"
+
+
+def test_import_contracts_hold():
+    exe = shutil.which("lint-imports")
+    if exe is None:
+        pytest.fail("lint-imports is missing: pip install -e '.[test]' installs import-linter")
+    done = subprocess.run(
+        [exe, "--config", str(ROOT / "pyproject.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "broken" in done.stdout and "0 broken" in done.stdout
+
+
+def test_no_module_over_400_lines():
+    long = {
+        str(p.relative_to(SRC)): n
+        for p in SRC.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, long
+
+
+def test_the_folder_listing_shows_the_rooms():
+    rooms = sorted(p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    assert rooms == ["backends", "emulator", "engine", "notebook", "store", "views"]
+
+
+# `x._name` where x is another room's object: a session, a store, a reference, a backend
+_FOREIGN = re.compile(r"\b(session|store|ref|backend|result|grid)\._[a-z]\w*")
+
+
+def test_no_room_reads_another_rooms_private_names():
+    hits = []
+    for path in SRC.rglob("*.py"):
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _FOREIGN.search(line) and "self." not in line.split("._")[0][-5:]:
+                hits.append(f"{path.relative_to(SRC)}:{i}: {line.strip()}")
+    assert not hits, "\n".join(hits)
+
+
+def test_the_engine_never_prints():
+    for room in ("engine", "store", "backends", "views"):
+        for path in (SRC / room).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert not re.search(r"^\s*print\(", text, re.M), path
+
+
+def test_the_version_has_one_source():
+    import nb2
+
+    from importlib.metadata import version
+
+    assert nb2.__version__ == version("nb2")
+    assert "__version__ =" not in (SRC / "__init__.py").read_text(encoding="utf-8")
+    assert sys.modules["nb2._version"].__version__ == nb2.__version__
