@@ -1,9 +1,12 @@
 """A Replicate-compatible HTTP server on loopback, backed by the offline renderer.
 
-``Emulator`` (server.py) keeps the predictions and the fault knobs; http.py answers requests
-as the real API does. ``python -m nb2.emulator`` and ``nb2-emulator`` run it.
+``Emulator`` (server.py) keeps the predictions, files and clock; ``Faults`` (faults.py) the
+knobs; http.py answers the API as the real one does, delivery.py serves output files from a
+second origin (tls.py: its optional https). ``python -m nb2.emulator`` and ``nb2-emulator``
+run it.
 """
 
-from .server import E005, Emulator, Faults, main
+from .faults import Faults
+from .server import E005, Emulator, main
 
 __all__ = ["E005", "Emulator", "Faults", "main"]

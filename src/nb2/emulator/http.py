@@ -1,286 +1,314 @@
-"""The emulator's wire: routes, request parsing, status codes and the error bodies Replicate
-sends. The state (predictions, files, faults) lives in :mod:`nb2.emulator`; this module only
-turns HTTP into calls on it and its answers back into HTTP."""
+"""The API origin's wire: routes, request parsing, status codes and the bodies Replicate sends.
+The state (predictions, files, knobs) lives on :class:`~nb2.emulator.server.Emulator`; this
+module turns HTTP into calls on it and its answers back into HTTP."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
-import time
-from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler
+import math
+import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from .. import models
+from .predictions import TERMINAL, parse_duration
+from .wire import BaseHandler, iso, paginate, parse_time, problem
 
 if TYPE_CHECKING:
     from .server import Emulator
 
+_PREFER = re.compile(r"wait(?:=(\d+))?")  # the OpenAPI's ^wait(=([1-9]|[1-9][0-9]|60))?$
+_HTML = (
+    b"<!DOCTYPE html>\n<html><head><title>Just a moment...</title></head>"
+    b"<body><h1>Checking your browser before accessing api.replicate.com</h1></body></html>\n"
+)
+_TITLES = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
-def _problem(status: int, title: str | None, detail: str, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"detail": detail, "status": status, **extra}
-    if title:
-        body["title"] = title
-    return body
+
+def _field(kind: str, name: str, description: str) -> dict[str, str]:
+    return {"type": kind, "field": name, "description": description}
 
 
-def handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "nb2-emulator"
-        # Headers and body go out as two writes; with Nagle on, loopback adds a delayed-ACK
-        # stall (~40 ms) to every answer, which no real API has.
-        disable_nagle_algorithm = True
+def handler(emu: Emulator) -> type[BaseHandler]:
+    class Handler(BaseHandler):
+        body: bytes = b""
 
-        def log_message(self, *args: Any) -> None:  # quiet: tests read emu.requests instead
-            pass
+        # -- what every request goes through ---------------------------------------------------
+        def _begin(self, method: str) -> list[str] | None:
+            """Record the request, apply connection faults and auth; the path's parts."""
+            emu.requests.append((method, self.path))
+            self.body = self._read() if method == "POST" else b""
+            if emu._drop(method, self.path):  # read, never acted on: nothing is created
+                self.cut()
+                return None
+            if emu.take("hang_requests"):
+                emu.hung.append((method, self.path))
+                self.hang()
+                return None
+            if not self._authorized():
+                return None
+            parts = urlsplit(self.path).path.strip("/").split("/")
+            is_create = method == "POST" and parts[-1:] == ["predictions"]
+            if not is_create and self._throttle(emu.throttled("other"), exact=False):
+                return None
+            return parts
 
-        def _send(
-            self,
-            status: int,
-            body: Any,
-            headers: dict[str, str] | None = None,
-            raw: bytes | None = None,
-            ctype: str = "application/json",
-        ) -> None:
-            data = raw if raw is not None else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> bytes:
+        def _read(self) -> bytes:
             n = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(n) if n else b""
 
+        def _query(self) -> dict[str, str]:
+            return dict(parse_qsl(urlsplit(self.path).query))
+
         def _authorized(self) -> bool:
-            auth = self.headers.get("Authorization", "")
-            scheme, _, token = auth.partition(" ")
+            scheme, _, token = self.headers.get("Authorization", "").partition(" ")
             ok = scheme in ("Bearer", "Token") and bool(token)
             if ok:
                 emu.tokens_seen.add(token)
             if ok and emu.faults.tokens is not None:
                 ok = token in emu.faults.tokens
             if not ok:
-                self._send(
-                    401,
-                    _problem(
-                        401, "Unauthenticated", "You did not pass a valid authentication token"
-                    ),
-                )
+                detail = "You did not pass a valid authentication token"
+                self.send(401, problem(401, "Unauthenticated", detail))
             return ok
 
-        def _cut(self) -> None:
-            """Close the socket with no answer at all (a dropped connection)."""
-            self.close_connection = True
-            self.connection.shutdown(2)
+        def _throttle(self, wait: float | None, exact: bool) -> bool:
+            """Answer 429 if ``wait`` (seconds until the window frees) says so."""
+            if wait is None:
+                return False
+            f = emu.faults
+            n = max(1, math.ceil(wait))
+            shown = wait if exact else n  # throttle_creates keeps its number: tests wait less
+            if f.throttle_old_message:
+                detail = f"Request was throttled. Expected available in {n} second{'s' * (n > 1)}."
+            else:
+                detail = f"Request was throttled. Your rate limit resets in ~{shown:g}s."
+            body = problem(429, None, detail)
+            if f.retry_after_field:
+                body["retry_after"] = shown
+            headers = {"Retry-After": str(n)} if f.retry_after_header else None
+            self.send(429, body, headers=headers)
+            return True
 
+        # -- methods ----------------------------------------------------------------------------
         def do_GET(self) -> None:
-            emu.requests.append(("GET", self.path))
-            if emu._drop("GET", self.path):
-                return self._cut()
-            parts = urlsplit(self.path).path.strip("/").split("/")
-            if parts[0] == "delivery":
-                emu.downloads.append(dict(self.headers.items()))
-                data = emu.outputs.get("/".join(parts[1:]))
-                if data is None:
-                    return self._send(404, _problem(404, None, "Not found"))
-                ctype = "image/png" if self.path.endswith(".png") else "image/jpeg"
-                return self._send(200, None, raw=data, ctype=ctype)
-            if not self._authorized():
+            parts = self._begin("GET")
+            if parts is None:
                 return None
-            if parts[:2] == ["v1", "predictions"] and len(parts) == 2:
-                preds = sorted(emu.predictions.values(), key=lambda p: -p.created)
-                return self._send(
-                    200,
-                    {
-                        "next": None,
-                        "previous": None,
-                        "results": [emu._json(p) for p in preds[:100]],
-                    },
-                )
+            if parts == ["v1", "predictions"]:
+                return self._list_predictions()
             if parts[:2] == ["v1", "predictions"] and len(parts) == 3:
-                with emu._lock:
-                    fail = emu.faults.poll_errors > 0
-                    emu.faults.poll_errors -= 1 if fail else 0
-                if fail:
-                    return self._send(
-                        503,
-                        _problem(503, "Service Unavailable", "Temporarily unavailable (emulated)"),
-                    )
-                pred = emu.predictions.get(parts[2])
-                if pred is None:
-                    return self._send(
-                        404, _problem(404, None, "The requested resource could not be found.")
-                    )
-                return self._send(200, emu._json(pred))
-            if parts[:2] == ["v1", "files"] and len(parts) >= 3 and parts[2] in emu.files:
-                data, _, ctype = emu.files[parts[2]]
-                return self._send(200, None, raw=data, ctype=ctype)
-            return self._send(
-                404, _problem(404, None, "The requested resource could not be found.")
-            )
+                return self._get_prediction(parts[2])
+            if parts == ["v1", "files"]:
+                return self._list(
+                    [(emu.wall(f.created), f.id, f) for f in emu.files.all()],
+                    lambda f: f.to_json(emu),
+                )
+            if parts[:2] == ["v1", "files"] and len(parts) == 3:
+                f = emu.files.live(parts[2])
+                return self.send(200, f.to_json(emu)) if f else self.not_found()
+            return self.not_found()
 
         def do_POST(self) -> None:
-            emu.requests.append(("POST", self.path))
-            body = self._body()
-            if emu._drop("POST", self.path):  # read, never acted on: nothing is created
-                return self._cut()
-            if not self._authorized():
+            parts = self._begin("POST")
+            if parts is None:
                 return None
-            parts = urlsplit(self.path).path.strip("/").split("/")
             if parts[:2] == ["v1", "models"] and len(parts) == 5 and parts[4] == "predictions":
-                return self._create(f"{parts[2]}/{parts[3]}", body)
+                return self._create(f"{parts[2]}/{parts[3]}")
             if parts[:2] == ["v1", "predictions"] and len(parts) == 4 and parts[3] == "cancel":
-                pred = emu.predictions.get(parts[2])
-                if pred is None:
-                    return self._send(
-                        404, _problem(404, None, "The requested resource could not be found.")
-                    )
-                emu.canceled.append(pred.id)
-                emu._advance(pred)
-                with pred.lock:
-                    if pred.status not in ("succeeded", "failed", "canceled"):
-                        pred.status, pred.completed = "canceled", time.monotonic()
-                        pred.stopped.set()
-                return self._send(200, emu._json(pred))
+                return self._cancel(parts[2])
             if parts == ["v1", "files"]:
-                return self._upload(body)
-            return self._send(
-                404, _problem(404, None, "The requested resource could not be found.")
-            )
+                made = emu.files.upload(self.headers.get("Content-Type", ""), self.body)
+                if isinstance(made, str):
+                    return self.send(422, problem(422, "Input validation failed", made))
+                return self.send(201, made.to_json(emu))
+            return self.not_found()
 
-        def _create(self, model: str, body: bytes) -> None:
+        def do_DELETE(self) -> None:
+            parts = self._begin("DELETE")
+            if parts is None:
+                return None
+            if parts[:2] == ["v1", "files"] and len(parts) == 3 and emu.files.delete(parts[2]):
+                return self.send(204)
+            return self.not_found()
+
+        # -- predictions ----------------------------------------------------------------------
+        def _get_prediction(self, pid: str) -> None:
             f = emu.faults
+            if f.poll_errors_forever or emu.take("poll_errors"):
+                code = f.poll_error_status
+                headers = None
+                if f.poll_retry_after is not None:
+                    headers = {"Retry-After": f"{f.poll_retry_after:g}"}
+                title = _TITLES.get(code, "Server Error")
+                detail = "Temporarily unavailable (emulated)"
+                return self.send(code, problem(code, title, detail), headers=headers)
+            pred = emu.predictions.get(pid)
+            if pred is not None:
+                emu.advance(pred)
+                return self.send(200, pred.to_json(emu))
+            other = emu.foreign.get(pid)
+            return self.send(200, other.to_json(emu)) if other else self.not_found()
+
+        def _list_predictions(self) -> None:
+            query = self._query()
+            lo, hi = -math.inf, math.inf
+            for name in ("created_after", "created_before"):
+                if name in query:
+                    when = parse_time(query[name])
+                    if when is None:
+                        detail = f"{name} must be an ISO 8601 date-time"
+                        return self.send(400, problem(400, "Bad Request", detail))
+                    lo, hi = (when, hi) if name == "created_after" else (lo, when)
+            rows: list[tuple[float, str, Any]] = []
+            for p in list(emu.predictions.values()):
+                rows.append((emu.wall(p.created), p.id, p))
+            for other in list(emu.foreign.values()):
+                rows.append((emu.wall(other.created), other.id, other))
+            rows = [r for r in rows if lo <= r[0] < hi]
+
+            def render(item: Any) -> dict[str, Any]:
+                if hasattr(item, "advance"):
+                    emu.advance(item)
+                return item.to_json(emu)
+
+            return self._list(rows, render, query)
+
+        def _list(self, rows: list[Any], render: Any, query: dict[str, str] | None = None) -> None:
+            url = f"{emu.base_url}{urlsplit(self.path).path}"
+            query = self._query() if query is None else query
+            page = paginate(rows, query, url, emu.faults.page_size, render)
+            if page is None:
+                return self.send(400, problem(400, "Bad Request", "Invalid cursor"))
+            return self.send(200, page)
+
+        def _cancel(self, pid: str) -> None:
+            pred = emu.predictions.get(pid)
+            emu.canceled.append(pid)
+            if pred is not None:
+                emu.advance(pred)
+                pred.cancel(emu.clock())
+                return self.send(200, pred.to_json(emu))
+            other = emu.foreign.get(pid)
+            if other is None:
+                return self.not_found()
+            if other.body["status"] not in TERMINAL:
+                other.body.update(status="canceled", completed_at=iso(emu.wall()))
+            return self.send(200, other.to_json(emu))
+
+        def _create(self, model: str) -> None:
+            f = emu.faults
+            if emu.take("throttle_creates"):
+                self._throttle(f.retry_after, exact=True)
+                return None
+            if self._throttle(emu.throttled("create"), exact=False):
+                return None
             if model not in models.MODELS:
-                return self._send(
-                    404, _problem(404, None, "The requested resource could not be found.")
-                )
+                return self.not_found()
             if not f.credit:
-                return self._send(
-                    402,
-                    _problem(
-                        402,
-                        "Insufficient credit",
-                        "You have insufficient credit to run this model. "
-                        "Go to https://replicate.com/account/billing to purchase credit.",
-                    ),
+                detail = (
+                    "You have insufficient credit to run this model. "
+                    "Go to https://replicate.com/account/billing to purchase credit."
                 )
-            with emu._lock:
-                throttled = f.throttle_creates > 0
-                f.throttle_creates -= 1 if throttled else 0
-            if throttled:
-                wait = f.retry_after
-                headers = {"Retry-After": str(int(wait))} if f.retry_after_header else None
-                return self._send(
-                    429,
-                    _problem(
-                        429,
-                        None,
-                        f"Request was throttled. Your rate limit resets in ~{wait:g}s.",
-                        retry_after=wait,
-                    ),
-                    headers,
-                )
+                return self.send(402, problem(402, "Insufficient credit", detail))
             try:
-                inp = json.loads(body or b"{}").get("input") or {}
+                data = json.loads(self.body or b"{}")
             except ValueError:
-                return self._send(400, _problem(400, "Bad Request", "body is not JSON"))
+                return self.send(400, problem(400, "Bad Request", "The body is not valid JSON"))
+            inp = data.get("input") if isinstance(data, dict) else None
+            if not isinstance(inp, dict):
+                invalid = [_field("required", "input", "input is required")]
+                return self._refuse(model, {}, invalid)
+            invalid = self._check(model, inp)
+            wait, deadline = self._headers(data, invalid)
+            if invalid:
+                return self._refuse(model, inp, invalid)
+            pred = emu.create(model, inp, deadline)
+            emu.cancel_after[pred.id] = self.headers.get("Cancel-After")
+            if emu.take("create_aborted"):
+                pred.abort(emu.clock())
+            if wait:
+                emu.hold(pred, wait)
+            else:
+                emu.advance(pred)
+            body = pred.to_json(emu, view="create")
+            if body["status"] in ("starting", "processing") and body["output"] is None:
+                # unfinished: at once without Prefer, or a hold that expired
+                status = f.sync_expired_status if wait else "starting"
+                body.update(status=status, error=None)
+                if status == "starting":
+                    body["logs"] = ""
+            if emu.take("drop_create_responses"):  # made, but the client never hears of it
+                return self.cut()
+            return self._answer_create(body, wait)
+
+        def _answer_create(self, body: dict[str, Any], wait: float) -> None:
+            headers = {"Preference-Applied": f"wait={wait:g}"} if wait else None
+            if emu.take("create_null_url"):
+                body["urls"]["web"] = None
+            if emu.take("create_malformed"):
+                text = json.dumps(body).encode()
+                return self.send(201, raw=text[: len(text) // 2], headers=headers)
+            if emu.take("create_html"):
+                status = emu.faults.create_html_status
+                return self.send(status, raw=_HTML, ctype="text/html; charset=UTF-8")
+            return self.send(201, body, headers=headers)
+
+        def _check(self, model: str, inp: dict[str, Any]) -> list[dict[str, str]]:
             invalid = models.check_input(model, inp)
-            if f.refuse_field:
-                invalid.append(
-                    {
-                        "type": "enum",
-                        "field": f"input.{f.refuse_field}",
-                        "description": f"{f.refuse_field} refused (emulated)",
-                    }
-                )
+            if emu.faults.refuse_field:
+                name = emu.faults.refuse_field
+                invalid.append(_field("enum", f"input.{name}", f"{name} refused (emulated)"))
             images = inp.get("image_input", [])
             for i, uri in enumerate(images if isinstance(images, list) else []):
                 if not isinstance(uri, str) or not uri.startswith(("data:", "http://", "https://")):
                     invalid.append(
-                        {
-                            "type": "format",
-                            "field": f"input.image_input.{i}",
-                            "description": "Does not match format 'uri'",
-                        }
+                        _field("format", f"input.image_input.{i}", "Does not match format 'uri'")
                     )
-            prefer = self.headers.get("Prefer", "")
+            return invalid
+
+        def _headers(
+            self, data: dict[str, Any], invalid: list[dict[str, str]]
+        ) -> tuple[float, float | None]:
+            """The sync hold (``Prefer``) and the deadline (``Cancel-After`` or a body
+            ``deadline``) as a monotonic time; problems are appended to ``invalid``."""
             wait = 0.0
-            if prefer.startswith("wait"):
-                _, _, n = prefer.partition("=")
-                wait = float(n) if n else 60.0
-                if not 1 <= wait <= 60:
+            prefer = (self.headers.get("Prefer") or "").strip()
+            if prefer:
+                m = _PREFER.fullmatch(prefer)
+                if m and (m.group(1) is None or 1 <= int(m.group(1)) <= 60):
+                    wait = float(m.group(1) or 60)
+                else:
                     invalid.append(
-                        {
-                            "type": "header",
-                            "field": "Prefer",
-                            "description": "wait must be between 1 and 60",
-                        }
+                        _field("header", "Prefer", "must be 'wait' or 'wait=n', n from 1 to 60")
                     )
-            if invalid:
-                emu.refused.append({"model": model, "input": inp, "problems": invalid})
-                detail = "".join(f"- {p['field']}: {p['description']}\n" for p in invalid)
-                return self._send(
-                    422, _problem(422, "Input validation failed", detail, invalid_fields=invalid)
-                )
-            try:
-                pred = emu._create(model, inp)
-            except ValueError as exc:
-                return self._send(422, _problem(422, "Input validation failed", str(exc)))
-            if wait:
-                hold = time.monotonic() + wait
-                end = min(pred.done_at, hold)
-                pred.stopped.wait(max(0.0, end - time.monotonic()))  # answer at done_at
-                if pred.status != "canceled":  # a render slower than the latency
-                    pred.rendered.wait(max(0.0, hold - time.monotonic()))
-            with emu._lock:
-                drop = f.drop_create_responses > 0
-                f.drop_create_responses -= 1 if drop else 0
-            if drop:  # the prediction exists, but the client never hears of it
-                return self._cut()
-            headers = {"Location": f"{emu.base_url}/v1/predictions/{pred.id}"}
-            return self._send(201, emu._json(pred), headers)
+            deadline = None
+            cancel_after = self.headers.get("Cancel-After")
+            if cancel_after is not None:
+                seconds = parse_duration(cancel_after)
+                if seconds is None or seconds < emu.faults.cancel_after_min:
+                    least = f"{emu.faults.cancel_after_min:g}s"
+                    description = f"must be a duration such as 5m or 30s, at least {least}"
+                    invalid.append(_field("header", "Cancel-After", description))
+                else:
+                    deadline = emu.clock() + seconds
+            if isinstance(data.get("deadline"), str):
+                when = parse_time(data["deadline"])
+                seconds = parse_duration(data["deadline"]) if when is None else None
+                if when is not None:
+                    deadline = emu.mono(when)
+                elif seconds is not None:
+                    deadline = emu.clock() + seconds
+                else:
+                    why = "Does not match format 'date-time'"
+                    invalid.append(_field("format", "deadline", why))
+            return wait, deadline
 
-        def _upload(self, body: bytes) -> None:
-            from email.parser import BytesParser
-            from email.policy import default
+        def _refuse(self, model: str, inp: dict[str, Any], invalid: list[dict[str, str]]) -> None:
+            emu.refused.append({"model": model, "input": inp, "problems": invalid})
+            detail = "".join(f"- {p['field']}: {p['description']}\n" for p in invalid)
+            body = problem(422, "Input validation failed", detail, invalid_fields=invalid)
+            return self.send(422, body)
 
-            ctype = self.headers.get("Content-Type", "")
-            msg = BytesParser(policy=default).parsebytes(
-                f"Content-Type: {ctype}\r\n\r\n".encode() + body
-            )
-            for part in msg.iter_parts() if msg.is_multipart() else []:
-                if part.get_param("name", header="content-disposition") != "content":
-                    continue
-                data = part.get_payload(decode=True) or b""
-                fid = secrets.token_hex(12)
-                name = part.get_filename() or "file"
-                emu.files[fid] = (data, name, part.get_content_type())
-                now = datetime.now(timezone.utc)
-                url = f"{emu.base_url}/v1/files/{fid}"
-                return self._send(
-                    201,
-                    {
-                        "id": fid,
-                        "name": name,
-                        "content_type": part.get_content_type(),
-                        "size": len(data),
-                        "etag": hashlib.md5(data).hexdigest(),
-                        "checksums": {"sha256": hashlib.sha256(data).hexdigest()},
-                        "metadata": {},
-                        "created_at": now.isoformat().replace("+00:00", "Z"),
-                        "expires_at": (now + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
-                        "urls": {"get": url},
-                    },
-                )
-            return self._send(
-                422, _problem(422, "Input validation failed", "multipart part 'content' is missing")
-            )
-
+    Handler.emu = emu
     return Handler

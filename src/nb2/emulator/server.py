@@ -1,13 +1,35 @@
 """A Replicate-compatible HTTP server on loopback, backed by the offline renderer.
 
-For tests, benchmarks and rehearsing a pipeline without paying: the official client works
-against it unchanged (``replicate.Client(base_url=emulator.base_url)``). It speaks the endpoints
-nb2 uses (create, get, list, cancel, files), sync mode (``Prefer: wait=N``), the real error
-bodies, and has knobs for latency and faults::
+For tests, benchmarks and rehearsing a pipeline without paying: the official clients work
+against it unchanged (``replicate.Client(base_url=emu.base_url)``; npm ``replicate`` with
+``baseUrl: emu.base_url + "/v1"``). By default it answers as api.replicate.com does, as far as
+its OpenAPI description and recorded exchanges show:
+
+- a sync create (``Prefer: wait[=N]``, N 1..60) answers 201 ``processing`` with ``output``
+  already filled in when the model finishes within the hold, and ``starting`` with a null
+  output when the hold expires; without ``Prefer`` it answers ``starting`` at once. A create
+  never says ``succeeded``: GET the prediction for that;
+- ``started_at``/``completed_at``/``metrics`` are absent until they exist (and from create
+  answers); ``urls.web`` is ``https://replicate.com/p/{id}``; errors are
+  ``application/problem+json``;
+- ``Cancel-After`` (a Go duration, 5 s at least) ends a prediction: ``aborted`` if it had not
+  started, ``canceled`` if it had; ``GET /v1/predictions`` lists the whole account (see
+  :meth:`Emulator.add_foreign`) newest first, 100 a page, with ``created_after``/``before``;
+- the Files API keeps JSON objects (``GET /v1/files/{id}`` is not the bytes);
+- outputs live on a second origin, :attr:`Emulator.delivery_url`, so a test can see that no
+  credentials travel there.
+
+A deliberate, documented difference: outputs are ``http://`` by default, where the real ones are
+``https://replicate.delivery``. Loopback https needs a CA file that every client would have to
+be told to trust; nb2 downloads outputs itself and does not care. Pass
+``delivery_scheme="https"`` to serve them over TLS with a self-signed certificate made at start
+(``openssl`` CLI); trust :attr:`Emulator.cafile` (``NODE_EXTRA_CA_CERTS`` for node, an
+``ssl`` context for httpx) and the clients turn outputs into ``FileOutput`` as with the real
+service. Faults are opt-in knobs, :class:`~nb2.emulator.faults.Faults`::
 
     with Emulator(latency=1.0) as emu:
         backend = nb2.ReplicateBackend(api_token="test", base_url=emu.base_url)
-        emu.faults.throttle_creates = 2     # the next two creates get 429 (retry_after in body)
+        emu.faults.throttle_creates = 2     # the next two creates get 429
 
     python -m nb2.emulator --port 8765 --latency 1.0
 """
@@ -16,63 +38,28 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import math
 import secrets
-import string
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from http.server import ThreadingHTTPServer
+import urllib.request
+from collections import defaultdict, deque
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import tls
+from .delivery import delivery_handler
+from .faults import Faults
+from .files import Files
 from .http import handler
+from .predictions import E005, TERMINAL, Foreign, Prediction, foreign, new_id
+from .wire import Server
 
-E005 = (
-    "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
-)
+__all__ = ["E005", "Emulator", "Faults", "main"]
 
-
-@dataclass
-class Faults:
-    """Knobs; counters count down as they fire. Change them at any time."""
-
-    latency: float = 0.0  # seconds from create to a finished prediction
-    throttle_creates: int = 0  # the next N creates answer 429
-    retry_after: float = 1.0  # what a 429 asks for
-    retry_after_header: bool = False  # also send a Retry-After header (the body always has it)
-    poll_errors: int = 0  # the next N prediction GETs answer 503
-    fail_next: int = 0  # the next N predictions fail with a model error
-    moderation_words: tuple[str, ...] = ("[flag]",)  # prompts with these end E005
-    # prompts containing a key take that many seconds instead of `latency`
-    slow_words: dict[str, float] = field(default_factory=dict)
-    credit: bool = True  # False: creates answer 402
-    tokens: tuple[str, ...] | None = None  # accepted tokens (None: any non-empty)
-    drop_create_responses: int = 0  # the next N creates are made but their answer is lost
-    processing_after: float = 0.05  # seconds before "starting" becomes "processing"
-    refuse_field: str | None = None  # creates answer 422 naming this input field
-    drop_connections: int = 0  # the next N API requests are dropped unanswered (socket closed)
-    drop_every: int = 0  # also drop every Nth API request (0: never); creates never run then
-
-
-@dataclass
-class _Prediction:
-    id: str
-    model: str
-    input: dict[str, Any]
-    images: list[bytes]
-    created: float
-    done_at: float
-    moderated: bool
-    fail: bool
-    status: str = "starting"
-    output: str | None = None
-    error: str | None = None
-    completed: float | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    rendered: threading.Event = field(default_factory=threading.Event)
-    data: bytes | None = None  # the output, rendered in the background from create on
-    stopped: threading.Event = field(default_factory=threading.Event)  # set on cancel
+_T0_WALL, _T0_MONO = time.time(), time.monotonic()
 
 
 class Emulator:
@@ -80,38 +67,63 @@ class Emulator:
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", **faults: Any) -> None:
         self.faults = Faults(**faults)
-        self.predictions: dict[str, _Prediction] = {}
-        self.files: dict[str, tuple[bytes, str, str]] = {}  # id -> (data, name, content type)
-        self.outputs: dict[str, bytes] = {}
+        if self.faults.delivery_scheme not in ("http", "https"):
+            raise ValueError("delivery_scheme must be 'http' or 'https'")
+        self.host = host
+        self.predictions: dict[str, Prediction] = {}
+        self.foreign: dict[str, Foreign] = {}  # see add_foreign
+        self.files = Files(self)
+        self.outputs: dict[str, bytes] = {}  # delivery path -> bytes
+        self._output_of: dict[str, Prediction] = {}
         self.created: list[str] = []  # prediction ids, in order of creation
         self.canceled: list[str] = []  # ids that a cancel call reached
-        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.cancel_after: dict[str, str | None] = {}  # id -> the Cancel-After its create sent
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, both origins
         self.downloads: list[dict[str, str]] = []  # headers of every output download
         self.tokens_seen: set[str] = set()  # so tests can tell the token did reach the API
         self.in_flight_max = 0
         self.refused: list[dict[str, Any]] = []  # (model, input, problems) of every 422
         self.dropped: list[tuple[str, str]] = []  # requests whose connection was cut
-        self._seen = 0  # API requests counted for drop_every
+        self.hung: list[tuple[str, str]] = []  # requests held unanswered (hang_requests)
+        self.cafile: Path | None = None  # the https delivery's certificate, once started
+        self.stopping = threading.Event()
+        self._seen = 0  # requests counted for drop_every
+        self._windows: dict[str, deque[float]] = defaultdict(deque)  # rate-limit logs
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._server = Server((host, port), handler(self))
+        self._delivery = Server((host, 0), delivery_handler(self))
+        self._scheme = self.faults.delivery_scheme
+        self._threads: list[threading.Thread] = []
 
+    # -- the two origins ---------------------------------------------------------------------
     @property
     def base_url(self) -> str:
+        """The API's origin (no ``/v1``), as the Python client's ``base_url`` wants it."""
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    @property
+    def delivery_url(self) -> str:
+        """The output files' origin (a different port; https with ``delivery_scheme``)."""
+        host, port = self._delivery.server_address[:2]
+        return f"{self._scheme}://{host}:{port}"
+
     def start(self) -> Emulator:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, daemon=True, name="nb2-emulator"
-        )
-        self._thread.start()
+        if self._scheme == "https" and self._delivery.ssl_context is None:
+            self.cafile, self._delivery.ssl_context = tls.make_certificate(self.host)
+        for name, srv in (("nb2-emulator", self._server), ("nb2-delivery", self._delivery)):
+            t = threading.Thread(target=srv.serve_forever, daemon=True, name=name)
+            t.start()
+            self._threads.append(t)
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.stopping.set()  # ends sync holds, hung requests and slow downloads
+        for srv in (self._server, self._delivery):
+            if self._threads:
+                srv.shutdown()
+            srv.server_close()
+        tls.remove(self.cafile)
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -119,55 +131,27 @@ class Emulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def in_flight(self) -> int:
-        """Predictions created and not yet finished, right now."""
-        now = time.monotonic()
-        return sum(
-            1
-            for p in list(self.predictions.values())
-            if p.status not in ("succeeded", "failed", "canceled") and p.done_at > now
-        )
+    # -- the server's clock --------------------------------------------------------------------
+    def clock(self) -> float:
+        return time.monotonic()
 
-    # -- the model ---------------------------------------------------------------------------
-    def _create(self, model: str, inp: dict[str, Any]) -> _Prediction:
-        from ..backends.render import render  # noqa: F401  (import cost paid before the clock starts)
+    def wall(self, mono: float | None = None) -> float:
+        """The server's wall time (epoch seconds) of a monotonic time, skew included."""
+        mono = self.clock() if mono is None else mono
+        return _T0_WALL + (mono - _T0_MONO) + self.faults.clock_skew
 
-        pid = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(26))
-        now = time.monotonic()
-        f = self.faults
-        prompt = str(inp.get("prompt", ""))
+    def mono(self, wall: float) -> float:
+        """The monotonic time of a server wall time (the inverse of :meth:`wall`)."""
+        return wall - self.faults.clock_skew - _T0_WALL + _T0_MONO
+
+    # -- knobs that count down ---------------------------------------------------------------
+    def take(self, knob: str) -> bool:
+        """Whether the counter knob ``knob`` fires now (counting it down if so)."""
         with self._lock:
-            fail = f.fail_next > 0
-            f.fail_next -= 1 if fail else 0
-        pred = _Prediction(
-            id=pid,
-            model=model,
-            input=inp,
-            images=[self._fetch(u) for u in inp.get("image_input", [])],
-            created=now,
-            done_at=now + max([f.latency, *(t for w, t in f.slow_words.items() if w in prompt)]),
-            fail=fail,
-            moderated=any(w in prompt for w in f.moderation_words),
-        )
-        with self._lock:
-            self.predictions[pid] = pred
-            self.created.append(pid)
-            self.in_flight_max = max(self.in_flight_max, self.in_flight())
-        if pred.moderated or pred.fail:
-            pred.rendered.set()
-        else:
-            # The model works during its latency: render now, so `latency` is the whole time
-            # from create to output (not latency plus render), as with the real service.
-            threading.Thread(target=self._render, args=(pred,), daemon=True).start()
-        return pred
-
-    def _render(self, pred: _Prediction) -> None:
-        from ..backends.render import render
-
-        try:
-            pred.data = render(pred.input, pred.images, model=pred.model)
-        finally:
-            pred.rendered.set()
+            left = getattr(self.faults, knob)
+            if left > 0:
+                setattr(self.faults, knob, left - 1)
+            return left > 0
 
     def _drop(self, method: str, path: str) -> bool:
         """Whether to cut this request's connection without an answer (a fault knob)."""
@@ -180,65 +164,154 @@ class Emulator:
                 self.dropped.append((method, path))
         return drop
 
-    def _advance(self, pred: _Prediction) -> None:
-        with pred.lock:
-            if pred.status in ("succeeded", "failed", "canceled"):
-                return
-            now = time.monotonic()
-            if now < pred.done_at or not pred.rendered.is_set():
-                if now - pred.created >= self.faults.processing_after:
-                    pred.status = "processing"
-                return
-            pred.completed = now
-            if pred.moderated:
-                pred.status, pred.error = "failed", E005
-            elif pred.fail:
-                pred.status, pred.error = "failed", "Internal error while generating (emulated)"
-            elif pred.data is None:
-                pred.status, pred.error = "failed", "the emulated render failed"
-            else:
-                ext = "png" if pred.input.get("output_format") == "png" else "jpeg"
-                self.outputs[f"{pred.id}/output.{ext}"] = pred.data
-                pred.output = f"{self.base_url}/delivery/{pred.id}/output.{ext}"
-                pred.status = "succeeded"
+    def throttled(self, kind: str) -> float | None:
+        """Seconds until the rate-limit window for ``kind`` ("create" or "other") frees a
+        slot, or None (and the call is counted) when it is not over its limit."""
+        limit = self.faults.rate_limit if kind == "create" else self.faults.rate_limit_other
+        if not limit:
+            return None
+        count, window = limit
+        with self._lock:
+            log, now = self._windows[kind], self.clock()
+            while log and log[0] <= now - window:
+                log.popleft()
+            if len(log) >= count:
+                return max(log[0] + window - now, 0.001)
+            log.append(now)
+        return None
 
-    def _fetch(self, uri: str) -> bytes:
+    # -- the model ---------------------------------------------------------------------------
+    def create(self, model: str, inp: dict[str, Any], deadline: float | None) -> Prediction:
+        from ..backends.render import render  # noqa: F401  (import cost paid before the clock starts)
+
+        f = self.faults
+        now = self.clock()
+        prompt = str(inp.get("prompt", ""))
+        latency = max([f.latency, *(t for w, t in f.slow_words.items() if w in prompt)])
+        pred = Prediction(
+            id=new_id(),
+            model=model,
+            input=inp,
+            created=now,
+            start_at=now + min(f.processing_after, latency),
+            done_at=now + latency,
+            fail=self.take("fail_next"),
+            moderated=any(w in prompt for w in f.moderation_words),
+            deadline=deadline,
+        )
+        with self._lock:
+            self.predictions[pred.id] = pred
+            self.created.append(pred.id)
+            self.in_flight_max = max(self.in_flight_max, self.in_flight())
+        if pred.moderated or pred.fail:
+            pred.rendered_at = now
+            pred.rendered.set()
+        else:
+            # The model works during its latency: render now, so `latency` is the whole time
+            # from create to output (not latency plus render), as with the real service.
+            threading.Thread(target=self._render, args=(pred,), daemon=True).start()
+        return pred
+
+    def _render(self, pred: Prediction) -> None:
+        from ..backends.render import render
+
+        try:
+            try:
+                images = [self.fetch(u) for u in pred.input.get("image_input") or []]
+            except (OSError, ValueError) as exc:  # the prediction fails, as a real one would
+                pred.fetch_error = f"Failed to fetch an image input: {exc}"
+                return
+            # an unreadable image: data stays None and the prediction fails
+            with contextlib.suppress(Exception):
+                pred.data = render(pred.input, images, model=pred.model)
+        finally:
+            pred.rendered_at = self.clock()
+            pred.rendered.set()
+
+    def advance(self, pred: Prediction) -> None:
+        pred.advance(self.clock(), self._publish)
+
+    def _publish(self, pred: Prediction) -> str:
+        ext = "png" if pred.input.get("output_format") == "png" else "jpeg"
+        path = f"xezq/{secrets.token_urlsafe(24)}/tmp{pred.id[:8]}.{ext}"
+        self.outputs[path] = pred.data or b""
+        self._output_of[path] = pred
+        return f"{self.delivery_url}/{path}"
+
+    def output_at(self, path: str) -> bytes | None:
+        """An output's bytes, unless unknown or past the data retention."""
+        pred = self._output_of.get(path)
+        if pred is None or pred.completed is None:
+            return None
+        if self.clock() - pred.completed > self.faults.data_retention:
+            return None
+        return self.outputs.get(path)
+
+    def hold(self, pred: Prediction, seconds: float) -> None:
+        """A sync create's hold: until the prediction ends or ``seconds`` pass."""
+        end = self.clock() + seconds
+        while not self.stopping.is_set():
+            self.advance(pred)
+            now = self.clock()
+            if pred.status in TERMINAL or now >= end:
+                return
+            times = (end, pred.start_at, pred.done_at, pred.deadline)
+            wake = min(t for t in times if t is not None and t > now)
+            event = pred.stopped if pred.rendered.is_set() else pred.rendered
+            event.wait(min(wake - now, 0.1))  # 0.1: a cancel or a stop is noticed soon
+
+    def in_flight(self) -> int:
+        """Predictions created and not yet finished, right now."""
+        now = self.clock()
+        return sum(
+            1
+            for p in list(self.predictions.values())
+            if p.status not in TERMINAL
+            and min(p.done_at if p.rendered.is_set() else math.inf, p.deadline or math.inf) > now
+        )
+
+    def fetch(self, uri: str) -> bytes:
+        """An image input's bytes, as the model would fetch them (uploads read internally)."""
         if uri.startswith("data:"):
-            return base64.b64decode(uri.split(",", 1)[1])
-        path = urlsplit(uri).path
-        parts = path.strip("/").split("/")
-        if len(parts) >= 3 and parts[:2] == ["v1", "files"] and parts[2] in self.files:
-            return self.files[parts[2]][0]
-        raise ValueError(f"cannot fetch image input {uri[:60]!r}")
+            try:
+                return base64.b64decode(uri.split(",", 1)[1])
+            except (IndexError, ValueError) as exc:
+                raise OSError(f"bad data URI ({exc})") from None
+        parts = urlsplit(uri)
+        origin, path = f"{parts.scheme}://{parts.netloc}", parts.path.strip("/").split("/")
+        if origin == self.base_url:
+            if len(path) >= 3 and path[:2] == ["v1", "files"]:
+                f = self.files.live(path[2])
+                if f is not None:
+                    return f.data
+            raise OSError(f"{uri[:80]}: no such file")
+        if origin == self.delivery_url:
+            data = self.output_at("/".join(path))
+            if data is None:
+                raise OSError(f"{uri[:80]}: not found")
+            return data
+        with urllib.request.urlopen(uri, timeout=5) as r:
+            return r.read()
 
-    def _json(self, pred: _Prediction) -> dict[str, Any]:
-        self._advance(pred)
-        base = f"{self.base_url}/v1/predictions/{pred.id}"
-        done = pred.completed
-        return {
-            "id": pred.id,
-            "model": pred.model,
-            "version": "hidden",
-            "input": pred.input,
-            "output": pred.output,
-            "error": pred.error,
-            "logs": "emulated: nb2 offline renderer\n",
-            "status": pred.status,
-            "created_at": _iso(pred.created),
-            "data_removed": False,
-            "started_at": _iso(pred.created + min(0.01, pred.done_at - pred.created)),
-            "completed_at": _iso(done) if done else None,
-            "metrics": {"predict_time": round(done - pred.created, 3)} if done else {},
-            "urls": {"get": base, "cancel": f"{base}/cancel", "web": f"{base}/web"},
-        }
-
-
-_T0_WALL, _T0_MONO = time.time(), time.monotonic()
-
-
-def _iso(mono: float) -> str:
-    wall = datetime.fromtimestamp(_T0_WALL + (mono - _T0_MONO), timezone.utc)
-    return wall.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    # -- the rest of the account ---------------------------------------------------------------
+    def add_foreign(
+        self,
+        n: int,
+        *,
+        status: str = "succeeded",
+        model: str = "google/nano-banana-2",
+        spread: float = 60.0,
+        odd: bool = False,
+        source: str = "web",
+    ) -> list[str]:
+        """Seed ``n`` predictions this emulator did not make (web runs, other processes),
+        created over the last ``spread`` seconds, with ``status`` (``aborted`` included).
+        ``odd``: each carries one field a strict parser trips on (a null in ``urls``, an
+        offset time, an object ``error``, a list output, a string metric...). Their ids."""
+        made = foreign(self, n, status, model, spread, odd, source)
+        with self._lock:
+            self.foreign.update((f.id, f) for f in made)
+        return [f.id for f in made]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,12 +319,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--latency", type=float, default=0.0, help="seconds per prediction")
+    ap.add_argument("--delivery-scheme", choices=("http", "https"), default="http")
     args = ap.parse_args(argv)
-    emu = Emulator(port=args.port, host=args.host, latency=args.latency).start()
-    print(f"nb2 emulator on {emu.base_url} (latency {args.latency} s); Ctrl-C stops it", flush=True)
+    emu = Emulator(
+        port=args.port,
+        host=args.host,
+        latency=args.latency,
+        delivery_scheme=args.delivery_scheme,
+    ).start()
+    print(
+        f"nb2 emulator on {emu.base_url}, outputs on {emu.delivery_url} "
+        f"(latency {args.latency} s); Ctrl-C stops it",
+        flush=True,
+    )
+    if emu.cafile:
+        print(f"delivery certificate: {emu.cafile}", flush=True)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         emu.stop()
-
