@@ -185,6 +185,7 @@ def handler(emu: Emulator) -> type[BaseHandler]:
         def _cancel(self, pid: str) -> None:
             pred = emu.predictions.get(pid)
             emu.canceled.append(pid)
+            emu.cancel_times.setdefault(pid, emu.clock())
             if pred is not None:
                 emu.advance(pred)
                 pred.cancel(emu.clock())

@@ -77,6 +77,7 @@ class Emulator:
         self._output_of: dict[str, Prediction] = {}
         self.created: list[str] = []  # prediction ids, in order of creation
         self.canceled: list[str] = []  # ids that a cancel call reached
+        self.cancel_times: dict[str, float] = {}  # id -> time.monotonic() of its first cancel
         self.cancel_after: dict[str, str | None] = {}  # id -> the Cancel-After its create sent
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, both origins
         self.downloads: list[dict[str, str]] = []  # headers of every output download
@@ -112,12 +113,15 @@ class Emulator:
         if self._scheme == "https" and self._delivery.ssl_context is None:
             self.cafile, self._delivery.ssl_context = tls.make_certificate(self.host)
         for name, srv in (("nb2-emulator", self._server), ("nb2-delivery", self._delivery)):
-            t = threading.Thread(target=srv.serve_forever, daemon=True, name=name)
+            # a short poll interval: stop() (every test's teardown) waits for one
+            t = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True, name=name)
             t.start()
             self._threads.append(t)
         return self
 
     def stop(self) -> None:
+        if self.stopping.is_set():
+            return
         self.stopping.set()  # ends sync holds, hung requests and slow downloads
         for srv in (self._server, self._delivery):
             if self._threads:

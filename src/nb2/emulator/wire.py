@@ -181,6 +181,8 @@ def parse_time(text: str) -> float | None:
     text = text.strip()
     if "T" in text:  # an unescaped "+" in a query string arrives as a space
         text = text.replace(" ", "+")
+    if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat does not read "Z"
+        text = text[:-1] + "+00:00"
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
