@@ -24,9 +24,13 @@ def test_nano_banana_2_schema_matches_the_reference():
 
 @pytest.mark.parametrize(
     ("resolution", "ratio", "size"),
-    [("1K", "1:1", (1024, 1024)), ("1K", "1:8", (384, 3072)), ("2K", "16:9", (2752, 1536)),
-     ("2K", "21:9", (3168, 1344)), ("4K", "8:1", (12288, 1536)), ("4K", "9:16", (3072, 5504)),
-     ("4K", "2:3", (3392, 5056))],
+    # the reference's numbers: Google's table, and live measurements for the extreme ratios
+    [("1K", "1:1", (1024, 1024)), ("2K", "16:9", (2752, 1536)), ("2K", "21:9", (3168, 1344)),
+     ("4K", "9:16", (3072, 5504)), ("4K", "2:3", (3392, 5056)),
+     ("1K", "1:4", (512, 2064)), ("2K", "1:4", (1024, 4128)), ("4K", "1:4", (2048, 8256)),
+     ("1K", "4:1", (2064, 512)), ("4K", "4:1", (8256, 2048)),
+     ("1K", "1:8", (352, 2928)), ("2K", "1:8", (704, 5856)), ("4K", "1:8", (1408, 11712)),
+     ("1K", "8:1", (2928, 352)), ("4K", "8:1", (11712, 1408))],
 )  # fmt: skip
 def test_pixel_sizes(resolution, ratio, size):
     assert models.resolve_model("nano-banana-2").size(resolution, ratio) == size

@@ -242,7 +242,9 @@ class Recorder:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "offline": True}
 
-    def run(self, params: Any, *, cancel: Any = None, on_status: Any = None) -> Any:
+    def run(
+        self, params: Any, *, cancel: Any = None, on_status: Any = None, on_created: Any = None
+    ) -> Any:
         import io
 
         from nb2.backends import Output

@@ -32,7 +32,9 @@ def test_happy_path_matches_the_offline_renderer(emulator, backend, images):
     out = backend.run(p)
     assert out.data == OfflineBackend().run(p).data  # the same renderer behind the API
     assert out.prediction_id in emulator.created and out.model_version == "hidden"
-    assert out.image_inputs == ["data_uri"] and out.created_at and out.completed_at
+    # the sync answer carried the output ("processing", no completed_at yet): taken at once
+    assert out.image_inputs == ["data_uri"] and out.created_at and out.completed_at is None
+    assert [m for m, path in emulator.requests if "/v1/predictions/" in path] == []
 
 
 def test_sync_mode_answers_without_polling(emulator, backend):
@@ -58,15 +60,17 @@ def test_429_with_retry_after_in_the_body_only(emulator, backend):
     assert _creates(emulator) == 3  # two refused, one made
 
 
-def test_retry_after_is_read_body_first_then_text_then_header(backend):
-    from replicate.exceptions import ReplicateError
+def test_retry_after_is_read_body_first_then_text_then_header():
+    from nb2.backends.api import Answer
 
-    exc = ReplicateError(status=429, detail="Your rate limit resets in ~7s.")
-    backend._local.body, backend._local.headers = {"retry_after": 2}, {"retry-after": "9"}
-    assert backend._retry_after(exc) == 2
-    backend._local.body = {}
-    assert backend._retry_after(exc) == 7
-    assert backend._retry_after(ReplicateError(status=429, detail="slow down")) == 9
+    body = {"detail": "Request was throttled. Your rate limit resets in ~7s.", "retry_after": 2}
+    assert Answer(429, body, {"retry-after": "9"}).retry_after() == 2
+    assert Answer(429, {**body, "retry_after": None}, {"retry-after": "9"}).retry_after() == 7
+    old_form = {"detail": "Request was throttled. Expected available in 1 second."}
+    assert Answer(429, old_form, {}).retry_after() == 1
+    assert Answer(429, {"detail": "slow down"}, {"retry-after": "9"}).retry_after() == 9
+    assert Answer(429, {"detail": "slow down", "retry_after": 1e400}, {}).retry_after() is None
+    assert Answer(429, {"detail": "slow down"}, {}).retry_after() is None
 
 
 def test_still_throttled_becomes_rate_limit_error(emulator, backend):

@@ -27,6 +27,7 @@ _LAZY = {
     "open": ".store.opened",
     "leave_one_out": ".engine.cells",
     "diff_manifests": ".engine.manifests",
+    "recover": ".engine.recover",
 }
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "leave_one_out",
     "models",
     "open",
+    "recover",
 ]
 
 if TYPE_CHECKING:
@@ -55,13 +57,15 @@ if TYPE_CHECKING:
     from .emulator import Emulator
     from .engine.cells import leave_one_out
     from .engine.history import History
+    from .engine.manifests import diff_manifests
+    from .engine.recover import recover
     from .engine.result import Result
     from .engine.session import Session
     from .notebook.panel import Panel
     from .params import Params
     from .references import Reference
-    from .store.codec import open
-    from .store.runs import Store
+    from .store import Store
+    from .store.opened import open
 
 
 def __getattr__(name: str) -> Any:

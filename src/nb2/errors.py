@@ -67,6 +67,17 @@ class GenerationError(Nb2Error):
         self.logs = logs
 
 
+class UncollectedError(GenerationError):
+    """A prediction that may have succeeded could not be collected now (its output could not
+    be downloaded, or the API stopped answering). Its run is recorded as pending with its
+    prediction id, for :func:`nb2.recover` while the API keeps outputs (about an hour)."""
+
+
+class StoreError(Nb2Error, OSError):
+    """The store cannot be written (read-only, full disk). Raised before anything is sent
+    when it is found then; later, the run is recorded as far as the disk allows."""
+
+
 class ModerationError(GenerationError):
     """The input or output was flagged as sensitive (E005). Retrying the same input is pointless."""
 
@@ -118,5 +129,7 @@ __all__ = [
     "NoMetadataError",
     "RateLimitError",
     "ReplayMissError",
+    "StoreError",
+    "UncollectedError",
     "ValidationError",
 ]

@@ -40,8 +40,13 @@ class Backend(Protocol):
         *,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        on_created: Callable[[str], None] | None = None,
     ) -> Output:
-        """Make the image; raise an nb2.errors error on failure, CanceledError once stopped."""
+        """Make the image; raise an nb2.errors error on failure, CanceledError once stopped.
+
+        A backend that bills calls ``on_created(prediction_id)`` as soon as the prediction
+        exists and before any waiting (the session journals it); if that raises, the backend
+        cancels the prediction and re-raises."""
         ...
 
     def describe(self) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class OfflineBackend:
         *,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        on_created: Any = None,  # nothing is billed, so nothing to journal
     ) -> Output:
         from .render import render
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ..errors import CanceledError
+from ..errors import CanceledError, RateLimitError
 
 
 class RateLimiter:
@@ -22,8 +22,9 @@ class RateLimiter:
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self, cancel: threading.Event | None = None) -> None:
-        """Wait for a create slot (or raise CanceledError if ``cancel`` is set meanwhile)."""
+    def acquire(self, cancel: threading.Event | None = None, deadline: float | None = None) -> None:
+        """Wait for a create slot (or raise CanceledError if ``cancel`` is set meanwhile, and
+        RateLimitError if the slot would come after ``deadline``, a ``time.monotonic()``)."""
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -37,6 +38,11 @@ class RateLimiter:
                     return
                 if wait <= 0:
                     wait = (1 - self._tokens) * 60 / self.per_minute
+            if deadline is not None and now + wait > deadline:
+                raise RateLimitError(
+                    f"the run's time ran out waiting {wait:.1f} s for the rate limit",
+                    retry_after=wait,
+                )
             if cancel is not None:
                 if cancel.wait(wait):
                     raise CanceledError("stopped while waiting for the rate limit")

@@ -1,48 +1,57 @@
-"""The real backend: Replicate's API through the official ``replicate`` client (1.x).
+"""The real backend: Replicate's API over the official ``replicate`` client's session (1.x).
 
-Not ``replicate.run()``: it drops sync mode, returns None on a ``processing`` answer and never
-cancels on Ctrl-C. This backend creates with ``models.predictions.create(..., wait=N)``, polls to
-a terminal status, cancels remotely on a Stop or an interrupt, retries 429s by the server's
-``retry_after`` without ever creating twice, and downloads the output with no credentials.
+Not ``replicate.run()``: it returns None on a ``processing`` answer and never cancels on
+Ctrl-C. A run here: create in sync mode (``Prefer: wait``) with ``Cancel-After`` set to the
+run's time, so an orphan dies at the server; hand the prediction id to ``on_created`` (the
+session writes it to disk) before any waiting; poll to a terminal status, or take the output
+at once when the answer already carries it; download it with no credentials. One deadline
+bounds it all. Money rules: a create that may have reached the server is never sent again
+until the server's list shows it was not made (see lost.py); a Stop cancels at the server,
+even mid-create; a prediction that finished anyway is downloaded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import math
 import os
-import re
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from . import Output, StatusCallback
-from .download import download as _download
-from .download import parse_time as _parse_time
+from .api import Answer, Api, Prediction, Unreadable
+from .create import Creating
+from .download import MAX_OUTPUT_BYTES, download
+from .lost import Claims
 from .ratelimit import RateLimiter
+from .replicate_errors import map_answer, moderation
 
 if TYPE_CHECKING:
     from ..params import Params
     from ..references import Reference
 
 log = logging.getLogger("nb2.replicate")
-TERMINAL = ("succeeded", "failed", "canceled", "aborted")
-_MODERATION = re.compile(r"E005|flagged as sensitive", re.I)
-_RETRY_TEXT = re.compile(r"~\s*(\d+(?:\.\d+)?)\s*s", re.I)
 _UPLOAD_TTL = 23 * 3600  # the Files API keeps uploads 24 h; reuse them a little less long
+_RETRYABLE = (429, 500, 502, 503, 504)
 
 
-class ReplicateBackend:
-    """Replicate's hosted Nano Banana models.
+class _Timeout(Exception):
+    pass
+
+
+class ReplicateBackend(Creating):
+    """Replicate's hosted models.
 
     ``api_token`` defaults to ``REPLICATE_API_TOKEN``; ``base_url`` (an origin, no ``/v1``) points
     at another server such as ``nb2.emulator``. ``wait`` is the sync-mode hold in seconds (1-60):
-    the answer comes the moment the image is ready, and a Stop during it takes effect when it
-    ends. ``timeout`` bounds a whole prediction. A create whose connection dropped is looked
-    up, and sent again only if the server still lists no such prediction after
-    ``lost_create_grace`` seconds.
+    the answer comes the moment the image is ready. ``timeout`` bounds a whole run end to end
+    (create, holds, polls, retries, download) and is sent as ``Cancel-After``.
+    ``max_retry_after`` caps what a 429 may ask to wait; ``max_output_bytes`` caps a download.
     """
 
     name = "replicate"
@@ -61,39 +70,30 @@ class ReplicateBackend:
         create_retries: int = 6,
         data_uri_limit: int = 256 * 1024,
         lost_create_grace: float = 1.0,
+        max_retry_after: float = 60.0,
+        max_output_bytes: int = MAX_OUTPUT_BYTES,
     ) -> None:
-        import replicate
-
         token = api_token or os.environ.get("REPLICATE_API_TOKEN")
         if not token:
             raise errors.AuthenticationError(
                 "no Replicate API token: pass ReplicateBackend(api_token=...) or set "
                 "REPLICATE_API_TOKEN (or use nb2.OfflineBackend() to work without one)"
             )
-        if not 1 <= int(wait) <= 60:
-            raise errors.ValidationError(
-                f"wait: {wait!r} is outside the API's range",
-                field="wait",
-                value=wait,
-                allowed="1 to 60 seconds",
-            )
-        self.base_url = base_url or os.environ.get("REPLICATE_BASE_URL") or None
-        self.wait = int(wait)
-        self.timeout = float(timeout)
-        self.poll_interval = float(poll_interval)
-        self.create_retries = int(create_retries)
+        self.wait = _number("wait", wait, 1, 60, integer=True)
+        self.timeout = _number("timeout", timeout, 1, 86400)
+        self.poll_interval = _number("poll_interval", poll_interval, 0.01, 60)
+        self.max_retry_after = _number("max_retry_after", max_retry_after, 0, 3600)
+        self.lost_create_grace = _number("lost_create_grace", lost_create_grace, 0, 60)
+        self.create_retries = int(_number("create_retries", create_retries, 0, 100, integer=True))
         self.data_uri_limit = int(data_uri_limit)
-        self.lost_create_grace = float(lost_create_grace)
+        self.max_output_bytes = int(max_output_bytes)
+        self.base_url = base_url or os.environ.get("REPLICATE_BASE_URL") or None
         self.limiter = RateLimiter(creates_per_minute, burst)
-        self._local = threading.local()  # the last error body, per thread (see _on_response)
+        self.claims = Claims()
+        self.api = Api(token, self.base_url)
         self._uploads: dict[str, tuple[str, float]] = {}
-        self._uploads_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._http: Any = None  # one credential-free client for downloads (see _downloader)
-        self._client = replicate.Client(
-            api_token=token,
-            base_url=self.base_url,
-            event_hooks={"response": [self._on_response]},
-        )
 
     def __repr__(self) -> str:
         return f"ReplicateBackend(base_url={self.base_url!r}, token=set)"
@@ -102,16 +102,17 @@ class ReplicateBackend:
         return {
             "name": self.name,
             "offline": False,
-            "base_url": self.base_url or "https://api.replicate.com",
+            "base_url": (self.base_url or "https://api.replicate.com").rstrip("/"),
         }
 
-    # -- the run ----------------------------------------------------------------------------
+    # -- a run ----------------------------------------------------------------------------------
     def run(
         self,
         params: Params,
         *,
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
+        on_created: Callable[[str], None] | None = None,
     ) -> Output:
         cancel = cancel or threading.Event()
         say = on_status or (lambda s: None)
@@ -121,59 +122,108 @@ class ReplicateBackend:
         if images:
             data["image_input"] = [uri for uri, _ in images]
         say("queued")
-        pred = None
+        pred = self._create(params.model, data, cancel, deadline)
+        if on_created is not None:
+            try:
+                on_created(pred.id)  # the journal: the id is on disk before any waiting
+            except BaseException:
+                self._cancel(pred.id)  # it cannot be recorded, so it must not run on
+                raise
+        return self._follow(pred, str(params.output_format or "jpg"), cancel, deadline, say,
+                            [how for _, how in images])  # fmt: skip
+
+    def collect(
+        self, prediction_id: str, output_format: str, *, running: str = "leave",
+        timeout: float | None = None,
+    ) -> Output | None:  # fmt: skip
+        """A recorded prediction's output now (for ``nb2.recover``): downloaded if it
+        succeeded; if still running, waited for (``running="wait"``), canceled ("cancel") or
+        left (None). Raises the run's error if it failed, was canceled or its data is gone."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        pred = self._poll(Prediction(prediction_id, "unknown"), threading.Event(), deadline)
+        if not (pred.ready or pred.terminal):
+            if running == "leave":
+                return None
+            if running == "cancel":
+                pred = self._cancel(prediction_id) or pred
+                if not pred.ready:
+                    raise errors.CanceledError(
+                        f"prediction {prediction_id} was still running; canceled",
+                        prediction_id=prediction_id,
+                    )
+        return self._follow(pred, output_format, threading.Event(), deadline, lambda s: None, [])
+
+    def _follow(
+        self, pred: Prediction, fmt: str, cancel: threading.Event, deadline: float,
+        say: StatusCallback, how: list[str],
+    ) -> Output:  # fmt: skip
         try:
-            pred = self._create(params.model, data, cancel)
-            while pred.status not in TERMINAL:
+            while not (pred.ready or pred.terminal):
                 say(pred.status)
                 if cancel.is_set():
                     raise errors.CanceledError("stopped", prediction_id=pred.id)
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-                cancel.wait(self.poll_interval)
-                if not cancel.is_set():
-                    pred = self._reload(pred)
-        except TimeoutError:
-            self._cancel(pred)
-            raise errors.GenerationError(
-                f"prediction {pred.id if pred else '?'} took longer than {self.timeout:.0f} s; "
-                "it was canceled",
-                prediction_id=pred.id if pred else None,
-            ) from None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _Timeout
+                if not cancel.wait(min(self.poll_interval, left)):
+                    pred = self._poll(pred, cancel, deadline)
         except (errors.CanceledError, KeyboardInterrupt):
-            self._cancel(pred)
-            raise
-        return self._finish(pred, params, [how for _, how in images], say)
+            final = self._cancel(pred.id)
+            if final is None or not final.ready:
+                raise
+            pred = final  # it finished before the cancel arrived: it is paid for, so keep it
+            log.info("prediction %s finished before its cancel; downloading it", pred.id)
+        except _Timeout:
+            final = self._cancel(pred.id)
+            if final is None:
+                raise errors.UncollectedError(
+                    f"prediction {pred.id} outlived the run's {self.timeout:.0f} s and could "
+                    "not be canceled; recorded for nb2.recover()",
+                    prediction_id=pred.id,
+                ) from None
+            if not final.ready:
+                raise errors.GenerationError(
+                    f"prediction {pred.id} took longer than {self.timeout:.0f} s; canceled",
+                    prediction_id=pred.id,
+                ) from None
+            pred = final
+        return self._finish(pred, fmt, how, say, deadline)
 
-    def _finish(self, pred: Any, params: Params, how: list[str], say: StatusCallback) -> Output:
+    def _finish(
+        self, pred: Prediction, fmt: str, how: list[str], say: StatusCallback, deadline: float
+    ) -> Output:
         if pred.status == "canceled":
             raise errors.CanceledError(f"prediction {pred.id} was canceled", prediction_id=pred.id)
-        if pred.status != "succeeded":
+        if not pred.ready:
             message = str(pred.error or pred.status)
-            cls = errors.ModerationError if _MODERATION.search(message) else errors.GenerationError
+            if pred.status == "aborted":
+                message = "aborted: its deadline (Cancel-After) passed before it started"
+            cls = errors.ModerationError if moderation(message) else errors.GenerationError
             raise cls(
                 f"prediction {pred.id} {pred.status}: {message}",
                 prediction_id=pred.id,
                 logs=pred.logs,
             )
-        url = pred.output[0] if isinstance(pred.output, list) else pred.output
-        if not isinstance(url, str) or not url:
+        url = pred.output_url
+        if url is None:
             raise errors.GenerationError(
                 f"prediction {pred.id} succeeded with no output (data removed?)",
                 prediction_id=pred.id,
                 logs=pred.logs,
             )
         say("downloading")
-        metrics = pred.metrics or {}
+        data = download(
+            self._downloader(), url, pred.id, deadline=deadline, max_bytes=self.max_output_bytes
+        )
         return Output(
-            data=_download(self._downloader(), url, pred.id),
-            format=str(params.output_format or "jpg"),
+            data=data,
+            format=fmt,
             prediction_id=pred.id,
             model_version=pred.version,
             created_at=pred.created_at,
             started_at=pred.started_at,
             completed_at=pred.completed_at,
-            predict_time=metrics.get("predict_time"),
+            predict_time=pred.metrics.get("predict_time"),
             logs=pred.logs,
             image_inputs=how,
         )
@@ -183,207 +233,94 @@ class ReplicateBackend:
         TLS context), which a grid of cells on few cores would otherwise pay per image."""
         import httpx
 
-        with self._uploads_lock:
+        with self._lock:
             if self._http is None:
-                self._http = httpx.Client(
-                    follow_redirects=True, timeout=httpx.Timeout(60.0, connect=10.0)
-                )
+                self._http = httpx.Client(follow_redirects=True)
             return self._http
 
-    # -- create, with the rules for retrying ------------------------------------------------
-    def _create(self, model: str, data: dict[str, Any], cancel: threading.Event) -> Any:
+    # -- polls and cancels ------------------------------------------------------------------------
+    def _poll(self, pred: Prediction, cancel: threading.Event, deadline: float) -> Prediction:
+        """The prediction now; transient failures are tried again until the deadline."""
         import httpx
-        from replicate.exceptions import ReplicateError
 
-        backoff = 1.0
-        for attempt in range(self.create_retries + 1):
-            self.limiter.acquire(cancel)
-            self._local.body, self._local.headers = None, None
-            since = datetime.now(timezone.utc)
-            try:
-                return self._client.models.predictions.create(
-                    model=model, input=data, wait=self.wait
-                )
-            except ReplicateError as exc:
-                if exc.status == 429 and attempt < self.create_retries:
-                    pause = self._retry_after(exc) or backoff
-                    backoff = min(backoff * 2, 30)
-                    log.info("throttled on create; waiting %.1f s", pause)
-                    self.limiter.pause(pause)
-                    continue
-                if exc.status and exc.status >= 500:
-                    found = self._find(model, data, since)
-                    if found is not None:
-                        return found
-                    if attempt < self.create_retries:
-                        time.sleep(min(backoff, 5))
-                        backoff *= 2
-                        continue
-                raise self._map_error(exc) from None
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # the request never reached the server: a retry cannot double-bill
-                if attempt >= self.create_retries:
-                    raise errors.GenerationError(f"cannot reach Replicate: {exc}") from None
-                time.sleep(min(backoff, 5))
-                backoff *= 2
-            except (httpx.TransportError, KeyboardInterrupt) as exc:
-                # it may have reached the server: find that prediction, never make another
-                found = self._find(model, data, since)
-                if isinstance(exc, KeyboardInterrupt):
-                    self._cancel(found)
-                    raise
-                if found is None and attempt < self.create_retries:
-                    # A server still handling the request lists it a moment later; only a
-                    # create that stays unlisted after that grace was never made, and is sent
-                    # again (a dropped keep-alive connection is the common case).
-                    if cancel.wait(self.lost_create_grace):
-                        self._cancel(self._find(model, data, since))  # made after all? stop it
-                        raise errors.CanceledError("stopped") from None
-                    found = self._find(model, data, since, sure=True)
-                    if found is None:
-                        log.info("create lost before the server made it; sending it again")
-                        continue
-                if found is not None:
-                    return found
-                raise errors.GenerationError(
-                    f"the create request failed after it was sent ({type(exc).__name__}) and no "
-                    "prediction was found for it; not retried, so nothing is billed twice"
-                ) from None
-        raise errors.RateLimitError("still throttled after retrying")  # pragma: no cover
-
-    def _find(
-        self, model: str, data: dict[str, Any], since: datetime, *, sure: bool = False
-    ) -> Any:
-        """The prediction a lost create made, if the server lists one with our exact input.
-
-        ``sure``: None must mean "not made", so an unreadable list raises instead.
-        """
-        page = None
-        for attempt in range(3 if sure else 1):
-            try:
-                page = self._client.predictions.list()
-                break
-            except Exception:
-                time.sleep(0.2 * (attempt + 1))
-        if page is None:
-            if sure:
-                raise errors.GenerationError(
-                    "the create request failed after it was sent and the prediction list "
-                    "could not be read; not retried, so nothing is billed twice"
-                )
-            return None
-        for pred in page.results or []:
-            created = _parse_time(pred.created_at)
-            if pred.input == data and created and created >= since.replace(microsecond=0):
+        backoff = 0.5
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Timeout
+            a: Answer | None = None
+            with contextlib.suppress(httpx.TransportError):
+                a = self.api.request("GET", f"/v1/predictions/{pred.id}", timeout=min(10.0, left))
+            if a is not None and a.ok:
+                try:
+                    return Prediction.parse(a.body)
+                except Unreadable:
+                    pass
+            elif a is not None and a.status not in _RETRYABLE:
+                raise map_answer(a, pred.id)
+            asked = a.retry_after() if a is not None else None
+            pause = min(asked if asked is not None else backoff, self.max_retry_after, 5.0)
+            backoff = min(backoff * 2, 5.0)
+            if cancel.wait(min(pause, max(0.0, deadline - time.monotonic()))):
                 return pred
+
+    def _cancel(self, prediction_id: str) -> Prediction | None:
+        """Cancel at the server; the prediction as the cancel's answer shows it (None if no
+        answer could be had: then it may run on, and the caller says so)."""
+        for attempt in range(3):
+            try:
+                a = self.api.request("POST", f"/v1/predictions/{prediction_id}/cancel", timeout=3.0)
+                if a.ok:
+                    return Prediction.parse(a.body)
+                if a.status not in _RETRYABLE:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.2 * (attempt + 1))
+        log.warning("could not cancel prediction %s", prediction_id)
         return None
 
-    def _reload(self, pred: Any) -> Any:
-        import httpx
-        from replicate.exceptions import ReplicateError
-
-        for attempt in range(6):
-            try:
-                return self._client.predictions.get(pred.id)
-            except ReplicateError as exc:
-                if not (exc.status and exc.status >= 500) or attempt == 5:
-                    raise self._map_error(exc, pred.id) from None
-            except httpx.TransportError:
-                if attempt == 5:
-                    raise errors.GenerationError(
-                        f"lost contact with Replicate while waiting for {pred.id}",
-                        prediction_id=pred.id,
-                    ) from None
-            except Exception as exc:  # the client's strict parser (e.g. status "aborted")
-                raise errors.GenerationError(
-                    f"prediction {pred.id}: unreadable answer ({type(exc).__name__})",
-                    prediction_id=pred.id,
-                ) from None
-            time.sleep(min(0.5 * 2**attempt, 8))
-        return pred  # pragma: no cover
-
-    def _cancel(self, pred: Any) -> None:
-        if pred is None or getattr(pred, "status", None) in TERMINAL:
-            return
-        for attempt in range(3):  # a dropped connection must not leave it running (and billing)
-            try:
-                self._client.predictions.cancel(pred.id)
-                return
-            except Exception as exc:
-                if attempt == 2:
-                    log.warning("could not cancel prediction %s: %s", pred.id, type(exc).__name__)
-                else:
-                    time.sleep(0.2)
-
-    # -- errors -----------------------------------------------------------------------------
-    def _on_response(self, response: Any) -> None:
-        # The client drops retry_after and invalid_fields from error bodies; keep them.
-        if response.status_code >= 400:
-            response.read()
-            try:
-                self._local.body = response.json()
-            except ValueError:
-                self._local.body = None
-            self._local.headers = dict(response.headers)
-
-    def _retry_after(self, exc: Any) -> float | None:
-        body = getattr(self._local, "body", None) or {}
-        if isinstance(body.get("retry_after"), (int, float)):
-            return float(body["retry_after"])
-        m = _RETRY_TEXT.search(exc.detail or "")
-        if m:
-            return float(m.group(1))
-        header = (getattr(self._local, "headers", None) or {}).get("retry-after", "")
-        return float(header) if header.replace(".", "", 1).isdigit() else None
-
-    def _map_error(self, exc: Any, prediction_id: str | None = None) -> errors.Nb2Error:
-        detail = (exc.detail or exc.title or "").strip()
-        status = exc.status
-        if status == 401:
-            return errors.AuthenticationError(f"Replicate refused the token (401): {detail}")
-        if status == 402:
-            return errors.InsufficientCreditError(f"Replicate: insufficient credit (402): {detail}")
-        if status == 422:
-            body = getattr(self._local, "body", None) or {}
-            fields = body.get("invalid_fields") or []
-            names = ", ".join(f.get("field", "?") for f in fields) or "input"
-            return errors.ValidationError(
-                f"Replicate refused the input (422) at {names}: {detail}",
-                field=names,
-                invalid_fields=fields,
-            )
-        if status == 429:
-            return errors.RateLimitError(
-                f"Replicate is still throttling after {self.create_retries} retries: {detail}",
-                retry_after=self._retry_after(exc),
-            )
-        return errors.GenerationError(
-            f"Replicate error {status}: {detail}", prediction_id=prediction_id
-        )
-
-    # -- images in ---------------------------------------------------------------------------
+    # -- images in ------------------------------------------------------------------------------
     def _image_uri(self, ref: Reference) -> tuple[str, str]:
         """A URI for a reference: a data URI when small, else an upload (reused by hash)."""
         img = ref.load()
         if len(img.data) <= self.data_uri_limit:
             return img.data_uri(), "data_uri"
-        with self._uploads_lock:
+        with self._lock:
             hit = self._uploads.get(img.sha256)
             if hit and hit[1] > time.monotonic():
                 return hit[0], "upload_reused"
         try:
-            f = self._client.files.create(
+            f = self.api.client.files.create(
                 io.BytesIO(img.data),
                 filename=f"{img.sha256[:16]}.{img.ext}",
                 content_type=img.mime,
             )
         except Exception as exc:
-            from replicate.exceptions import ReplicateError
-
-            if isinstance(exc, ReplicateError):
-                raise self._map_error(exc) from None
+            status = getattr(exc, "status", None)
+            if isinstance(status, int):
+                raise map_answer(
+                    Answer(status, None, {}, str(getattr(exc, "detail", "")))
+                ) from None
             raise errors.GenerationError(f"uploading {ref.name} failed: {exc}") from None
-        url = f.urls.get("get") or ""
-        with self._uploads_lock:
+        url = (f.urls or {}).get("get") or ""
+        with self._lock:
             self._uploads[img.sha256] = (url, time.monotonic() + _UPLOAD_TTL)
         return url, "upload"
+
+
+def _number(name: str, value: Any, low: float, high: float, integer: bool = False) -> float:
+    try:
+        f = float(value)
+        ok = math.isfinite(f) and low <= f <= high and (not integer or f == int(f))
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or isinstance(value, bool):
+        kind = "a whole number" if integer else "a number"
+        raise errors.ValidationError(
+            f"{name}: {value!r} is not {kind} from {low:g} to {high:g}",
+            field=name,
+            value=value,
+            allowed=f"{kind} from {low:g} to {high:g}",
+        )
+    return int(f) if integer else f

@@ -9,6 +9,7 @@ launching cells once the budget is spent.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import os
 import threading
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .result import Result
     from .session import Session
 
+log = logging.getLogger("nb2")
 AXES = ("prompt", "model", "resolution", "aspect_ratio", "output_format", "google_search",
         "image_search", "references", "repeat")  # fmt: skip
 DEFAULT_CONFIRM_CELLS = 64
@@ -75,6 +77,36 @@ class Grid:
         self._cancel = threading.Event()
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_axes(
+        cls, session: Session, *, repeat: int = 1, confirm_cells: int | None = None, **axes: Any
+    ) -> Grid:
+        """Lists are axes, single values are fixed (see :meth:`Session.compare`)."""
+        varying, fixed = {}, {}
+        for name, value in axes.items():
+            is_axis = isinstance(value, dict) or (
+                isinstance(value, (list, tuple))
+                and (
+                    name != "references"
+                    or (bool(value) and all(isinstance(v, (list, tuple)) for v in value))
+                )
+            )
+            (varying if is_axis else fixed)[name] = value
+        if "prompt" not in axes:
+            raise ValidationError(
+                "compare: prompt is required (a string or a list of them)",
+                field="prompt",
+                value=None,
+                allowed="text or a list of texts",
+            )
+        return cls(
+            session,
+            varying,
+            fixed,
+            repeat=repeat,
+            confirm_cells=confirm_cells or DEFAULT_CONFIRM_CELLS,
+        )
+
     def _cell(self, combo: tuple[tuple[str, Any], ...]) -> Cell:
         values = dict(self.fixed)
         labels = {}
@@ -99,6 +131,8 @@ class Grid:
             for c in self.cells
             if c.done is False and not (cache != "off" and self.session.lookup(c.params))
         ]
+        if cache != "off":  # identical requests are sent once (see Session.run)
+            new = list({c.params.cache_key: c for c in new}.values())
         offline = bool(getattr(self.session.backend, "offline", False))
         cost = (
             0.0 if offline else sum(models.price(c.params.model, c.params.resolution) for c in new)
@@ -154,7 +188,8 @@ class Grid:
                 f"${budget:.2f}; nothing was started"
             )
         self._cancel.clear()
-        todo = [c for c in self.cells if not c.done]
+        # a cell moderation blocked is not sent again (retry_failed leaves it too)
+        todo = [c for c in self.cells if not c.done and c.status != "blocked"]
         main = threading.current_thread() is threading.main_thread()
         # A slot is a prediction in flight. It is given back when the prediction has finished
         # at the server (the backend says "downloading"), so the next create overlaps this
@@ -170,7 +205,10 @@ class Grid:
                 return
             done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
             for fut in done:
-                running.pop(fut)
+                cell = running.pop(fut)
+                exc = fut.exception()
+                if exc is not None and cell.status in ("running", "pending"):
+                    cell.status, cell.error = "error", f"{type(exc).__name__}: {exc}"
                 if on_progress:
                     on_progress(self)
 
@@ -216,7 +254,7 @@ class Grid:
 
     def retry_failed(self, **kw: Any) -> Grid:
         for cell in self.cells:
-            if cell.status in ("failed", "blocked", "canceled"):
+            if cell.status in ("failed", "error", "canceled"):
                 cell.status, cell.error = "pending", None
         return self.run(**kw)
 
@@ -239,6 +277,9 @@ class Grid:
             cell.status, cell.error = "canceled", str(exc)
         except Nb2Error as exc:
             cell.status, cell.error = "failed", str(exc)
+        except Exception as exc:  # never swallowed: the cell says it, the log has the trace
+            log.exception("nb2 grid: cell %s failed unexpectedly", cell.labels)
+            cell.status, cell.error = "error", f"{type(exc).__name__}: {exc}"
         else:
             cell.result = result
             hit = result.cached or stored

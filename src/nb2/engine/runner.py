@@ -8,36 +8,50 @@ record format.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import models
 from .._version import __version__
 from ..backends import Backend, Output, StatusCallback
-from ..errors import CanceledError, ModerationError, Nb2Error
+from ..errors import (
+    CanceledError,
+    GenerationError,
+    ModerationError,
+    Nb2Error,
+    StoreError,
+    UncollectedError,
+)
 from ..imaging import image_size
 from ..params import Params
 from ..store import Store
 from ..store import codec as metadata
 
+log = logging.getLogger("nb2")
+T = TypeVar("T")
+
 
 def lookup(store: Store, backend: Backend, params: Params) -> dict[str, Any] | None:
     """The stored record that answers ``params`` for ``backend``, or None.
 
-    An offline stand-in's render never answers a session with a real backend: the cache
-    key is the request, and the stand-in is not the model.
+    A live backend takes only results made at its own endpoint: an offline render, or the
+    emulator's, never answers the real API (the cache key is the request, not who answered).
     """
-    record = store.lookup(params.cache_key)
-    if record is None:
-        return None
-    if (record.get("backend") or {}).get("offline") and not backend.offline:
-        return None
-    return record
+    if backend.offline:  # any stored result beats a stand-in; the stand-in's own too
+        return store.lookup(params.cache_key)
+    return store.lookup(params.cache_key, endpoint=endpoint(backend.describe()))
+
+
+def endpoint(described: dict[str, Any]) -> str:
+    """Where results come from: ``offline``, or the API's base URL (the real one, the
+    emulator, another). A result from one endpoint never answers a request made to another."""
+    return Store.endpoint_of(described)
 
 
 def execute(
@@ -53,58 +67,136 @@ def execute(
 ) -> dict[str, Any]:
     """Call the backend for ``params`` and store what comes back; returns the record.
 
-    A failure is recorded too (failed, blocked, canceled or error, with the prediction id when
-    there is one) and then raised.
+    The record is on disk (``running``) before anything is sent, so a store that cannot be
+    written stops the run before it costs anything; the prediction id joins it the moment the
+    backend has one. A failure is recorded too (failed, blocked, canceled or error, with the
+    prediction id), and ``pending`` when the prediction may still be collected (nb2.recover).
     """
     record = new_record(params, kind, parent, session, backend)
-    for ref in params.references:  # the inputs too, so the run can be repeated from disk
-        store.put_image(ref.data, ref.load().ext)
-    t0 = time.perf_counter()
     try:
-        out = call(backend, params, cancel, on_status)
-    except BaseException as exc:
-        record.update(
-            status=status_of(exc),
-            error=str(exc)[:2000],
-            wall_time=round(time.perf_counter() - t0, 3),
-            completed_at=now(),
-        )
-        record["prediction_id"] = getattr(exc, "prediction_id", None)
+        held = store.hold(record["run_id"])
         store.save(record)
-        raise
-    fill(record, out, time.perf_counter() - t0, store)
-    store.save(record)
-    return record
+        for ref in params.references:  # the inputs too, so the run can be repeated from disk
+            store.put_image(ref.data, ref.load().ext)
+    except OSError as exc:
+        raise StoreError(
+            f"the store at {store.root} cannot be written ({exc.strerror or exc}); "
+            "nothing was sent, nothing was spent"
+        ) from None
+    try:
+        return _settle(store, backend, params, record, cancel, on_status)
+    finally:
+        held.close()
 
 
-def call(
+def _settle(
+    store: Store,
     backend: Backend,
     params: Params,
+    record: dict[str, Any],
     cancel: threading.Event | None,
     on_status: StatusCallback | None,
-) -> Output:
-    """Run the backend; on the main thread, in a worker so an interrupt can cancel it."""
-    cancel = cancel or threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        return backend.run(params, cancel=cancel, on_status=on_status)
-    box: dict[str, Any] = {}
+) -> dict[str, Any]:
+    cancel = cancel if cancel is not None else threading.Event()
 
-    def work() -> None:
+    def created(prediction_id: str) -> None:
+        record["prediction_id"] = prediction_id
         try:
-            box["out"] = backend.run(params, cancel=cancel, on_status=on_status)
+            store.save(record)
+        except OSError as exc:  # the backend cancels a prediction it cannot journal
+            raise StoreError(
+                f"the store at {store.root} cannot be written ({exc.strerror or exc}); "
+                f"prediction {prediction_id} is being canceled"
+            ) from None
+
+    def work() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:
+            out = backend.run(params, cancel=cancel, on_status=on_status, on_created=created)
+        except BaseException as exc:
+            _fail(store, record, exc, time.perf_counter() - t0)
+            raise
+        try:
+            fill(record, out, time.perf_counter() - t0, store)
+        except OSError as exc:  # the disk filled (or went read-only) after the money was spent
+            error = StoreError(
+                f"the store at {store.root} cannot be written ({exc.strerror or exc}); "
+                f"prediction {out.prediction_id} is recorded as pending: free some space and "
+                "run nb2.recover() within the hour to collect it without paying again"
+            )
+            _fail(store, record, error, time.perf_counter() - t0)
+            raise error from None
+        except BaseException as exc:
+            _fail(store, record, exc, time.perf_counter() - t0)
+            raise
+        try:
+            store.save(record)
+        except OSError as exc:
+            raise StoreError(
+                f"the image of prediction {record.get('prediction_id')} is stored but its "
+                f"record could not be written ({exc.strerror or exc}); the run stays pending "
+                "for nb2.recover()"
+            ) from None
+        return record
+
+    return call(work, cancel)
+
+
+def _fail(store: Store, record: dict[str, Any], exc: BaseException, wall: float) -> None:
+    """Record how a run ended badly, as far as the disk allows."""
+    pid = getattr(exc, "prediction_id", None) or record.get("prediction_id")
+    collectable = isinstance(exc, (UncollectedError, StoreError, OSError))
+    record.update(
+        status="pending" if collectable and pid else status_of(exc),
+        error=str(exc)[:2000] or type(exc).__name__,
+        prediction_id=pid,
+        wall_time=round(wall, 3),
+        completed_at=now(),
+    )
+    try:
+        store.save(record)
+    except OSError:
+        log.error(
+            "nb2: run %s (prediction %s) ended %s and its record could not be written",
+            record["run_id"], pid, record["status"],
+        )  # fmt: skip
+
+
+def call(work: Callable[[], T], cancel: threading.Event) -> T:
+    """``work()`` in a worker thread when on the main thread, so an interrupt can set
+    ``cancel`` (the backend then cancels remotely) while the work finishes what it must.
+
+    The main thread waits on an Event, never ``Thread.join``: on CPython 3.11 an interrupt
+    inside ``join`` can mark a live thread as finished (bpo-45274), which dropped results.
+    After a Ctrl-C the work is waited for to its end (a second Ctrl-C is absorbed too): what
+    finished anyway is stored before the interrupt is raised.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return work()
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["out"] = work()
         except BaseException as exc:  # handed to the caller's thread
             box["exc"] = exc
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=work, name="nb2-run", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.05)
-    except KeyboardInterrupt:
-        cancel.set()  # the backend cancels remotely, then returns; wait for that
-        with contextlib.suppress(KeyboardInterrupt):
-            worker.join()
-        raise
+    threading.Thread(target=run, name="nb2-run", daemon=True).start()
+    interrupted: KeyboardInterrupt | None = None
+    while True:
+        try:
+            if done.wait(0.05):
+                break
+        except KeyboardInterrupt as exc:
+            cancel.set()  # the backend cancels remotely, then returns; wait for that
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        if "out" in box:
+            log.warning("nb2: interrupted, but the image had finished: it is stored")
+        raise interrupted
     if "exc" in box:
         raise box["exc"]
     return box["out"]
@@ -138,6 +230,14 @@ def new_record(
 def fill(record: dict[str, Any], out: Output, wall: float, store: Store) -> None:
     """A succeeded record: the output stored (with its metadata spliced in) and described."""
     ext = "png" if out.format == "png" else "jpg"
+    try:  # junk (an HTML page, a truncated file) is refused before anything is written
+        w, h = image_size(out.data)
+    except Exception as exc:
+        raise GenerationError(
+            f"prediction {out.prediction_id}: the output is not an image "
+            f"({type(exc).__name__}, {len(out.data)} bytes starting {out.data[:16]!r}); not kept",
+            prediction_id=out.prediction_id,
+        ) from None
     if record["params"].get("google_search"):
         # a grounded image is a snapshot of the web at this moment
         record["grounded_at"] = out.completed_at or now()
@@ -145,7 +245,6 @@ def fill(record: dict[str, Any], out: Output, wall: float, store: Store) -> None
     # the file carries its own parameters and lineage (spliced in: pixels untouched)
     data = metadata.embed(out.data, metadata.build(record, store))
     sha, path = store.put_image(data, ext)
-    w, h = image_size(out.data)
     record.update(
         status="succeeded",
         error=None,

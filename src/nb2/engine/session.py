@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import models
 from ..backends import Backend, StatusCallback, auto_backend
-from ..errors import ReplayMissError, ValidationError
+from ..errors import CanceledError, ModerationError, ReplayMissError, ValidationError
 from ..params import Params
 from ..references import EDIT_ROLE, Reference
 from ..store import CACHE_MODES, Store
@@ -84,7 +84,19 @@ class Session:
         self._lock = threading.RLock()
         self._listeners: list[Any] = []  # called with each new Result (the panel listens)
         self._snapshot_noted = False  # the grounded-replay note is said once per session
+        self._inflight: dict[str, threading.Event] = {}  # cache key -> set when it settles
+        self._blocked_keys: set[str] = set()
         _announce(self.backend)
+        self.recovered = self._recover()
+
+    def _recover(self) -> list[dict[str, Any]]:
+        """Settle what earlier kernels left unsettled in this store (cheap when nothing is):
+        finished predictions are collected, running ones left for later."""
+        if not self.store.has_unsettled():
+            return []
+        from .recover import recover
+
+        return recover(self.store, backend=self.backend, running="leave", timeout=15.0)
 
     def __repr__(self) -> str:
         return (
@@ -223,29 +235,61 @@ class Session:
         on_status: StatusCallback | None = None,
         fresh: bool = False,
     ) -> Result:
-        if self.cache != "off" and not fresh:
+        while self.cache != "off" and not fresh:
             record = self.lookup(params)
             if record is not None:
                 result = self._add(record, params, kind, parent, cached=True)
                 self._note_snapshot(result)
                 return result
+            if self.cache == "replay":
+                break
+            # One create per request at a time: an identical request already in flight here
+            # (another cell, another grid, the panel) is waited for, then read from the store.
+            with self._lock:
+                first = self._inflight.get(params.cache_key)
+                if first is None:
+                    mine = self._inflight[params.cache_key] = threading.Event()
+                    break
+            while not first.wait(0.05):
+                if cancel is not None and cancel.is_set():
+                    raise CanceledError("stopped while an identical request was in flight")
+            if self._blocked(params):
+                raise ModerationError(
+                    f"an identical request was just blocked by moderation: {params!r}"
+                )
+        else:
+            mine = None
         if self.cache == "replay":
             raise ReplayMissError(
                 f"replay: the store at {self.store.root} holds no result for {params!r} "
                 f"(key {params.cache_key[:12]}); run with cache='auto' to make it",
                 key=params.cache_key,
             )
-        record = runner.execute(
-            self.store,
-            self.backend,
-            params,
-            kind=kind,
-            parent=parent.id if parent is not None else None,
-            session=self.name,
-            cancel=cancel,
-            on_status=on_status,
-        )
+        try:
+            record = runner.execute(
+                self.store,
+                self.backend,
+                params,
+                kind=kind,
+                parent=parent.id if parent is not None else None,
+                session=self.name,
+                cancel=cancel,
+                on_status=on_status,
+            )
+        except ModerationError:
+            with self._lock:  # an identical request waiting on this one is not sent again
+                self._blocked_keys.add(params.cache_key)
+            raise
+        finally:
+            if mine is not None:
+                with self._lock:
+                    self._inflight.pop(params.cache_key, None)
+                mine.set()
         return self._add(record, params, kind, parent, cached=False)
+
+    def _blocked(self, params: Params) -> bool:
+        with self._lock:
+            return params.cache_key in self._blocked_keys
 
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""
@@ -336,32 +380,9 @@ class Session:
 
         ``references`` is an axis when it is a dict of named sets (or a list of lists).
         """
-        from .grid import DEFAULT_CONFIRM_CELLS, Grid
+        from .grid import Grid
 
-        varying, fixed = {}, {}
-        for name, value in axes.items():
-            is_axis = isinstance(value, dict) or (
-                isinstance(value, (list, tuple))
-                and (
-                    name != "references"
-                    or (bool(value) and all(isinstance(v, (list, tuple)) for v in value))
-                )
-            )
-            (varying if is_axis else fixed)[name] = value
-        if "prompt" not in axes:
-            raise ValidationError(
-                "compare: prompt is required (a string or a list of them)",
-                field="prompt",
-                value=None,
-                allowed="text or a list of texts",
-            )
-        return Grid(
-            self,
-            varying,
-            fixed,
-            repeat=repeat,
-            confirm_cells=confirm_cells or DEFAULT_CONFIRM_CELLS,
-        )
+        return Grid.from_axes(self, repeat=repeat, confirm_cells=confirm_cells, **axes)
 
 
 def _announce(backend: Backend) -> None:

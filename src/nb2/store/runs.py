@@ -5,6 +5,9 @@ Layout under the root folder::
     images/ab/<sha256>.<ext>   every output and reference image, named by its content
     runs/<run id>.json          one record per run (succeeded, failed, blocked or canceled)
     keys/ab/<cache key>.json    the run that answers a request, for cache look-ups
+    pending/<run id>            runs that may have spent money and are not settled yet: their
+                                prediction id is in the record; the running process holds a
+                                lock on this file, so nb2.recover() leaves live runs alone
 
 Every write goes to a temporary file in the same folder and is renamed into place, so a reader
 (another kernel, a crash) sees a whole file or none. Images are verified against their name
@@ -24,7 +27,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; recover() then trusts run ages
+    fcntl = None  # type: ignore[assignment]
+
 DEFAULT_ROOT = "nb2-runs"
+UNSETTLED = ("running", "pending")
 CACHE_MODES = ("auto", "replay", "off")
 
 
@@ -37,7 +46,7 @@ class Store:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root).expanduser().resolve() if root is not None else self.default_root()
-        for sub in ("images", "runs", "keys"):
+        for sub in ("images", "runs", "keys", "pending"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._verified: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) seen good
         self._lock = threading.Lock()
@@ -122,22 +131,98 @@ class Store:
 
     # -- records ----------------------------------------------------------------------------
     def save(self, record: dict[str, Any]) -> Path:
-        """Write a run's record; a succeeded run also becomes the answer for its cache key."""
+        """Write a run's record; a succeeded run also becomes the answer for its cache key.
+
+        A run whose status is ``running`` or ``pending`` is listed under ``pending/`` until a
+        later save settles it."""
         path = self.root / "runs" / f"{record['run_id']}.json"
         _atomic_write(path, _dumps(record))
+        marker = self.root / "pending" / str(record["run_id"])
+        if record.get("status") in UNSETTLED:
+            if not marker.exists():
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                marker.unlink()
         if record.get("status") == "succeeded" and record.get("cache_key"):
             key = record["cache_key"]
-            _atomic_write(self._key_path(key), _dumps({"run_id": record["run_id"]}))
+            with self._lock:  # one writer per key in this process; whole files between kernels
+                old = _read_json(self._key_path(key)) or {}
+                by = old.get("endpoints") if isinstance(old.get("endpoints"), dict) else {}
+                by = {**by, self.endpoint_of(record.get("backend")): record["run_id"]}
+                _atomic_write(
+                    self._key_path(key), _dumps({"run_id": record["run_id"], "endpoints": by})
+                )
         return path
+
+    @staticmethod
+    def endpoint_of(backend: Any) -> str:
+        """Who answered, from a record's ``backend``: ``offline`` or the API's base URL."""
+        desc = backend if isinstance(backend, dict) else {}
+        if desc.get("offline"):
+            return "offline"
+        return str(desc.get("base_url") or "https://api.replicate.com").rstrip("/")
+
+    def has_unsettled(self) -> bool:
+        folder = self.root / "pending"
+        return folder.is_dir() and any(folder.iterdir())
+
+    # -- runs not settled yet (the journal) ---------------------------------------------------
+    def unsettled(self) -> list[dict[str, Any]]:
+        """Records of runs that may have spent money and are not settled, oldest first."""
+        folder = self.root / "pending"
+        names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        out = []
+        for run_id in names:
+            record = self.get(run_id)
+            if record is not None and record.get("status") in UNSETTLED:
+                out.append(record)
+            elif record is not None:  # settled after all (a crash between two writes)
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / run_id).unlink()
+        return out
+
+    def hold(self, run_id: str) -> Any:
+        """Mark ``run_id`` as live in this process until the returned handle is closed (or the
+        process dies): :meth:`is_live` says so to any process on this machine."""
+        marker = self.root / "pending" / run_id
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(marker, "a+b")  # noqa: SIM115  (held open on purpose: the lock)
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        return handle
+
+    def is_live(self, run_id: str) -> bool:
+        """Whether a process (this one or another kernel) is still running ``run_id``."""
+        marker = self.root / "pending" / run_id
+        if fcntl is None or not marker.exists():
+            return False
+        with open(marker, "a+b") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return False
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         return _read_json(self.root / "runs" / f"{run_id}.json")
 
-    def lookup(self, cache_key: str) -> dict[str, Any] | None:
-        """The stored, verified, succeeded record for a request, or None."""
-        pointer = _read_json(self._key_path(cache_key))
-        record = self.get(pointer["run_id"]) if pointer else None
+    def lookup(self, cache_key: str, endpoint: str | None = None) -> dict[str, Any] | None:
+        """The stored, verified, succeeded record for a request, or None; with ``endpoint``,
+        only one made there (see :meth:`endpoint_of`)."""
+        pointer = _read_json(self._key_path(cache_key)) or {}
+        run_id = pointer.get("run_id")
+        if endpoint is not None:
+            by = pointer.get("endpoints") if isinstance(pointer.get("endpoints"), dict) else {}
+            run_id = by.get(endpoint, run_id)
+        record = self.get(run_id) if isinstance(run_id, str) else None
         if not record or record.get("status") != "succeeded":
+            return None
+        if record.get("cache_key") != cache_key:  # a pointer aimed elsewhere is not trusted
+            return None
+        if endpoint is not None and self.endpoint_of(record.get("backend")) != endpoint:
             return None
         out = record.get("output") or {}
         if not out.get("sha256") or self.image_path(out["sha256"], out.get("format")) is None:

@@ -1,0 +1,219 @@
+"""Creating a prediction without ever paying twice (the create half of ReplicateBackend).
+
+A create runs in a thread of its own so a Stop acts during the sync hold. Its outcomes: made (a
+prediction, held by this process); unreached (a connection that never opened: safe to send
+again); an error answer (429: wait as asked, capped; 4xx: a named error); or lost (a 5xx, a cut
+connection, an unreadable answer): the server's list is read (lost.py) and the create is sent
+again only when the list shows it made nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from .. import errors
+from .api import Prediction
+from .lost import find, request_key, since_for, wait_for_others
+from .replicate_errors import map_answer
+
+log = logging.getLogger("nb2.replicate")
+
+
+class Creating:
+    """The create half of :class:`~nb2.backends.replicate.ReplicateBackend` (which sets the
+    attributes used here: api, claims, limiter, wait, create_retries, max_retry_after,
+    lost_create_grace, and ``_cancel``)."""
+
+    api: Any
+    claims: Any
+    limiter: Any
+    wait: int
+    create_retries: int
+    max_retry_after: float
+    lost_create_grace: float
+
+    def _cancel(self, prediction_id: str) -> Prediction | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _create(
+        self, model: str, data: dict[str, Any], cancel: threading.Event, deadline: float
+    ) -> Prediction:
+        key = request_key(model, data)
+        backoff = 1.0
+        throttled: Answer | None = None
+        for _attempt in range(self.create_retries + 1):
+            self.limiter.acquire(cancel, deadline)
+            since = since_for(self.api)
+            kind, value = self._send_create(model, data, key, cancel, deadline)
+            if kind == "made":
+                return value
+            if kind == "unreached":  # it never reached the server: sending again is safe
+                self._pause(backoff, cancel, deadline)
+                backoff = min(backoff * 2, 8)
+                continue
+            if kind == "answer" and value.status == 429:
+                throttled = value
+                if _attempt == self.create_retries:
+                    break
+                asked = value.retry_after()
+                pause = min(asked if asked is not None else backoff, self.max_retry_after)
+                backoff = min(backoff * 2, 30)
+                log.info("throttled on create; waiting %.1f s", pause)
+                self.limiter.pause(pause)
+                self._pause(pause, cancel, deadline, retry_after=asked)
+                continue
+            if kind == "answer" and value.status < 500:
+                raise map_answer(value)
+            # a 5xx, a lost or unreadable answer: it may have made a prediction; look first
+            found = self._find_lost(model, data, key, since, cancel, deadline)
+            if found is not None:
+                return found
+            log.info("create answer lost and the server lists no such prediction; sending again")
+            self._pause(backoff, cancel, deadline)
+            backoff = min(backoff * 2, 8)
+        if throttled is not None:
+            raise errors.RateLimitError(
+                f"Replicate is still throttling after {self.create_retries} retries: "
+                f"{throttled.detail()}",
+                retry_after=throttled.retry_after(),
+            )
+        raise errors.GenerationError(
+            f"no prediction could be created after {self.create_retries + 1} tries"
+        )
+
+    def _send_create(
+        self, model: str, data: dict[str, Any], key: str, cancel: threading.Event, deadline: float
+    ) -> tuple[str, Any]:
+        """One create, in a thread of its own so a Stop can act during the sync hold."""
+        import httpx
+
+        left = deadline - time.monotonic()
+        hold = max(1, min(self.wait, int(left)))
+        headers = {"Prefer": f"wait={hold}", "Cancel-After": f"{max(5, math.ceil(left))}s"}
+        box: dict[str, Any] = {}
+        lock, done = threading.Lock(), threading.Event()
+        since = since_for(self.api)
+        self.claims.sending(key)
+
+        def post() -> None:
+            pred = None
+            try:
+                a = self.api.request(
+                    "POST", f"/v1/models/{model}/predictions", json_body={"input": data},
+                    headers=headers, timeout=min(hold + 5.0, max(left, 1.0)),
+                )  # fmt: skip
+                if a.ok:
+                    pred = Prediction.parse(a.body)
+                    self.claims.hold(pred.id)
+                    box["made"] = pred
+                else:
+                    box["answer"] = a
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                box["unreached"] = True
+            except Exception as exc:  # a lost, cut or unreadable answer
+                box["lost"] = f"{type(exc).__name__}: {exc}"[:200]
+            finally:
+                self.claims.done_waiting(key)
+                with lock:
+                    abandoned = box.get("abandoned")
+                done.set()
+            if abandoned and pred is not None and not pred.terminal:
+                self._cancel(pred.id)  # its caller was stopped meanwhile
+
+        threading.Thread(target=post, name="nb2-create", daemon=True).start()
+        try:
+            while not done.wait(0.05):
+                if cancel.is_set():
+                    self._stop_create(model, data, key, since, done)
+                    break
+        finally:
+            with lock:
+                box["abandoned"] = cancel.is_set()
+        if "made" in box:
+            return "made", box["made"]  # even when stopped: _follow cancels or keeps it
+        if cancel.is_set():
+            found = self._find_quietly(model, data, since)
+            if found is not None:
+                self._cancel(found.id)
+            raise errors.CanceledError(
+                "stopped while the create was in flight" + ("; canceled" if found else ""),
+                prediction_id=found.id if found else None,
+            )
+        if "answer" in box:
+            return "answer", box["answer"]
+        if "unreached" in box:
+            return "unreached", None
+        log.info("create answer lost (%s)", box.get("lost"))
+        return "lost", None
+
+    def _stop_create(
+        self, model: str, data: dict[str, Any], key: str, since: Any, done: threading.Event
+    ) -> None:
+        """A Stop during the sync hold: cancel the prediction the create made without waiting
+        for the hold to end, when it is ours beyond doubt; else wait for the create's answer."""
+        give_up = time.monotonic() + self.wait + 5.0
+        while not done.is_set() and time.monotonic() < give_up:
+            if self.claims.others_waiting(key) <= 1:
+                found = self._find_quietly(model, data, since)
+                if found is not None:
+                    self._cancel(found.id)
+                    raise errors.CanceledError(
+                        "stopped during the create; canceled", prediction_id=found.id
+                    )
+            done.wait(0.2)
+
+    def _find_quietly(self, model: str, data: dict[str, Any], since: Any) -> Prediction | None:
+        try:
+            return find(self.api, self.claims, model, data, since, timeout=3.0)
+        except Exception:
+            return None
+
+    def _find_lost(
+        self, model: str, data: dict[str, Any], key: str, since: Any, cancel: threading.Event,
+        deadline: float,
+    ) -> Prediction | None:  # fmt: skip
+        """The prediction a lost create made, or None when the server's list shows none."""
+        wait_for_others(self.claims, key, deadline, cancel.is_set)
+        cancel.wait(self.lost_create_grace)  # a server still handling it lists it a moment later
+        for attempt in range(3):
+            try:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no time left to read the list")
+                found = find(self.api, self.claims, model, data, since, timeout=min(10.0, left))
+                break
+            except Exception as exc:
+                if attempt == 2 or time.monotonic() > deadline:
+                    raise errors.GenerationError(
+                        "the create's answer was lost and the prediction list could not be "
+                        f"read ({type(exc).__name__}); not sent again, so nothing is billed twice"
+                    ) from None
+                cancel.wait(0.5 * (attempt + 1))
+        if found is not None:
+            log.info("found prediction %s made by a create whose answer was lost", found.id)
+        if cancel.is_set():
+            if found is not None:
+                self._cancel(found.id)
+            raise errors.CanceledError("stopped", prediction_id=found.id if found else None)
+        return found
+
+    def _pause(
+        self, seconds: float, cancel: threading.Event, deadline: float,
+        retry_after: float | None = None,
+    ) -> None:  # fmt: skip
+        if time.monotonic() + seconds > deadline:
+            raise errors.RateLimitError(
+                f"Replicate asks to wait {seconds:.0f} s, past this run's time limit",
+                retry_after=retry_after,
+            )
+        if cancel.wait(seconds):
+            raise errors.CanceledError("stopped before the create was sent")
+
+    def find_orphan(self, model: str, data: dict[str, Any], since: Any) -> Prediction | None:
+        """A prediction of this request made since ``since`` that nobody recorded (its
+        create's answer never reached a kernel that then died); claimed, or None."""
+        return find(self.api, self.claims, model, data, since, timeout=10.0)

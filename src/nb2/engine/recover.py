@@ -1,0 +1,156 @@
+"""``nb2.recover``: settle the runs that may have spent money and were never settled.
+
+A run is journaled (``pending/`` in the store) from before its create until it is stored or has
+failed. One left there means a kernel died, the disk filled, the network went away or the run
+ran out of time. Within the API's retention (about an hour) a succeeded prediction's output is
+still there: it is downloaded and stored like any result. A prediction still running is left,
+waited for or canceled, as asked. Runs another process is still running are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from typing import Any
+
+from .. import errors
+from ..backends import Backend
+from ..store import Store
+from . import runner
+
+log = logging.getLogger("nb2")
+RUNNING_CHOICES = ("leave", "wait", "cancel")
+
+
+def recover(
+    store: Store | str | os.PathLike[str] | None = None,
+    *,
+    backend: Backend | None = None,
+    running: str = "wait",
+    timeout: float | None = 120.0,
+) -> list[dict[str, Any]]:
+    """Reconcile the store's unsettled runs; returns one line of report per run.
+
+    ``running``: what to do with a prediction still running at the server: ``"wait"`` for it
+    (up to ``timeout`` seconds), ``"cancel"`` it, or ``"leave"`` it for a later call.
+    ``backend`` answers for runs made at its endpoint; other Replicate endpoints get a backend
+    of their own (the token from ``REPLICATE_API_TOKEN``).
+    """
+    if running not in RUNNING_CHOICES:
+        raise errors.ValidationError(
+            f"running: {running!r} is not a choice; allowed: {', '.join(RUNNING_CHOICES)}",
+            field="running",
+            value=running,
+            allowed=list(RUNNING_CHOICES),
+        )
+    store = store if isinstance(store, Store) else Store(store)
+    report = []
+    backends: dict[str, Backend | None] = {}
+    for record in store.unsettled():
+        line = {"run_id": record["run_id"], "prediction_id": record.get("prediction_id")}
+        if store.is_live(record["run_id"]):
+            report.append({**line, "outcome": "running in another process; left"})
+            continue
+        report.append({**line, "outcome": _settle(store, record, backend, backends, running,
+                                                   timeout)})  # fmt: skip
+    for line in report:
+        log.info("nb2.recover: run %(run_id)s (prediction %(prediction_id)s): %(outcome)s", line)
+    return report
+
+
+def _settle(
+    store: Store,
+    record: dict[str, Any],
+    given: Backend | None,
+    backends: dict[str, Backend | None],
+    running: str,
+    timeout: float | None,
+) -> str:
+    desc = record.get("backend") or {}
+    pid = record.get("prediction_id")
+    if desc.get("offline"):
+        return _close(store, record, "canceled", "interrupted; an offline render bills nothing")
+    backend = _backend_for(desc, given, backends)
+    if backend is None:
+        return "left pending: no Replicate token to collect it with"
+    if not pid:  # the kernel died during the create's sync hold: the server's list knows
+        found = _orphan(store, record, backend)
+        if found is None:
+            return _close(
+                store,
+                record,
+                "lost",
+                "the create's answer never arrived and the server lists no prediction for it",
+            )
+        pid = record["prediction_id"] = found
+        store.save(record)
+    fmt = str((record.get("params") or {}).get("output_format") or "jpg")
+    try:
+        out = backend.collect(pid, fmt, running=running, timeout=timeout)  # type: ignore[attr-defined]
+    except errors.UncollectedError as exc:
+        return f"left pending: {exc}"
+    except errors.CanceledError as exc:
+        return _close(store, record, "canceled", str(exc))
+    except errors.ModerationError as exc:
+        return _close(store, record, "blocked", str(exc))
+    except errors.Nb2Error as exc:
+        gone = "no output" in str(exc) or "404" in str(exc)
+        return _close(store, record, "lost" if gone else "failed", str(exc))
+    if out is None:
+        return "still running at the server; left pending (recover again, or running='wait')"
+    runner.fill(record, out, float(record.get("wall_time") or 0.0), store)
+    record["recovered_at"] = runner.now()
+    store.save(record)
+    return "collected and stored"
+
+
+def _orphan(store: Store, record: dict[str, Any], backend: Any) -> str | None:
+    """The id of the prediction an unanswered create made, from the server's list: same model
+    and input, created since the run was requested (less a margin for the clocks), and not
+    already recorded by another run of this store."""
+    from ..backends.api import parse_time
+    from ..params import Params
+
+    asked = parse_time(record.get("requested_at"))
+    if asked is None:
+        return None
+    data = dict(record.get("input") or {})
+    try:
+        refs = Params.from_dict(record["params"], store.read_image).references
+    except Exception:
+        refs = ()
+    if refs:
+        images = [r.load() for r in refs]
+        if all(len(i.data) <= backend.data_uri_limit for i in images):
+            data["image_input"] = [i.data_uri() for i in images]
+        else:  # uploads: their URLs are gone with the kernel; match the rest and the count
+            data["image_input"], data["image_count"] = None, len(images)
+    known = {r.get("prediction_id") for r in store.records() if r.get("prediction_id")}
+    for pid in known:
+        backend.claims.hold(pid)
+    found = backend.find_orphan(record["model"], data, asked - timedelta(minutes=2))
+    return found.id if found is not None else None
+
+
+def _close(store: Store, record: dict[str, Any], status: str, why: str) -> str:
+    record.update(status=status, error=why[:2000], completed_at=runner.now())
+    store.save(record)
+    return f"recorded as {status}: {why}"
+
+
+def _backend_for(
+    desc: dict[str, Any], given: Backend | None, backends: dict[str, Backend | None]
+) -> Backend | None:
+    url = str(desc.get("base_url") or "https://api.replicate.com").rstrip("/")
+    mine = given is not None and not given.offline
+    if mine and str(given.describe().get("base_url", "")).rstrip("/") == url:  # type: ignore[union-attr]
+        return given
+    if url not in backends:
+        from ..backends.replicate import ReplicateBackend
+
+        try:
+            backends[url] = ReplicateBackend(base_url=url)
+        except errors.AuthenticationError:
+            backends[url] = None
+    return backends[url]

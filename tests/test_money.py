@@ -1,0 +1,436 @@
+"""Real money is safe: every path that can spend ends stored, canceled at the server, or recorded
+with its prediction id for nb2.recover(). Against the emulator, which answers as the real API
+does (sync creates answer "processing" with the output), through the official client's session
+over loopback HTTP, with real SIGINTs, real full and read-only disks, and garbage answers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nb2
+from nb2 import errors
+from nb2.emulator import Emulator
+from nb2.params import Params
+
+from .conftest import TOKEN
+
+CI = os.environ.get("CI") == "true"
+
+
+def _backend(emu: Emulator, **kw: Any) -> nb2.ReplicateBackend:
+    kw.setdefault("poll_interval", 0.05)
+    kw.setdefault("wait", 5)
+    return nb2.ReplicateBackend(api_token=TOKEN, base_url=emu.base_url, **kw)
+
+
+def _session(emu: Emulator, store: Any, **kw: Any) -> nb2.Session:
+    return nb2.Session(backend=_backend(emu, **kw), store=store)
+
+
+def _images(store: nb2.Store) -> list[Path]:
+    return sorted((store.root / "images").rglob("*.*"))
+
+
+@contextlib.contextmanager
+def sigint_at(delay: float):
+    """A real SIGINT to this process after ``delay`` seconds, as Jupyter sends one. It is
+    raised (as the default handler does) only while the block runs; one that comes late is
+    dropped, so it can never hit pytest itself."""
+    armed = threading.Event()
+    armed.set()
+    sent: list[float] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if armed.is_set():
+            signal.default_int_handler(signum, frame)
+
+    def fire() -> None:
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    old = signal.signal(signal.SIGINT, handler)
+    timer = threading.Timer(delay, fire)
+    timer.start()
+    try:
+        yield sent
+    finally:
+        armed.clear()
+        timer.cancel()
+        timer.join()
+        signal.signal(signal.SIGINT, old)
+
+
+# -- 1. interrupts ---------------------------------------------------------------------------------
+def test_random_real_sigints_never_lose_a_paid_image(tmp_path):
+    """Ctrl-C at random moments: each prediction is either stored or canceled at the server;
+    never recorded canceled while it succeeded there, never created twice."""
+    rng = random.Random(7)
+    with Emulator(latency=0.4) as emu:
+        s = _session(emu, tmp_path / "runs")
+        for i in range(12):
+            with sigint_at(rng.uniform(0.0, 0.7)), contextlib.suppress(KeyboardInterrupt):
+                s.generate(f"a lighthouse, take {i}", fresh=True)
+        time.sleep(0.6)  # let every prediction reach its end at the server
+        assert len(emu.created) == len(set(emu.created)) == 12
+        records = {r["prediction_id"]: r for r in s.store.records()}
+        for pid in emu.created:
+            rec = records[pid]  # every prediction id is on disk
+            server = emu.predictions[pid].status
+            if rec["status"] == "succeeded":
+                assert s.store.image_path(rec["output"]["sha256"]) is not None
+            else:
+                assert rec["status"] == "canceled", rec
+                assert pid in emu.canceled and server == "canceled", (pid, server)
+
+
+def test_sigint_during_the_sync_hold_cancels_within_a_second(tmp_path):
+    with Emulator(latency=8.0) as emu:
+        s = _session(emu, tmp_path / "runs", wait=10)
+        t0 = time.monotonic()
+        with sigint_at(1.0) as sent, pytest.raises(KeyboardInterrupt):
+            s.generate("a slow lighthouse")
+        assert time.monotonic() - t0 < 4.0  # not the 10 s hold
+        (pid,) = emu.created
+        assert pid in emu.canceled
+        lag = emu.cancel_times[pid] - sent[0]
+        assert lag < 1.0, lag
+        (rec,) = s.store.records()
+        assert rec["status"] == "canceled" and rec["prediction_id"] == pid
+
+
+def test_an_image_that_finished_before_the_cancel_is_kept(tmp_path, monkeypatch):
+    """The interrupt lands while the output downloads: the image is stored anyway."""
+    with Emulator(latency=0.2, output_slow=0.0) as emu:
+        s = _session(emu, tmp_path / "runs")
+        from nb2.backends import download as dl
+
+        real = dl.download
+
+        def slow(*a: Any, **kw: Any) -> bytes:
+            time.sleep(0.8)  # the interrupt arrives during this
+            return real(*a, **kw)
+
+        monkeypatch.setattr("nb2.backends.replicate.download", slow)
+        with sigint_at(0.5), pytest.raises(KeyboardInterrupt):
+            s.generate("a lighthouse at dusk")
+        (rec,) = s.store.records()
+        assert rec["status"] == "succeeded" and _images(s.store)
+        assert s.generate("a lighthouse at dusk").cached  # the re-run is free
+        assert len(emu.created) == 1
+
+
+def test_cancel_after_is_sent_with_every_create(emulator, tmp_path):
+    s = _session(emulator, tmp_path / "runs", timeout=90)
+    s.generate("x")
+    (pid,) = emulator.created
+    assert emulator.cancel_after[pid] in ("90s", "89s")
+
+
+# -- 2. a store that cannot be written ------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real filesystem of its own (tmpfs), so it can be filled or made read-only."""
+    where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(where)],
+                          capture_output=True)  # fmt: skip
+    if done.returncode != 0:
+        if CI:
+            pytest.fail(f"cannot mount a tmpfs for the disk tests: {done.stderr!r}")
+        pytest.skip("mounting a tmpfs needs root")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_read_only_store_stops_before_anything_is_spent(emulator, small_disk):
+    store = nb2.Store(small_disk / "runs")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    s = _session(emulator, store)
+    with pytest.raises(errors.StoreError, match="nothing was spent"):
+        s.generate("a lighthouse")
+    assert emulator.created == []
+
+
+def test_a_full_disk_keeps_the_prediction_id_for_recover(emulator, small_disk, tmp_path):
+    store = nb2.Store(small_disk / "runs")
+    s = _session(emulator, store)
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * 1)
+    # leave room for the records, not for a 2K PNG of hundreds of KB
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    with contextlib.suppress(OSError):
+        filler.write_bytes(b"\0" * max(0, free - 48 * 1024))
+    with pytest.raises(errors.StoreError):
+        s.generate("a lighthouse", resolution="2K")
+    (pid,) = emulator.created
+    rec = next(r for r in store.records() if r["prediction_id"] == pid)
+    assert rec["status"] in ("pending", "running")
+    filler.unlink()  # space again: collect it, without paying again
+    report = nb2.recover(store, backend=s.backend)
+    assert [line["outcome"] for line in report] == ["collected and stored"]
+    rec = store.get(rec["run_id"])
+    assert rec["status"] == "succeeded" and store.image_path(rec["output"]["sha256"])
+    assert len(emulator.created) == 1
+
+
+# -- 3, 4. answers that are not what they should be -----------------------------------------------
+def test_an_output_that_is_not_an_image_is_refused_and_recorded(emulator, tmp_path):
+    emulator.faults.output_not_image = 1
+    s = _session(emulator, tmp_path / "runs")
+    with pytest.raises(errors.GenerationError, match="not an image") as exc:
+        s.generate("x")
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid
+    (rec,) = s.store.records()
+    assert rec["status"] == "failed" and rec["prediction_id"] == pid
+    assert _images(s.store) == []  # the junk never reached images/
+
+
+@pytest.mark.parametrize("fault", ["create_malformed", "create_html", "create_null_url"])
+def test_a_garbled_create_answer_still_gets_its_image_without_a_second_create(
+    emulator, tmp_path, fault
+):
+    setattr(emulator.faults, fault, 1)
+    s = _session(emulator, tmp_path / "runs", lost_create_grace=0.2)
+    r = s.generate("a lighthouse")
+    assert len(emulator.created) == 1 and r.record["prediction_id"] == emulator.created[0]
+    assert r.path.exists()
+
+
+def test_an_aborted_create_is_a_named_error_with_its_id(emulator, tmp_path):
+    emulator.faults.create_aborted = 1
+    s = _session(emulator, tmp_path / "runs")
+    with pytest.raises(errors.GenerationError, match="aborted") as exc:
+        s.generate("x")
+    assert exc.value.prediction_id == emulator.created[0]
+    (rec,) = s.store.records()
+    assert rec["status"] == "failed" and rec["prediction_id"] == emulator.created[0]
+
+
+# -- 5. a grid never swallows an error ---------------------------------------------------------------
+class _Broken:
+    name, offline = "broken", True
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "offline": True}
+
+    def run(self, params: Any, **kw: Any) -> Any:
+        raise RuntimeError("a bug in a backend")
+
+
+def test_a_grid_reports_every_error_it_meets(tmp_path, emulator):
+    g = nb2.Session(backend=_Broken(), store=tmp_path / "a").compare(prompt=["x", "y"])
+    g.run()
+    assert [c.status for c in g.cells] == ["error", "error"]
+    assert all("RuntimeError: a bug in a backend" in c.error for c in g.cells)
+    emulator.faults.output_not_image = 2
+    g = _session(emulator, tmp_path / "b").compare(prompt=["x", "y"])
+    g.run()
+    assert [c.status for c in g.cells] == ["failed", "failed"]
+    assert all("not an image" in c.error for c in g.cells)
+
+
+# -- 6, 8. every wait is bounded ------------------------------------------------------------------
+def test_polls_failing_forever_end_in_a_cancel_by_the_deadline(emulator, tmp_path):
+    emulator.faults.latency = 30
+    emulator.faults.poll_errors_forever = True
+    s = _session(emulator, tmp_path / "runs", wait=1, timeout=4)
+    t0 = time.monotonic()
+    with pytest.raises(errors.GenerationError) as exc:
+        s.generate("x")
+    assert time.monotonic() - t0 < 9
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and pid in emulator.canceled
+
+
+def test_an_api_that_never_answers_is_bounded_by_the_timeout(emulator, tmp_path):
+    emulator.faults.hang_requests = 10**9
+    s = _session(emulator, tmp_path / "runs", wait=1, timeout=5)
+    t0 = time.monotonic()
+    with pytest.raises(errors.Nb2Error):
+        s.generate("x")
+    assert time.monotonic() - t0 < 15
+
+
+def test_an_absurd_retry_after_is_capped_and_named(emulator, tmp_path):
+    emulator.faults.throttle_creates = 1
+    emulator.faults.retry_after = 1e20
+    emulator.faults.retry_after_field = True
+    s = _session(emulator, tmp_path / "runs", timeout=5, max_retry_after=60)
+    t0 = time.monotonic()
+    with pytest.raises(errors.RateLimitError, match="time limit"):
+        s.generate("x")
+    assert time.monotonic() - t0 < 2 and emulator.created == []
+
+
+def test_stop_acts_at_once_when_polls_ask_to_retry_after_40s(emulator, tmp_path):
+    emulator.faults.latency = 30
+    emulator.faults.poll_errors = 10**6
+    emulator.faults.poll_retry_after = 40
+    backend = _backend(emulator, wait=1)
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(errors.CanceledError):
+        backend.run(Params("x"), cancel=stop)
+    assert time.monotonic() - t0 < 3.0
+    assert emulator.canceled == emulator.created
+
+
+def test_a_trickling_download_is_bounded_and_kept_for_recover(emulator, tmp_path):
+    emulator.faults.output_slow = 0.5
+    s = _session(emulator, tmp_path / "runs", timeout=4)
+    t0 = time.monotonic()
+    with pytest.raises(errors.UncollectedError):
+        s.generate("x")
+    assert time.monotonic() - t0 < 8
+    (rec,) = s.store.records()
+    assert rec["status"] == "pending" and rec["prediction_id"] == emulator.created[0]
+    emulator.faults.output_slow = 0.0
+    report = nb2.recover(s.store, backend=s.backend)
+    assert report[0]["outcome"] == "collected and stored"
+
+
+def test_a_huge_output_is_refused_without_holding_it(emulator, tmp_path):
+    emulator.faults.output_huge = 64 * 1024 * 1024
+    s = _session(emulator, tmp_path / "runs", max_output_bytes=4 * 1024 * 1024)
+    with pytest.raises(errors.GenerationError, match="over 4194304 bytes"):
+        s.generate("x")
+    assert _images(s.store) == []
+
+
+# -- 7. lost creates ------------------------------------------------------------------------------
+def test_a_lost_create_with_the_server_clock_behind_is_found_not_resent(emulator, tmp_path):
+    emulator.faults.clock_skew = -3.0
+    emulator.faults.drop_create_responses = 1
+    s = _session(emulator, tmp_path / "runs", lost_create_grace=0.3)
+    s.generate("warm up")  # a Date header: the client learns the server's clock
+    r = s.generate("a lighthouse")
+    assert len(emulator.created) == 2 and r.record["prediction_id"] == emulator.created[1]
+
+
+def test_lost_answers_in_a_repeat_grid_each_find_their_own_prediction(emulator, tmp_path):
+    emulator.faults.latency = 0.3
+    emulator.faults.drop_create_responses = 4
+    emulator.faults.page_size = 3  # the look-up must read past the first page
+    emulator.add_foreign(5, status="aborted", spread=1.0)
+    emulator.add_foreign(3, odd=True, spread=1.0)
+    s = _session(emulator, tmp_path / "runs", lost_create_grace=0.3)
+    g = s.compare(prompt="a lighthouse", repeat=8)
+    g.run(max_concurrency=8)
+    assert [c.status for c in g.cells] == ["succeeded"] * 8
+    ids = [c.result.record["prediction_id"] for c in g.cells]
+    assert len(set(ids)) == 8 and sorted(ids) == sorted(emulator.created)
+    assert emulator.canceled == []
+
+
+def test_an_unreadable_list_after_a_lost_create_never_sends_it_again(emulator, tmp_path):
+    emulator.faults.drop_create_responses = 1
+    s = _session(emulator, tmp_path / "runs", lost_create_grace=0.1)
+    real = s.backend.api.list_since
+
+    def broken(*a: Any, **kw: Any) -> Any:
+        raise nb2.backends.api.Unreadable("the list is down")
+
+    s.backend.api.list_since = broken  # type: ignore[method-assign]
+    with pytest.raises(errors.GenerationError, match="nothing is billed twice"):
+        s.generate("x")
+    s.backend.api.list_since = real  # type: ignore[method-assign]
+    assert len(emulator.created) == 1
+
+
+# -- 9. results never cross endpoints -------------------------------------------------------------
+def test_a_result_from_one_endpoint_never_answers_another(tmp_path):
+    store = tmp_path / "runs"
+    with Emulator() as a, Emulator() as b:
+        first = _session(a, store).generate("a lighthouse")
+        second = _session(b, store).generate("a lighthouse")
+        assert not second.cached and len(b.created) == 1
+        assert second.record["prediction_id"] != first.record["prediction_id"]
+        assert _session(a, store).generate("a lighthouse").cached  # each its own
+        assert _session(b, store).generate("a lighthouse").cached
+        offline = nb2.Session(backend=nb2.OfflineBackend(), store=store)
+        assert offline.generate("a lighthouse").cached  # a real result beats a stand-in
+        assert len(a.created) == len(b.created) == 1
+
+
+# -- 10. identical requests are sent once ----------------------------------------------------------
+def test_identical_cells_and_grids_share_one_create(emulator, tmp_path):
+    emulator.faults.latency = 0.3
+    s = _session(emulator, tmp_path / "runs")
+    g = s.compare(prompt="a cafe", google_search=[False, True], image_search=[False, True])
+    assert g.plan().new_calls == 3  # image search implies web search: two cells are one
+    other = s.compare(prompt="a cafe", google_search=[False, True], image_search=[False, True])
+    threads = [threading.Thread(target=x.run) for x in (g, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(emulator.created) == 3
+    assert all(c.status in ("succeeded", "cached") for c in [*g.cells, *other.cells])
+
+
+def test_a_blocked_cell_is_not_sent_again(emulator, tmp_path):
+    s = _session(emulator, tmp_path / "runs")
+    g = s.compare(prompt=["fine", "not fine [flag]"])
+    g.run()
+    assert [c.status for c in g.cells] == ["succeeded", "blocked"]
+    g.retry_failed()
+    g.run()
+    assert len(emulator.created) == 2
+
+
+# -- the journal: a kernel that dies mid-run --------------------------------------------------------
+_KERNEL = textwrap.dedent(
+    """
+    import sys, nb2
+    b = nb2.ReplicateBackend(api_token=sys.argv[1], base_url=sys.argv[2], wait=1,
+                             poll_interval=0.05)
+    nb2.Session(backend=b, store=sys.argv[3]).generate("a lighthouse at night")
+    """
+)
+
+
+def test_a_kernel_killed_mid_run_loses_nothing(emulator, tmp_path):
+    emulator.faults.latency = 3.0
+    store = tmp_path / "runs"
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", _KERNEL, TOKEN, emulator.base_url, str(store)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        for _ in range(200):
+            if emulator.created:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)  # the id is journaled before any waiting
+        # a second kernel on the same store leaves the live run alone
+        live = nb2.recover(store, backend=_backend(emulator), running="leave")
+        assert [line["outcome"] for line in live] == ["running in another process; left"]
+    finally:
+        kernel.kill()
+        kernel.wait(10)
+    (pid,) = emulator.created
+    s = nb2.Session(backend=_backend(emulator), store=store)  # a new kernel: leave, not wait
+    assert s.recovered and "still running" in s.recovered[0]["outcome"]
+    report = nb2.recover(store, backend=s.backend, running="wait", timeout=10)
+    assert report == [
+        {"run_id": report[0]["run_id"], "prediction_id": pid, "outcome": "collected and stored"}
+    ]
+    rec = s.store.get(report[0]["run_id"])
+    assert rec["status"] == "succeeded" and s.store.image_path(rec["output"]["sha256"])
+    assert nb2.recover(store) == []  # settled
+    assert len(emulator.created) == 1
