@@ -104,9 +104,13 @@ def test_a_hold_that_expires_answers_starting_with_null_output(make):
 
 def test_without_prefer_the_create_answers_starting_at_once(make):
     emu = make(latency=0.0, processing_after=0.0)  # done at once, and still "starting"
-    body = _create(_api(emu)).json()
-    assert body["status"] == "starting" and body["output"] is None and body["logs"] == ""
-    assert "started_at" not in body and "completed_at" not in body
+    api = _api(emu)
+    for prompt in ("x", "[flag] blocked at once"):
+        body = _create(api, prompt).json()
+        assert body["status"] == "starting" and body["output"] is None and body["logs"] == ""
+        assert not {"started_at", "completed_at", "metrics"} & body.keys()
+        assert body["error"] is None
+    assert api.get(f"/v1/predictions/{body['id']}").json()["error"].endswith("(E005)")
 
 
 @pytest.mark.parametrize("prefer", ["wait=61", "wait=0", "wait=abc", "wait=1.5"])

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .. import models
 from .predictions import TERMINAL, parse_duration
-from .wire import BaseHandler, iso, paginate, parse_time, problem
+from .wire import BaseHandler, iso, paginate, parse_time, problem, shown
 
 if TYPE_CHECKING:
     from .server import Emulator
@@ -27,6 +28,15 @@ _TITLES = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unava
 
 def _field(kind: str, name: str, description: str) -> dict[str, str]:
     return {"type": kind, "field": name, "description": description}
+
+
+def _unfinished(body: dict[str, Any], status: str) -> None:
+    """A create answer for a prediction not done yet (whatever it became meanwhile)."""
+    body.update(status=status, output=None, error=None)
+    for key in ("started_at", "completed_at", "metrics"):
+        body.pop(key, None)
+    if status == "starting":
+        body["logs"] = ""
 
 
 def handler(emu: Emulator) -> type[BaseHandler]:
@@ -78,14 +88,14 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                 return False
             f = emu.faults
             n = max(1, math.ceil(wait))
-            shown = wait if exact else n  # throttle_creates keeps its number: tests wait less
+            told = wait if exact else n  # throttle_creates keeps its number: tests wait less
             if f.throttle_old_message:
                 detail = f"Request was throttled. Expected available in {n} second{'s' * (n > 1)}."
             else:
-                detail = f"Request was throttled. Your rate limit resets in ~{shown:g}s."
+                detail = f"Request was throttled. Your rate limit resets in ~{told:g}s."
             body = problem(429, None, detail)
             if f.retry_after_field:
-                body["retry_after"] = shown
+                body["retry_after"] = told
             headers = {"Retry-After": str(n)} if f.retry_after_header else None
             self.send(429, body, headers=headers)
             return True
@@ -101,7 +111,7 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                 return self._get_prediction(parts[2])
             if parts == ["v1", "files"]:
                 return self._list(
-                    [(emu.wall(f.created), f.id, f) for f in emu.files.all()],
+                    [(shown(emu.wall(f.created)), f.id, f) for f in emu.files.all()],
                     lambda f: f.to_json(emu),
                 )
             if parts[:2] == ["v1", "files"] and len(parts) == 3:
@@ -162,9 +172,9 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                     lo, hi = (when, hi) if name == "created_after" else (lo, when)
             rows: list[tuple[float, str, Any]] = []
             for p in list(emu.predictions.values()):
-                rows.append((emu.wall(p.created), p.id, p))
+                rows.append((shown(emu.wall(p.created)), p.id, p))
             for other in list(emu.foreign.values()):
-                rows.append((emu.wall(other.created), other.id, other))
+                rows.append((shown(emu.wall(other.created)), other.id, other))
             rows = [r for r in rows if lo <= r[0] < hi]
 
             def render(item: Any) -> dict[str, Any]:
@@ -174,7 +184,12 @@ def handler(emu: Emulator) -> type[BaseHandler]:
 
             return self._list(rows, render, query)
 
-        def _list(self, rows: list[Any], render: Any, query: dict[str, str] | None = None) -> None:
+        def _list(
+            self,
+            rows: list[tuple[float, str, Any]],
+            render: Callable[[Any], Any],
+            query: dict[str, str] | None = None,
+        ) -> None:
             url = f"{emu.base_url}{urlsplit(self.path).path}"
             query = self._query() if query is None else query
             page = paginate(rows, query, url, emu.faults.page_size, render)
@@ -230,15 +245,11 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                 pred.abort(emu.clock())
             if wait:
                 emu.hold(pred, wait)
-            else:
-                emu.advance(pred)
             body = pred.to_json(emu, view="create")
-            if body["status"] in ("starting", "processing") and body["output"] is None:
-                # unfinished: at once without Prefer, or a hold that expired
-                status = f.sync_expired_status if wait else "starting"
-                body.update(status=status, error=None)
-                if status == "starting":
-                    body["logs"] = ""
+            if wait and body["status"] in ("starting", "processing") and body["output"] is None:
+                _unfinished(body, f.sync_expired_status)  # the hold expired
+            elif not wait and body["status"] != "aborted":
+                _unfinished(body, "starting")  # no hold: the answer leaves at once
             if emu.take("drop_create_responses"):  # made, but the client never hears of it
                 return self.cut()
             return self._answer_create(body, wait)

@@ -211,9 +211,13 @@ class Emulator:
             pred.rendered_at = now
             pred.rendered.set()
         else:
-            # The model works during its latency: render now, so `latency` is the whole time
-            # from create to output (not latency plus render), as with the real service.
-            threading.Thread(target=self._render, args=(pred,), daemon=True).start()
+            # The model works during its latency: render within it, so `latency` is the whole
+            # time from create to output (not latency plus render), as with the real service.
+            # Not at the very start: a real model's work costs the client's machine nothing,
+            # and here it shares the CPU with the client's burst of creates.
+            start = threading.Timer(min(0.2, latency / 4), self._render, args=(pred,))
+            start.daemon = True
+            start.start()
         return pred
 
     def _render(self, pred: Prediction) -> None:

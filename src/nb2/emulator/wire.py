@@ -192,6 +192,12 @@ def parse_time(text: str) -> float | None:
     return when.timestamp()
 
 
+def shown(wall: float) -> float:
+    """A time as its ``iso`` text says it (whole microseconds), so filters and cursors agree
+    with what clients read."""
+    return datetime.fromtimestamp(wall, timezone.utc).timestamp()
+
+
 def iso(wall: float) -> str:
     """Epoch seconds as Replicate writes times: UTC, microseconds, a ``Z``."""
     when = datetime.fromtimestamp(wall, timezone.utc)
