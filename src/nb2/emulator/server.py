@@ -41,6 +41,8 @@ import base64
 import contextlib
 import math
 import secrets
+import signal
+import sys
 import threading
 import time
 import urllib.request
@@ -342,8 +344,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     if emu.cafile:
         print(f"delivery certificate: {emu.cafile}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a kill still runs the finally
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        emu.stop()
+        pass
+    finally:
+        emu.stop()  # also removes the https certificate's folder
