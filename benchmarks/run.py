@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))  # figures.py sits next to this file
 
 import figures
+import money
 
 
 def machine() -> str:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows: list[figures.Row] = []
     t0 = time.perf_counter()
-    for fig in figures.FIGURES:
+    for fig in [*figures.FIGURES, money.interrupts]:
         print(f"... {fig.__name__}", file=sys.stderr, flush=True)
         rows += fig(args.quick)
     took = time.perf_counter() - t0

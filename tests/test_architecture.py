@@ -65,9 +65,9 @@ def test_the_engine_never_prints():
 
 
 def test_the_version_has_one_source():
-    import nb2
-
     from importlib.metadata import version
+
+    import nb2
 
     assert nb2.__version__ == version("nb2")
     assert "__version__ =" not in (SRC / "__init__.py").read_text(encoding="utf-8")

@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 import nb2
-from nb2.store import codec as metadata
 from nb2.backends.offline import OfflineBackend
-from nb2.errors import MissingReferenceError, NoMetadataError
 from nb2.engine.result import GroundedSnapshotWarning
+from nb2.errors import MissingReferenceError, NoMetadataError
+from nb2.store import codec as metadata
 
 
 @pytest.fixture

@@ -220,7 +220,7 @@ def test_an_aborted_create_is_a_named_error_with_its_id(emulator, tmp_path):
     assert rec["status"] == "failed" and rec["prediction_id"] == emulator.created[0]
 
 
-# -- 5. a grid never swallows an error ---------------------------------------------------------------
+# -- 5. a grid never swallows an error ----------------------------------------------------------
 class _Broken:
     name, offline = "broken", True
 
@@ -393,7 +393,7 @@ def test_a_blocked_cell_is_not_sent_again(emulator, tmp_path):
     assert len(emulator.created) == 2
 
 
-# -- the journal: a kernel that dies mid-run --------------------------------------------------------
+# -- the journal: a kernel that dies mid-run ----------------------------------------------------
 _KERNEL = textwrap.dedent(
     """
     import sys, nb2

@@ -6,8 +6,8 @@ from PIL import Image, ImageStat
 import nb2
 from nb2 import models
 from nb2.backends.offline import OfflineBackend
-from nb2.params import Params
 from nb2.backends.render import edit_ops, render
+from nb2.params import Params
 
 SPEC = models.MODELS["google/nano-banana-2"]
 CASES = [(res, ratio) for res in models.RESOLUTIONS for ratio in SPEC.sizes[res]]

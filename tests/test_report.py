@@ -5,8 +5,8 @@ import pytest
 from PIL import ImageStat
 
 import nb2
-from nb2.backends.offline import OfflineBackend
 from nb2 import diff_manifests
+from nb2.backends.offline import OfflineBackend
 from nb2.engine.manifests import VOLATILE
 
 XSS = "a kite <script>alert(1)</script> over the sea"

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from .. import errors
-from .api import Prediction
+from .api import Answer, Prediction
 from .lost import find, request_key, since_for, wait_for_others
 from .replicate_errors import map_answer
 
