@@ -243,3 +243,73 @@ def test_static_fallback_shows_the_image_and_history_escaped(panel: Panel) -> No
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
     assert page.count("<img") >= 2  # the selected image and its history node
     assert data["text/plain"] == "<nb2.Panel session='default' nodes=1>"
+
+
+def _two_nodes_and_lose_the_second(panel: Panel) -> tuple[Any, Any]:
+    panel.prompt = "a red kite"
+    ask(panel, "generate")
+    panel.prompt = "make the sky stormy"
+    ask(panel, "edit")
+    one, two = panel.session.history[1], panel.session.history[2]
+    two.path.unlink()  # gone from the store (deleted by hand, a cleanup script...)
+    return one, two
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{"kind": "select"}, {"kind": "download"}, {"kind": "compare", "two": True}],
+)
+def test_a_node_whose_file_is_gone_is_answered_with_an_error(
+    panel: Panel, message: dict[str, Any]
+) -> None:
+    one, two = _two_nodes_and_lose_the_second(panel)
+    ask(panel, "select", node=one.id)
+    kind = message["kind"]
+    fields = {"nodes": [one.id, two.id]} if kind == "compare" else {"node": two.id}
+    reply = ask(panel, kind, **fields)  # before: FileNotFoundError, no reply at all
+    assert reply["kind"] == "error"
+    assert "the image of #2 is missing from the store at" in reply["message"]
+    assert str(panel.session.store.root) in reply["message"]
+    assert panel.selected == one.id and panel.compare == []  # nothing half-changed
+    assert ask(panel, "select", node=one.id)["kind"] == "ok"  # the panel still works
+
+
+def test_a_panel_opens_on_a_session_with_a_missing_file(panel: Panel, caplog: Any) -> None:
+    one, two = _two_nodes_and_lose_the_second(panel)
+    assert panel.session.current == two
+    again = Panel(panel.session)  # before: FileNotFoundError out of the constructor
+    assert [n["id"] for n in again.history] == [one.id, two.id]
+    assert again.history[0]["thumb"][:2] == b"\xff\xd8" and again.history[1]["thumb"] == b""
+    assert again.selected == two.id and again.image == b""  # shown, without a picture
+    assert "#2" in caplog.text and "missing" in caplog.text
+    r = panel.session.generate("a third, made from Python")  # the listeners keep going
+    assert again.history[-1]["id"] == r.id and again.history[-1]["thumb"]
+
+
+def test_unexpected_errors_are_answered_and_logged_with_their_traceback(
+    panel: Panel, caplog: Any
+) -> None:
+    def broken(msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
+        raise RuntimeError("a bug in a handler")
+
+    panel._handlers["select"] = broken
+    with caplog.at_level("ERROR", logger="nb2"):
+        reply = ask(panel, "select", node="x")
+    assert reply["kind"] == "error" and "RuntimeError: a bug in a handler" in reply["message"]
+    logged = [r for r in caplog.records if r.name == "nb2" and r.exc_info]
+    assert logged and "a bug in a handler" in caplog.text and "Traceback" in caplog.text
+
+
+def test_an_unexpected_error_in_the_worker_keeps_its_traceback(
+    panel: Panel, caplog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_run(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the runner broke")
+
+    monkeypatch.setattr(panel.session, "run", broken_run)
+    panel.prompt = "a kite"
+    with caplog.at_level("ERROR", logger="nb2"):
+        assert ask(panel, "generate")["kind"] == "ok"
+    assert panel.status["state"] == "error" and "the runner broke" in panel.status["message"]
+    logged = [r for r in caplog.records if r.name == "nb2" and r.exc_info]
+    assert logged and "broken_run" in caplog.text  # the traceback, not just a string

@@ -10,6 +10,7 @@ rendition for the selected node, and the original file only when Download is pre
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -23,10 +24,12 @@ from .. import models
 from ..engine.result import Result
 from ..engine.session import Session
 from ..errors import CanceledError, Nb2Error, ValidationError
-from ..imaging import thumbnail_bytes
 from ..references import as_reference, compose_prompt
+from . import panel_state as ps
 from .panel_state import choices, node_state, static_html
 from .strip import ReferenceStrip
+
+log = logging.getLogger("nb2")
 
 STATIC = Path(__file__).parent.parent / "static"
 THUMB_SIDE = 160  # history nodes
@@ -99,7 +102,7 @@ class Panel(anywidget.AnyWidget):
         self._sync_history()
         self._sync_references()
         if self.session.current is not None:
-            self._select(self.session.current)
+            self._select(self.session.current, missing_ok=True)
 
     def __repr__(self) -> str:
         return f"<nb2.Panel session={self.session.name!r} nodes={len(self.history)}>"
@@ -178,6 +181,9 @@ class Panel(anywidget.AnyWidget):
             return self._error(mid, str(exc), getattr(exc, "field", None))
         except (KeyError, TypeError, ValueError, t.TraitError) as exc:
             return self._error(mid, f"{kind}: {exc}", None)
+        except Exception as exc:  # a bug: answered all the same, so the front end never hangs
+            log.exception("panel: the %r message %r failed", kind, mid)
+            return self._error(mid, f"{kind}: {type(exc).__name__}: {exc}", None)
         self.send({"id": mid, "kind": "ok", "of": kind, **reply}, out)
 
     def _error(self, mid: Any, message: str, field: str | None) -> None:
@@ -229,16 +235,15 @@ class Panel(anywidget.AnyWidget):
                 allowed="a list of two node ids",
             )  # fmt: skip
         results = [self._node(n) for n in nodes]
-        self.compare_images = [thumbnail_bytes(r.path.read_bytes(), VIEW_SIDE, 88) for r in results]
+        self.compare_images = [ps.image_of(r, VIEW_SIDE, 88) for r in results]
         self.compare = [r.id for r in results]
         return {"compare": self.compare}, []
 
     def _on_download(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
         result = self._node(msg.get("node") or self.selected)
         name = f"nb2-{result.number}-{result.id[-8:]}.{result.params.output_format}"
-        return {"name": name, "mime": f"image/{'png' if name.endswith('png') else 'jpeg'}"}, [
-            result.path.read_bytes()
-        ]
+        data = ps.read_image(result)
+        return {"name": name, "mime": f"image/{'png' if name.endswith('png') else 'jpeg'}"}, [data]
 
     def _on_add_reference(self, msg: dict[str, Any], buffers: list[bytes]) -> tuple[dict, list]:
         if len(buffers) != 1:
@@ -296,9 +301,10 @@ class Panel(anywidget.AnyWidget):
                     self.send({"id": job, "kind": "error", "message": str(exc),
                                "field": getattr(exc, "field", None)})  # fmt: skip
                 except Exception as exc:  # shown in the panel rather than lost in a thread
+                    log.exception("panel: the %s run %s failed", kind, job)
                     self._finish(job, kind, started, "error", f"{type(exc).__name__}: {exc}")
                 else:
-                    self._select(result)
+                    self._select(result, missing_ok=True)
                     self._finish(job, kind, started, "done", f"#{result.number} ready")
 
             self._job = threading.Thread(target=work, name=f"nb2-panel-{kind}", daemon=True)
@@ -327,20 +333,22 @@ class Panel(anywidget.AnyWidget):
             self._sync_history()
             current = self.session.current
             if current is not None and current.id != self.selected:
-                self._select(current)
+                self._select(current, missing_ok=True)
 
     def _sync_history(self) -> None:
         nodes = []
         for turn in self.session.history.turns:
             r = turn.result
-            if r.id not in self._thumbs:
-                self._thumbs[r.id] = thumbnail_bytes(r.path.read_bytes(), THUMB_SIDE, 75)
+            if r.id not in self._thumbs:  # a node whose file is gone is drawn without one
+                self._thumbs[r.id] = ps.image_or_empty(r, THUMB_SIDE, 75)
             nodes.append(node_state(turn, self._thumbs[r.id]))
         self.history = nodes
 
-    def _select(self, result: Result) -> None:
+    def _select(self, result: Result, missing_ok: bool = False) -> None:
+        """Select a node; its missing file raises (a message) or shows as no image (sync)."""
+        image = (ps.image_or_empty if missing_ok else ps.image_of)(result, VIEW_SIDE, 88)
         self.session.checkout(result)
-        self.image = thumbnail_bytes(result.path.read_bytes(), VIEW_SIDE, 88)
+        self.image = image
         self.selected = result.id
 
     def _node(self, node: Any) -> Result:
@@ -353,19 +361,7 @@ class Panel(anywidget.AnyWidget):
         )  # fmt: skip
 
     def _form(self) -> dict[str, Any]:
-        c = self.choices["models"][self.image_model]
-        form: dict[str, Any] = {
-            "model": self.image_model,
-            "aspect_ratio": self.aspect_ratio,
-            "output_format": self.output_format,
-        }
-        if c["resolutions"]:
-            form["resolution"] = self.resolution
-        if c["google_search"]:
-            form["google_search"] = self.google_search
-        if c["image_search"]:
-            form["image_search"] = self.image_search
-        return form
+        return ps.form(self.choices["models"][self.image_model], self)
 
     def _prompt(self) -> str:
         if not self.prompt.strip():

@@ -1,14 +1,20 @@
 """The panel's state as plain data: what each model accepts (so the front end holds no copy of
-the schema), one history node as the front end draws it, and the HTML shown where no widget
+the schema), the form as request fields, one history node as the front end draws it, a node's
+image (a readable error when its file left the store), and the HTML shown where no widget
 manager runs (GitHub, nbviewer, nbconvert)."""
 
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 
 from .. import models
+from ..errors import MissingReferenceError, Nb2Error
+from ..imaging import thumbnail_bytes
 from ..references import ROLES
+
+log = logging.getLogger("nb2")
 
 
 def choices() -> dict[str, Any]:
@@ -27,6 +33,49 @@ def choices() -> dict[str, Any]:
             "max_references": spec.max_references,
         }
     return {"models": out, "roles": list(ROLES)}
+
+
+def form(choice: dict[str, Any], panel: Any) -> dict[str, Any]:
+    """The panel's form as request fields, leaving out what the model (``choice``) lacks."""
+    out: dict[str, Any] = {
+        "model": panel.image_model,
+        "aspect_ratio": panel.aspect_ratio,
+        "output_format": panel.output_format,
+    }
+    if choice["resolutions"]:
+        out["resolution"] = panel.resolution
+    if choice["google_search"]:
+        out["google_search"] = panel.google_search
+    if choice["image_search"]:
+        out["image_search"] = panel.image_search
+    return out
+
+
+def read_image(result: Any) -> bytes:
+    """A node's file, or an error that names the node and the store it is missing from."""
+    try:
+        return result.path.read_bytes()
+    except OSError as exc:  # deleted by hand, or its bytes no longer match its hash
+        raise MissingReferenceError(
+            f"the image of #{result.number} is missing from the store at {result.store.root} "
+            f"(run {result.id}; {exc})",
+            missing=[{"sha256": result.record["output"]["sha256"],
+                      "name": f"#{result.number}", "role": "node"}],
+        ) from exc  # fmt: skip
+
+
+def image_of(result: Any, side: int, quality: int) -> bytes:
+    """A node's image at most ``side`` pixels (see :func:`read_image` for a missing file)."""
+    return thumbnail_bytes(read_image(result), side, quality)
+
+
+def image_or_empty(result: Any, side: int, quality: int) -> bytes:
+    """:func:`image_of`, or empty bytes (the node is drawn without a picture) and a warning."""
+    try:
+        return image_of(result, side, quality)
+    except (Nb2Error, OSError, ValueError) as exc:
+        log.warning("panel: #%s is shown without its image: %s", result.number, exc)
+        return b""
 
 
 def node_state(turn: Any, thumb: bytes) -> dict[str, Any]:
