@@ -20,7 +20,13 @@ def test_images_are_content_addressed_and_writes_leave_no_temp_files(store):
     again, same = store.put_image(b"\x89PNG fake", "png")
     assert (sha, path) == (again, same) and path.name == f"{sha}.png"
     store.save(
-        {"run_id": "r1", "status": "succeeded", "cache_key": "k" * 64, "output": {"sha256": sha}}
+        {
+            "run_id": "r1",
+            "status": "succeeded",
+            "cache_key": "k" * 64,
+            "params": {"prompt": "x"},
+            "output": {"sha256": sha, "width": 8, "height": 8},
+        }
     )
     assert store.lookup("k" * 64)["run_id"] == "r1"
     assert not [p for p in store.root.rglob("*") if p.name.endswith(".tmp")]
@@ -40,7 +46,8 @@ _WRITER = textwrap.dedent("""
         data = os.urandom(1 << 20) + i.to_bytes(8, "big")
         sha, _ = store.put_image(data, "png")
         store.save({"run_id": f"run{i:06d}", "status": "succeeded", "cache_key": f"{i:064x}",
-                    "output": {"sha256": sha}, "pad": "x" * 200000})
+                    "params": {"prompt": "x"}, "output": {"sha256": sha, "width": 8, "height": 8},
+                    "pad": "x" * 200000})
         i += 1
         if i == 3:
             print("writing", flush=True)

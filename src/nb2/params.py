@@ -10,7 +10,7 @@ from typing import Any
 
 from . import models
 from .errors import ValidationError
-from .references import Reference, as_reference, compose_prompt
+from .references import MAX_PROMPT_CHARS, Reference, as_reference, check_text, compose_prompt
 
 # Fields every model has; the rest are looked up in the model's spec.
 _GROUNDING = ("google_search", "image_search")
@@ -48,6 +48,14 @@ class Params:
                 value=self.prompt,
                 allowed="non-empty text",
             )
+        if len(self.prompt) > MAX_PROMPT_CHARS:
+            raise ValidationError(
+                f"prompt: {len(self.prompt)} characters, more than the {MAX_PROMPT_CHARS} allowed",
+                field="prompt",
+                value=self.prompt[:40] + "…",
+                allowed=f"at most {MAX_PROMPT_CHARS} characters",
+            )
+        check_text("prompt", self.prompt)
         refs = self.references
         if (
             refs is None

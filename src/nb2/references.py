@@ -19,6 +19,8 @@ from .errors import ValidationError
 DEFAULT_MAX_SIDE = 4096  # longest side sent to the model; larger images are downscaled
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 MAX_INPUT_PIXELS = 64 * 1024 * 1024  # a 50 MP photo fits; a decompression bomb does not
+MAX_ROLE_CHARS = 200
+MAX_PROMPT_CHARS = 20_000  # a generous prompt is a few thousand; this stops pasted files
 ROLES = ("subject", "style", "palette", "composition", "lighting", "material")
 EDIT_ROLE = "edit"  # the image being edited: always image 1 of a follow-up edit
 EDIT_PREFIX = "Using image 1 as the base image, "
@@ -77,6 +79,16 @@ class Reference:
                 value=role,
                 allowed=ROLES,
             )
+        if role is not None and len(role) > MAX_ROLE_CHARS:
+            raise ValidationError(
+                f"reference role: {len(role)} characters; a role is a few words, at most "
+                f"{MAX_ROLE_CHARS}",
+                field="role",
+                value=role[:40] + "…",
+                allowed=f"at most {MAX_ROLE_CHARS} characters",
+            )
+        if role is not None:
+            check_text("role", role)
         self.source = source
         self.role = role.strip() if role else None
         self.max_side = max_side
@@ -236,7 +248,7 @@ def normalise(raw: bytes | Any, max_side: int, name: str = "image") -> ImageData
     """
     import warnings
 
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     if isinstance(raw, (bytes, bytearray)) and not raw:
         raise ValidationError(
@@ -269,6 +281,23 @@ def normalise(raw: bytes | Any, max_side: int, name: str = "image") -> ImageData
         and isinstance(raw, bytes)
     ):
         return ImageData(raw, src_format, img.width, img.height, hashlib.sha256(raw).hexdigest())
+    try:
+        return _reencode(img, src_format, max_side)
+    except Exception as exc:  # an odd mode ("La", "I;16"...) Pillow cannot convert or save
+        raise ValidationError(
+            f"reference {name!r}: an image in mode {img.mode!r} that cannot be re-encoded "
+            f"({type(exc).__name__}); convert it to RGB or RGBA first",
+            field="references",
+            value=name,
+            allowed="RGB, RGBA, L or LA images",
+        ) from None
+
+
+def _reencode(img: Any, src_format: str | None, max_side: int) -> ImageData:
+    import io
+
+    from PIL import Image, ImageOps
+
     img = ImageOps.exif_transpose(img)
     if max(img.size) > max_side:
         img = img.copy()
@@ -288,6 +317,13 @@ def normalise(raw: bytes | Any, max_side: int, name: str = "image") -> ImageData
 
 def _check_pixels(img: Any, name: str) -> None:
     w, h = img.size
+    if w < 1 or h < 1:
+        raise ValidationError(
+            f"reference {name!r}: {w}x{h} has no pixels",
+            field="references",
+            value=name,
+            allowed="an image at least 1x1",
+        )
     if w * h > MAX_INPUT_PIXELS:
         raise ValidationError(
             f"reference {name!r}: {w}x{h} is more than the {MAX_INPUT_PIXELS} pixels allowed "
@@ -296,3 +332,17 @@ def _check_pixels(img: Any, name: str) -> None:
             value=name,
             allowed=f"at most {MAX_INPUT_PIXELS} pixels",
         )
+
+
+def check_text(name: str, text: str) -> None:
+    """Text the API can carry: valid Unicode (a lone surrogate cannot be sent as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{name}: character {exc.start} is a lone surrogate ({text[exc.start]!r}), which "
+            "cannot be sent; remove it",
+            field=name,
+            value=text[max(0, exc.start - 10) : exc.start + 10],
+            allowed="valid Unicode text",
+        ) from None

@@ -40,6 +40,7 @@ log = logging.getLogger("nb2")
 AXES = ("prompt", "model", "resolution", "aspect_ratio", "output_format", "google_search",
         "image_search", "references", "repeat")  # fmt: skip
 DEFAULT_CONFIRM_CELLS = 64
+MAX_CELLS = 10_000
 TAIL_THREADS = 4  # threads beyond the concurrency, for downloads and store writes
 
 
@@ -54,8 +55,11 @@ class Grid:
         *,
         repeat: int = 1,
         confirm_cells: int = DEFAULT_CONFIRM_CELLS,
+        defaults: dict[str, Any] | None = None,
     ) -> None:
         self.session = session
+        # values used only where a cell's model has the field (the magic's %config defaults)
+        self.defaults = dict(defaults or {})
         self.axes: dict[str, list[tuple[str, Any]]] = {}
         for name, values in axes.items():
             if name not in AXES:
@@ -66,6 +70,17 @@ class Grid:
                     allowed=list(AXES),
                 )
             self.axes[name] = labelled(name, values)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+            raise ValidationError(
+                f"compare: repeat={repeat!r} is not a number of samples",
+                field="repeat", value=repeat, allowed="a whole number from 1",
+            )  # fmt: skip
+        size = math.prod(len(v) for v in self.axes.values()) * repeat
+        if size > MAX_CELLS:  # counted before anything is built: 3,000,000 cells never are
+            raise ValidationError(
+                f"compare: {size} cells is more than the {MAX_CELLS} a grid can hold",
+                field="cells", value=size, allowed=f"at most {MAX_CELLS} cells",
+            )  # fmt: skip
         if repeat > 1:
             self.axes["repeat"] = [(f"#{i + 1}", i) for i in range(repeat)]
         self.fixed = fixed
@@ -79,7 +94,13 @@ class Grid:
 
     @classmethod
     def from_axes(
-        cls, session: Session, *, repeat: int = 1, confirm_cells: int | None = None, **axes: Any
+        cls,
+        session: Session,
+        *,
+        repeat: int = 1,
+        confirm_cells: int | None = None,
+        defaults: dict[str, Any] | None = None,
+        **axes: Any,
     ) -> Grid:
         """Lists are axes, single values are fixed (see :meth:`Session.compare`)."""
         varying, fixed = {}, {}
@@ -105,6 +126,7 @@ class Grid:
             fixed,
             repeat=repeat,
             confirm_cells=confirm_cells or DEFAULT_CONFIRM_CELLS,
+            defaults=defaults,
         )
 
     def _cell(self, combo: tuple[tuple[str, Any], ...]) -> Cell:
@@ -113,6 +135,11 @@ class Grid:
         for name, (label, value) in zip(self.axes, combo, strict=True):
             values[name] = value
             labels[name] = label
+        spec = models.resolve_model(values.get("model") or self.session.defaults["model"])
+        for name, value in self.defaults.items():
+            if name not in values and (name not in spec.fields or name == "model"):
+                continue
+            values.setdefault(name, value)
         prompt = values.pop("prompt")
         try:
             params = self.session.params(prompt, **values)

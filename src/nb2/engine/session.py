@@ -138,6 +138,8 @@ class Session:
         fields = {k: options.pop(k, v) for k, v in self.defaults.items()}
         fields = {k: (self.defaults[k] if v is None else v) for k, v in fields.items()}
         refs = self.references if references is None else references
+        if isinstance(refs, (str, bytes, os.PathLike, Reference)) or not hasattr(refs, "__iter__"):
+            refs = [refs]  # one reference, not a list of its characters
         return Params(
             prompt=prompt, references=tuple(refs), repeat=repeat, options=options, **fields
         )
@@ -375,14 +377,25 @@ class Session:
             self._order.append(turn)
         self._current = turn
 
-    def compare(self, *, repeat: int = 1, confirm_cells: int | None = None, **axes: Any) -> Grid:
+    def compare(
+        self,
+        *,
+        repeat: int = 1,
+        confirm_cells: int | None = None,
+        defaults: dict[str, Any] | None = None,
+        **axes: Any,
+    ) -> Grid:
         """A comparison grid: each list is an axis, each single value is fixed.
 
         ``references`` is an axis when it is a dict of named sets (or a list of lists).
+        ``defaults`` apply only to cells whose model has the field (a resolution default
+        leaves nano-banana, which has none, alone).
         """
         from .grid import Grid
 
-        return Grid.from_axes(self, repeat=repeat, confirm_cells=confirm_cells, **axes)
+        return Grid.from_axes(
+            self, repeat=repeat, confirm_cells=confirm_cells, defaults=defaults, **axes
+        )
 
 
 def _announce(backend: Backend) -> None:

@@ -3,16 +3,19 @@ dispatches on it. Every bad line is a ``UsageError`` naming the option."""
 
 from __future__ import annotations
 
+import builtins
 import glob
+import keyword
 import math
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..references import Reference
+from ..references import ROLES, Reference
 
 _VAR = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 _AXIS_NAMES = {
@@ -21,6 +24,7 @@ _AXIS_NAMES = {
     "output_format": "output_format", "search": "google_search", "google_search": "google_search",
     "image_search": "image_search", "image-search": "image_search",
 }  # fmt: skip
+MAX_REPEAT = 100  # samples of one request; a grid's size is checked before it is built too
 _BOOL = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False,
          "1": True, "0": False}  # fmt: skip
 
@@ -36,11 +40,17 @@ def interpolate(text: str, namespace: dict[str, Any]) -> str:
         if head not in namespace:
             return token
         value = namespace[head]
-        for attr in attrs:
-            if not hasattr(value, attr):
-                return token
-            value = getattr(value, attr)
-        return str(value)
+        try:
+            for attr in attrs:
+                if not hasattr(value, attr):
+                    return token
+                value = getattr(value, attr)
+            return str(value)
+        except Exception as exc:  # a value whose str() (or attribute) raises
+            raise UsageError(
+                f"{{{m.group(1)}}}: the notebook variable could not be turned into text "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
     return _VAR.sub(sub, text)
 
@@ -79,8 +89,16 @@ class CellArgs:
 
 def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
     """The argparse namespace of the line and the cell's text, checked and resolved."""
-    if args.out is not None and not args.out.isidentifier():
+    if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
         raise UsageError(f"-o {args.out}: not a Python variable name")
+    if args.out is not None and args.out in vars(builtins):
+        warnings.warn(
+            f"-o {args.out}: this hides Python's built-in {args.out!r} in the notebook",
+            UserWarning,
+            stacklevel=2,
+        )
+    if args.repeat > MAX_REPEAT:
+        raise UsageError(f"-n {args.repeat}: at most {MAX_REPEAT} samples of a request")
     if args.repeat < 1:
         raise UsageError(f"-n {args.repeat}: the number of samples is at least 1")
     if args.concurrency is not None and args.concurrency < 1:
@@ -135,35 +153,60 @@ _OPTION_NAMES = (
 
 
 def refs(specs: list[str], ns: dict[str, Any]) -> list[Any]:
-    refs: list[Any] = []
+    """``--ref SOURCE[:ROLE]``: a role is one of the known roles or quoted free text
+    (``x.png:'soft rim light'``), never carved out of a URL or of a path that exists."""
+    out: list[Any] = []
     for spec in specs:
-        if len(spec) > 1 and spec[0] == spec[-1] and spec[0] in "'\"":
-            spec = spec[1:-1]  # IPython splits without removing quotes: 'my file.png'
-        source, role = spec, None
-        head, sep, tail = spec.rpartition(":")
-        if sep and head and not tail.startswith(("/", "\\")) and "//" not in tail:
-            source, role = head, tail or None
+        spec = _unquote(spec)  # IPython splits without removing quotes: 'my file.png'
+        source, role = _split_role(spec, ns)
         if source.isidentifier() and source in ns:
             value = ns[source]
             items = value if isinstance(value, (list, tuple)) else [value]
-            refs += [Reference(v, role=role) for v in items]
+            out += [Reference(v, role=role) for v in items]
             continue
         if source.startswith(("http://", "https://")):
-            refs.append(Reference(source, role=role))
+            out.append(Reference(source, role=role))
             continue
-        matches = sorted(glob.glob(os.path.expanduser(source)))
+        matches = sorted(glob.glob(glob.escape(os.path.expanduser(source))))
+        matches = matches or sorted(glob.glob(os.path.expanduser(source)))
         if not matches:
-            raise UsageError(f"--ref {spec}: no file or notebook variable named {source!r}")
-        refs += [Reference(m, role=role) for m in matches]
-    return refs
+            hint = ""
+            if ":" in source and not source.startswith(("http://", "https://")):
+                hint = (
+                    f"; a role after ':' is one of {', '.join(ROLES)}, or free text in quotes "
+                    "(photo.png:'soft rim light')"
+                )
+            raise UsageError(f"--ref {spec}: no file or notebook variable named {source!r}{hint}")
+        out += [Reference(m, role=role) for m in matches]
+    return out
+
+
+def _unquote(text: str) -> str:
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _split_role(spec: str, ns: dict[str, Any]) -> tuple[str, str | None]:
+    head, sep, tail = spec.rpartition(":")
+    if not sep or not head:
+        return spec, None
+    quoted = len(tail) > 1 and tail[0] == tail[-1] and tail[0] in "'\""
+    if quoted:
+        return head, _unquote(tail).strip() or None
+    if tail.strip().lower() not in ROLES:
+        return spec, None  # a URL's port, a query, a file named a:b.png: all source
+    exists = os.path.exists(os.path.expanduser(spec)) or (spec.isidentifier() and spec in ns)
+    return (spec, None) if exists else (head, tail.strip().lower())
 
 
 def parent(spec: str | None, session: Any, ns: dict[str, Any]) -> Any:
     if spec is None:
         return None
-    if spec.lstrip("#").isdigit():
+    number = spec.lstrip("#")
+    if number.isascii() and number.isdigit():
         try:
-            return session.history[int(spec.lstrip("#"))]
+            return session.history[int(number)]
         except IndexError as exc:
             raise UsageError(f"--parent {spec}: {exc}") from None
     if spec in ns:

@@ -34,7 +34,9 @@ class Nb2Magics(Magics):
     """The %%nb2 cell magic and the %nb2 line magic."""
 
     model = Unicode("nano-banana-2", help="model for new generations").tag(config=True)
-    resolution = Unicode("1K", help="1K, 2K or 4K").tag(config=True)
+    resolution = Unicode(
+        "", help="1K, 2K or 4K; empty: the model's own default (1K; 2K for nano-banana-pro)"
+    ).tag(config=True)
     aspect = Unicode("match_input_image", help="aspect ratio preset").tag(config=True)
     format = Unicode("png", help="jpg or png").tag(config=True)
     store = Unicode("", help="the run store folder (empty: NB2_STORE, else nb2-runs)").tag(
@@ -131,7 +133,7 @@ class Nb2Magics(Magics):
             return self._store(cell_args.out, self._edit(cell_args, session, ns))
         if cell_args.is_grid:
             return self._grid(cell_args, session)
-        request = {**self.defaults(), **cell_args.options}
+        request = {**self.defaults(cell_args.options.get("model")), **cell_args.options}
         result = run_live(
             self.progress,
             lambda cancel, say: session.generate(
@@ -145,9 +147,15 @@ class Nb2Magics(Magics):
         )
         return self._store(cell_args.out, result)
 
-    def defaults(self) -> dict[str, Any]:
-        """The request defaults from ``%config Nb2Magics.*``, under the engine's names."""
-        return {key: getattr(self, trait) for trait, key in _DEFAULTS}
+    def defaults(self, model: str | None = None) -> dict[str, Any]:
+        """The request defaults from ``%config Nb2Magics.*``, under the engine's names, for
+        ``model`` (else the default model): a default for a field the model lacks is left
+        out, and an empty one means the model's own default."""
+        from .. import models
+
+        spec = models.resolve_model(model or self.model)
+        out = {key: getattr(self, trait) for trait, key in _DEFAULTS}
+        return {k: v for k, v in out.items() if v != "" and (k == "model" or k in spec.fields)}
 
     def _edit(self, args: CellArgs, session: Any, ns: dict[str, Any]) -> Any:
         parent = cellargs.parent(args.parent, session, ns)
@@ -169,7 +177,8 @@ class Nb2Magics(Magics):
         from .panel import Panel
 
         prompt = args.prompts[0] if args.prompts else ""
-        form = {k: v for k, v in {**self.defaults(), **args.options}.items() if v is not None}
+        given = args.options
+        form = {k: v for k, v in {**self.defaults(given.get("model")), **given}.items()}
         session.params(prompt or "…", references=list(args.refs), **form)  # named errors first
         panel = Panel(session, prompt=prompt)
         traits = {"model": "image_model"}
@@ -186,10 +195,17 @@ class Nb2Magics(Magics):
             raise UsageError(f"%%nb2 {line}: {exc}") from None
 
     def _grid(self, args: CellArgs, session: Any) -> Any:
-        fixed = {**self.defaults(), **args.options}
+        varies_model = "model" in args.axes
+        defaults = self.defaults(args.options.get("model"))
+        fixed = {**({} if varies_model else defaults), **args.options}
+        if not varies_model:
+            fixed.setdefault("model", self.model)
         for key in args.axes:
             fixed.pop(key, None)
         grid = session.compare(
+            defaults={k: v for k, v in self.defaults().items() if k != "model"}
+            if varies_model
+            else None,
             prompt=list(args.prompts) if len(args.prompts) > 1 else args.prompts[0],
             references=list(args.refs),
             repeat=args.repeat,
@@ -257,8 +273,12 @@ class Nb2Magics(Magics):
             f"cache: {self.cache or os.environ.get('NB2_CACHE') or 'auto'}",
         ]
         names = [trait for trait, _ in _DEFAULTS] + ["concurrency", "confirm_cells", "budget"]
-        lines += [f"{name}: {getattr(self, name)}" for name in names]
+        lines += [f"{name}: {_shown(getattr(self, name))}" for name in names]
         return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    return str(value) if value != "" else "(the model's own default)"
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 import warnings
@@ -34,6 +35,9 @@ except ImportError:  # Windows: no advisory locks; recover() then trusts run age
 
 DEFAULT_ROOT = "nb2-runs"
 UNSETTLED = ("running", "pending")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SHA = re.compile(r"[0-9a-f]{64}")
+_UMASK_LOCK = threading.Lock()
 CACHE_MODES = ("auto", "replay", "off")
 
 
@@ -87,6 +91,8 @@ class Store:
 
         With ``ext`` (a record knows it) this is one stat, not a folder listing.
         """
+        if not isinstance(sha, str) or not _SHA.fullmatch(sha):
+            return None  # not a hash: never a path built from it
         folder = self.root / "images" / sha[:2]
         if ext is not None:
             candidates = [self._image_path(sha, ext)]
@@ -207,6 +213,11 @@ class Store:
         return False
 
     def get(self, run_id: str) -> dict[str, Any] | None:
+        """The record of ``run_id``; None if there is none (or the id could name a file
+        outside ``runs/``, as a tampered pointer's ``../../elsewhere`` would)."""
+        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+            warnings.warn(f"nb2 store: {run_id!r} is not a run id; ignored", StoreWarning, 2)
+            return None
         return _read_json(self.root / "runs" / f"{run_id}.json")
 
     def lookup(self, cache_key: str, endpoint: str | None = None) -> dict[str, Any] | None:
@@ -221,6 +232,9 @@ class Store:
         if not record or record.get("status") != "succeeded":
             return None
         if record.get("cache_key") != cache_key:  # a pointer aimed elsewhere is not trusted
+            return None
+        if not _well_formed(record):
+            warnings.warn(f"nb2 store: run {run_id} has a damaged record; ignored", StoreWarning, 2)
             return None
         if endpoint is not None and self.endpoint_of(record.get("backend")) != endpoint:
             return None
@@ -246,18 +260,36 @@ def _dumps(obj: Any) -> bytes:
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_bytes())
+        data = json.loads(path.read_bytes())
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
         warnings.warn(f"nb2 store: {path} is unreadable; skipped", StoreWarning, stacklevel=3)
         return None
+    if not isinstance(data, dict):
+        warnings.warn(f"nb2 store: {path} is not a record; skipped", StoreWarning, stacklevel=3)
+        return None
+    return data
+
+
+def _well_formed(record: dict[str, Any]) -> bool:
+    """A succeeded record nb2 can use: params, and an output with a hash and a size."""
+    out = record.get("output")
+    return (
+        isinstance(record.get("params"), dict)
+        and isinstance(record["params"].get("prompt"), str)
+        and isinstance(out, dict)
+        and isinstance(out.get("sha256"), str)
+        and bool(_SHA.fullmatch(out["sha256"]))
+        and all(isinstance(out.get(k), int) and out[k] > 0 for k in ("width", "height"))
+    )
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a shared store needs the umask
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -267,6 +299,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it back at once; nb2 holds a lock meanwhile)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def _sha256_file(path: Path) -> str:
