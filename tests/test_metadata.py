@@ -1,4 +1,5 @@
 import io
+import json
 import shutil
 import struct
 import warnings
@@ -11,6 +12,7 @@ from nb2.backends.offline import OfflineBackend
 from nb2.engine.result import GroundedSnapshotWarning
 from nb2.errors import MissingReferenceError, NoMetadataError
 from nb2.store import codec as metadata
+from nb2.store import jpeg
 
 
 @pytest.fixture
@@ -88,15 +90,17 @@ def test_embedding_again_replaces_and_keeps_a_files_own_exif(s):
     assert Image.open(io.BytesIO(p2)).text["nb2"].find('"prompt":"b"') > 0
 
 
-def test_a_long_chain_still_fits_a_jpeg_segment():
+def test_a_long_chain_is_kept_whole_in_a_jpeg_and_its_exif_copy_is_shortened():
     step = {"kind": "edit", "prompt": "x" * 500, "params": {"prompt": "x" * 500}, "run_id": "r"}
     meta = {"format": metadata.FORMAT, "params": {"prompt": "end"}, "ancestors": [step] * 300}
     img = io.BytesIO()
     Image.new("RGB", (8, 8)).save(img, "JPEG")
     data = metadata.embed(img.getvalue(), meta)
     assert Image.open(io.BytesIO(data)).size == (8, 8)  # still a valid file
-    back = metadata._jpeg_read(io.BytesIO(data))
-    assert back is not None and b'"ancestors_dropped"' in back
+    back = metadata.jpeg.read(io.BytesIO(data), metadata.FORMAT)
+    assert back is not None and len(json.loads(back)["ancestors"]) == 300  # extended XMP
+    copy = Image.open(io.BytesIO(data)).getexif().get_ifd(0x8769)[0x9286]
+    assert b'"truncated"' in copy and len(copy) < 65533  # the EXIF copy says what it lacks
 
 
 def test_open_an_edit_gives_its_chain_and_repeats_it(s, tmp_path):
@@ -163,7 +167,9 @@ def test_a_file_without_nb2_metadata_is_a_named_error(tmp_path):
     damaged.write_bytes(plain.read_bytes()[:8] + b"\x00\x00\x00\x05iTXtnb")
     with pytest.raises(NoMetadataError):
         nb2.open(damaged)
-    assert metadata.embed(b"\x89PNG\r\n\x1a\n", {"format": metadata.FORMAT}) == b"\x89PNG\r\n\x1a\n"
+    with pytest.warns(metadata.MetadataWarning, match="no nb2 metadata written"):
+        bare = metadata.embed(b"\x89PNG\r\n\x1a\n", {"format": metadata.FORMAT})
+    assert bare == b"\x89PNG\r\n\x1a\n"
 
 
 def test_grounded_runs_say_when_and_replay_says_it_is_a_snapshot(s, tmp_path):
@@ -182,3 +188,83 @@ def test_grounded_runs_say_when_and_replay_says_it_is_a_snapshot(s, tmp_path):
     assert again.cached and again.grounded_at == live.grounded_at
     assert f"snapshot {live.grounded_at[:16]}" in again._repr_mimebundle_()["text/html"]
     assert "web snapshot of" in repr(again)
+
+
+# -- large records in JPEG: extended XMP, each prompt once -----------------------------------
+def _segments(data: bytes, head: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the APP1 segments whose payload starts with ``head``."""
+    return [(s, e) for s, e, m in jpeg.segments(data) if m == 0xE1 and data.startswith(head, s + 4)]
+
+
+def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    for s, e in sorted(spans, reverse=True):
+        data = data[:s] + data[e:]
+    return data
+
+
+def test_a_jpeg_with_a_40_kb_prompt_keeps_its_metadata(s):
+    prompt = ("красный змей над серым морем " * 700)[:19_900] + " TAIL-OF-THE-PROMPT"
+    assert len(prompt.encode()) > 36_000  # about 40 KB of text, within the 20,000 characters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", metadata.MetadataWarning)  # nothing is dropped
+        r = s.generate(prompt, output_format="jpg")
+        opened = nb2.open(r.path)  # before: NoMetadataError, the record did not fit a segment
+    assert opened.params == r.params and opened.record["params"] == r.record["params"]
+    raw = OfflineBackend().run(r.params).data
+    data = r.path.read_bytes()
+    assert data.endswith(raw[raw.index(b"\xff\xdb") :])  # spliced: the same image data
+    assert len(_segments(data, jpeg.EXT_HEAD)) >= 1 and len(_segments(data, jpeg.XMP_HEAD)) == 1
+    # the prompt once, in the XMP record: no params.composed_prompt (derived again on reading),
+    # no EXIF copy (as JSON it is larger than one segment), a summary for other tools
+    assert data.count(b"TAIL-OF-THE-PROMPT") == 1
+    exif = Image.open(r.path).getexif()
+    assert len(exif[0x010E]) == 1000 and 0x9286 not in exif.get_ifd(0x8769)
+    png = s.generate(prompt)
+    assert png.path.read_bytes().count(b"TAIL-OF-THE-PROMPT") == 1  # was 2 (composed_prompt)
+    assert nb2.open(png.path).params == png.params
+
+
+def test_a_jpeg_edit_chain_of_long_prompts_keeps_its_lineage(s):
+    prompts = [f"step {i}: " + "soft light and fog, " * 995 + f"END-{i}" for i in range(4)]
+    root = s.generate(prompts[0], output_format="jpg")
+    last = root
+    for text in prompts[1:]:
+        last = s.edit(text, output_format="jpg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", metadata.MetadataWarning)
+        opened = nb2.open(last.path)  # before: NoMetadataError
+    assert [st.prompt for st in opened.chain] == prompts
+    assert opened.params == last.params and opened.chain[0].run_id == root.id
+    assert opened.record["edit_instruction"] == prompts[3]
+    assert opened.record["params"]["composed_prompt"] == last.params.composed_prompt
+    data = last.path.read_bytes()
+    xmp = b"".join(data[s:e] for s, e in _segments(data, jpeg.EXT_HEAD))
+    assert [xmp.count(f"END-{i}".encode()) for i in range(4)] == [1, 1, 1, 1]  # each prompt once
+
+    # a tool that drops the XMP (or only its extended part) leaves the shortened EXIF copy
+    for head in (jpeg.XMP_HEAD, jpeg.EXT_HEAD):
+        stripped = s.store.root.parent / "stripped.jpg"
+        stripped.write_bytes(_without(data, _segments(data, head)))
+        with pytest.warns(metadata.MetadataWarning, match=r"the prompts of the \d+ oldest"):
+            short = nb2.open(stripped, store=s)
+        assert short.params == last.params  # the image's own request is whole
+        assert short.chain[-1].prompt == prompts[3] and short.chain[0].prompt == ""
+        assert short.record["truncated"]["of"] == 3
+
+
+def test_extended_xmp_is_assembled_in_any_order_and_refused_when_incomplete(s):
+    r = s.generate("туман над гаванью, " * 1000, output_format="jpg")  # 114 KB as JSON
+    data = r.path.read_bytes()
+    spans = _segments(data, jpeg.EXT_HEAD)
+    assert len(spans) >= 2
+    parts = [data[a:b] for a, b in spans]
+    shuffled = data[: spans[0][0]] + b"".join(parts[::-1]) + data[spans[-1][1] :]
+    path = s.store.root.parent / "shuffled.jpg"
+    path.write_bytes(shuffled)
+    assert nb2.open(path).params == r.params
+    again = metadata.embed(data, metadata.read(r.path))  # replaced, never doubled
+    assert len(_segments(again, jpeg.EXT_HEAD)) == len(spans) and again.count(b"nb2:format") == 1
+    path.write_bytes(_without(data, spans[1:2]))  # one portion lost: the GUID's MD5 fails
+    assert metadata.read(path) is None  # and its own request is too large for the EXIF copy
+    with pytest.raises(NoMetadataError):
+        nb2.open(path)

@@ -1,9 +1,16 @@
 """Parameters and lineage written into the image files themselves, and read back.
 
-PNG: one iTXt chunk, keyword ``nb2``, right after IHDR. JPEG: an XMP packet (APP1) holding the
-same JSON in ``nb2:data``, plus EXIF ImageDescription / Software / UserComment when the file has
-no EXIF of its own. Both are spliced into the byte stream: pixel data is never decoded or
-re-encoded, so the pixels stay identical and embedding costs one copy of the bytes.
+PNG: one iTXt chunk, keyword ``nb2``, right after IHDR. JPEG (``jpeg.py``): an XMP packet
+(APP1) holding the same JSON in ``nb2:data``, split over standard extended-XMP segments when it
+is larger than one segment holds, plus EXIF ImageDescription / Software / UserComment when the
+file has no EXIF of its own (UserComment: a copy, shortened to one segment if it must be, and
+then saying so in ``"truncated"``). Both are spliced into the byte stream: pixel data is never
+decoded or re-encoded, so the pixels stay identical and embedding costs one copy of the bytes.
+
+The JSON keeps each prompt once (:func:`pack`): the edit instruction, the composed prompt and a
+step's ``params.prompt`` are derived again on reading (:func:`unpack`). A record read back
+incomplete (a shortened copy, because a tool removed the XMP) is returned with a
+:class:`MetadataWarning` saying what is missing; so is a file the metadata could not go into.
 
 ``opened.py`` reads a file back (``nb2.open``).
 """
@@ -12,27 +19,29 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
+import warnings
 import zlib
-from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any
-from xml.sax.saxutils import escape as xml_escape
-from xml.sax.saxutils import unescape as xml_unescape
+
+from ..references import compose_prompt
+from . import jpeg
+from .jpeg import NS as NS
 
 if TYPE_CHECKING:
     from .runs import Store
 
 FORMAT = "nb2-metadata/1"
 KEY = "nb2"  # the PNG iTXt keyword
-NS = "https://nb2.invalid/ns/1.0/"  # the XMP namespace (.invalid: a name, not a web page)
 MAX_ANCESTORS = 200  # a guard against a cycle in a damaged store, not a practical limit
 
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
-_XMP_HEAD = b"http://ns.adobe.com/xap/1.0/\x00"
-_APP1_MAX = 65533  # a JPEG segment's payload limit (its 2-byte length counts itself)
-_DATA_RE = re.compile(rb"<nb2:data>(.*?)</nb2:data>", re.S)
+
+
+class MetadataWarning(UserWarning):
+    """nb2 metadata could not be written into an image file, or was read back incomplete."""
 
 
 # -- what goes in ---------------------------------------------------------------------------
@@ -87,17 +96,107 @@ def step(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def pack(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` as written: each prompt once; what :func:`unpack` derives again is left out."""
+    out = dict(meta)
+    params = out.get("params")
+    if isinstance(params, dict):
+        params = out["params"] = dict(params)
+        if "prompt" in params and params.get("composed_prompt") == _composed(params):
+            del params["composed_prompt"]
+        if out.get("edit_instruction") == _instruction(out):
+            out.pop("edit_instruction", None)
+    steps = []
+    for st in out.get("ancestors") or []:
+        sp = st.get("params")
+        if isinstance(sp, dict) and "prompt" in st and sp.get("prompt") == st["prompt"]:
+            st = {**st, "params": {k: v for k, v in sp.items() if k != "prompt"}}
+        steps.append(st)
+    if "ancestors" in out:
+        out["ancestors"] = steps
+    return out
+
+
+def unpack(meta: dict[str, Any]) -> dict[str, Any]:
+    """The record as :func:`build` made it, from what :func:`pack` wrote (or an older file)."""
+    params = meta.get("params")
+    if isinstance(params, dict) and isinstance(params.get("prompt"), str):
+        params.setdefault("composed_prompt", _composed(params))
+        if "kind" in meta:
+            meta.setdefault("edit_instruction", _instruction(meta))
+    for st in meta.get("ancestors") or []:
+        if isinstance(st, dict) and isinstance(st.get("params"), dict) and "prompt" in st:
+            st["params"].setdefault("prompt", st["prompt"])
+    return meta
+
+
+def _composed(params: dict[str, Any]) -> str:
+    roles = [r.get("role") if isinstance(r, dict) else None for r in params.get("references") or []]
+    refs = [SimpleNamespace(role=role if isinstance(role, str) else None) for role in roles]
+    return compose_prompt(str(params.get("prompt", "")), refs)  # type: ignore[arg-type]
+
+
+def _instruction(meta: dict[str, Any]) -> str | None:
+    return meta.get("params", {}).get("prompt") if meta.get("kind") == "edit" else None
+
+
 def embed(data: bytes, meta: dict[str, Any]) -> bytes:
-    """``data`` with ``meta`` written in (PNG or JPEG); other formats come back unchanged."""
+    """``data`` with ``meta`` written in (PNG or JPEG); other data comes back unchanged, with a
+    :class:`MetadataWarning`."""
+    packed = pack(meta)
+    out = data
     if data.startswith(_PNG_SIG):
-        return _png_embed(data, meta)
-    if data.startswith(b"\xff\xd8"):
-        return _jpeg_embed(data, meta)
-    return data
+        out = _png_embed(data, packed)
+    elif data.startswith(b"\xff\xd8"):
+        out = _jpeg_embed(data, packed)
+    if out is data:
+        warnings.warn(
+            MetadataWarning(
+                f"run {meta.get('run_id')}: no nb2 metadata written into its image (not a PNG "
+                f"or JPEG nb2 can splice: {len(data)} bytes starting {data[:8]!r}); nb2.open "
+                "will not read it, the store's record still has it"
+            ),
+            stacklevel=2,
+        )
+    return out
 
 
 def _json(meta: dict[str, Any]) -> bytes:
     return json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def shorten(meta: dict[str, Any], budget: int) -> bytes | None:
+    """``meta``'s JSON in at most ``budget`` bytes: the ancestors' prompts are dropped from the
+    oldest, then the oldest ancestors themselves, saying so in ``"truncated"``. None when the
+    image's own request alone is larger."""
+    blob = _json(meta)
+    if len(blob) <= budget:
+        return blob
+    steps = [dict(st) for st in meta.get("ancestors") or []]
+    excess, prompts, dropped = len(blob) - budget + 200, 0, 0  # 200: room for the note
+    for st in steps:  # each step's size is measured once: a long chain stays linear
+        if excess <= 0:
+            break
+        if st.get("prompt"):
+            before = len(_json(st))
+            st.pop("prompt")
+            excess -= before - len(_json(st))
+            prompts += 1
+    while True:
+        while steps and excess > 0:
+            excess -= len(_json(steps.pop(0))) + 1
+            dropped += 1
+        note = {
+            "ancestor_prompts": prompts,
+            "ancestors": dropped,
+            "of": len(meta.get("ancestors") or []),
+        }
+        blob = _json({**meta, "ancestors": steps, "truncated": note})
+        if len(blob) <= budget:
+            return blob
+        if not steps:
+            return None
+        excess = len(blob) - budget
 
 
 # -- PNG ------------------------------------------------------------------------------------
@@ -157,121 +256,15 @@ def _png_read(f: IO[bytes]) -> bytes | None:
         return zlib.decompress(text) if compressed else text
 
 
-# -- JPEG -----------------------------------------------------------------------------------
-def _jpeg_segments(data: bytes) -> list[tuple[int, int, int]]:
-    """(start, end, marker) of each segment before the image data (SOS)."""
-    out, pos = [], 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        if marker == 0xDA:  # start of scan: the entropy-coded pixels follow
-            break
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        out.append((pos, pos + 2 + length, marker))
-        pos += 2 + length
-    return out
-
-
-def _app1(payload: bytes) -> bytes:
-    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
-
-
-def _xmp(meta: dict[str, Any]) -> bytes:
-    summary = xml_escape(str(meta.get("params", {}).get("prompt", "")))
-    return (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
-        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        f'<rdf:Description rdf:about="" xmlns:nb2="{NS}" '
-        f'xmlns:dc="http://purl.org/dc/elements/1.1/" nb2:format="{FORMAT}">'
-        f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{summary}</rdf:li></rdf:Alt>'
-        f"</dc:description><nb2:data>{xml_escape(_json(meta).decode())}</nb2:data>"
-        '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
-    ).encode()
-
-
-def _exif(meta: dict[str, Any]) -> bytes:
-    from PIL import Image
-
-    exif = Image.Exif()
-    prompt = str(meta.get("params", {}).get("prompt", ""))
-    exif[0x010E] = prompt.encode("ascii", "replace").decode()[:1000]  # ImageDescription
-    exif[0x0131] = f"nb2 {meta.get('nb2_version')}"  # Software
-    exif.get_ifd(0x8769)[0x9286] = b"ASCII\x00\x00\x00" + _json(meta)  # UserComment
-    return exif.tobytes()
-
-
-def _fit(meta: dict[str, Any], encode: Callable[[dict[str, Any]], bytes]) -> bytes | None:
-    """Encoded ``meta`` within one JPEG segment, dropping middle ancestors if it must."""
-    meta = dict(meta)
-    while True:
-        blob = encode(meta)
-        if len(blob) <= _APP1_MAX - 2:
-            return blob
-        chain = meta.get("ancestors") or []
-        if len(chain) < 2:
-            return None  # still too large: leave it out rather than write a broken file
-        cut = len(chain) // 2  # keep the root and the nearest ancestors
-        meta["ancestors"] = chain[:cut] + chain[cut + 1 :]
-        meta["ancestors_dropped"] = int(meta.get("ancestors_dropped", 0)) + 1
-
-
-def _is_ours(segment: bytes) -> bool:
-    return FORMAT.encode() in segment
-
-
+# -- JPEG (jpeg.py carries the bytes) -----------------------------------------------------
 def _jpeg_embed(data: bytes, meta: dict[str, Any]) -> bytes:
-    segments = _jpeg_segments(data)
-    for s, e, _ in reversed(segments):
-        if data[s + 1] == 0xE1 and _is_ours(data[s:e]):
-            data = data[:s] + data[e:]  # replace an older nb2 segment, never double it
-    segments = _jpeg_segments(data)
-    has_exif = any(m == 0xE1 and data[s + 4 : s + 10] == b"Exif\x00\x00" for s, _, m in segments)
-    new = b""
-    if not has_exif:  # a file's own EXIF (camera, C2PA hints) is kept as it is
-        exif = _fit(meta, _exif)
-        new += _app1(exif) if exif else b""
-    xmp = _fit(meta, _xmp)
-    new += _app1(_XMP_HEAD + xmp) if xmp else b""
-    at = 2  # after SOI, and after a leading JFIF APP0 / EXIF APP1, which expect to be first
-    for s, e, m in segments:
-        if not (m == 0xE0 or (m == 0xE1 and data[s + 4 : s + 10] == b"Exif\x00\x00")):
-            break
-        at = e
-    view = memoryview(data)
-    return b"".join((view[:at], new, view[at:]))
+    about = jpeg.summary(str(meta.get("params", {}).get("prompt", "")))
 
+    def exif() -> bytes:
+        fit = lambda budget: shorten(meta, budget)  # noqa: E731
+        return jpeg.exif_payload(about, f"nb2 {meta.get('nb2_version')}", fit)
 
-def _jpeg_read(f: IO[bytes]) -> bytes | None:
-    f.seek(2)
-    user_comment = None
-    while True:
-        head = f.read(4)
-        if len(head) < 4 or head[0] != 0xFF or head[1] == 0xDA:
-            return user_comment
-        (length,) = struct.unpack(">H", head[2:])
-        if head[1] != 0xE1:
-            f.seek(length - 2, 1)
-            continue
-        seg = f.read(length - 2)
-        if not _is_ours(seg):
-            continue
-        if seg.startswith(_XMP_HEAD):
-            m = _DATA_RE.search(seg)
-            if m:
-                return xml_unescape(m.group(1).decode()).encode()
-        elif seg.startswith(b"Exif\x00\x00"):
-            user_comment = _user_comment(seg)  # used when a tool stripped the XMP
-
-
-def _user_comment(seg: bytes) -> bytes | None:
-    from PIL import Image
-
-    exif = Image.Exif()
-    exif.load(seg[6:])
-    value = exif.get_ifd(0x8769).get(0x9286)
-    if isinstance(value, bytes) and value.startswith(b"ASCII\x00\x00\x00"):
-        return value[8:]
-    return value.encode() if isinstance(value, str) else None
+    return jpeg.embed(data, FORMAT, jpeg.xmp_payloads(_json(meta), FORMAT, about), exif)
 
 
 def read(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -282,7 +275,7 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any] | None:
             if sig == _PNG_SIG:
                 blob = _png_read(f)
             elif sig[:2] == b"\xff\xd8":
-                blob = _jpeg_read(f)
+                blob = jpeg.read(f, FORMAT)
             else:
                 blob = None
         except (ValueError, IndexError, struct.error, zlib.error):  # a damaged header
@@ -293,4 +286,25 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         meta = json.loads(blob)
     except ValueError:
         return None
-    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return None
+    _warn_if_short(meta, Path(path).name)
+    return unpack(meta)
+
+
+def _warn_if_short(meta: dict[str, Any], name: str) -> None:
+    cut = meta.get("truncated")
+    if isinstance(cut, dict):
+        what = f"the prompts of the {cut.get('ancestor_prompts')} oldest of its {cut.get('of')} "
+        what += f"earlier steps (and {cut.get('ancestors')} of those steps altogether)"
+    elif meta.get("ancestors_dropped"):  # written by nb2 before extended XMP
+        what = f"{meta['ancestors_dropped']} steps from the middle of its chain"
+    else:
+        return
+    warnings.warn(
+        MetadataWarning(
+            f"{name}: its nb2 metadata was read from a shortened copy (a tool removed the full "
+            f"record): {what} are missing; its own request is whole"
+        ),
+        stacklevel=3,
+    )
