@@ -276,7 +276,7 @@ def test_a_node_whose_file_is_gone_is_answered_with_an_error(
 
 def test_a_panel_opens_on_a_session_with_a_missing_file(panel: Panel, caplog: Any) -> None:
     one, two = _two_nodes_and_lose_the_second(panel)
-    assert panel.session.current == two
+    panel.session.checkout(two)  # the session's current turn: the one whose file is gone
     again = Panel(panel.session)  # before: FileNotFoundError out of the constructor
     assert [n["id"] for n in again.history] == [one.id, two.id]
     assert again.history[0]["thumb"][:2] == b"\xff\xd8" and again.history[1]["thumb"] == b""
