@@ -346,7 +346,7 @@ def test_edit_the_selected_image(page: Any, py: Kernel) -> None:
 def test_click_a_node_and_edit_from_it_makes_a_branch(page: Any, py: Kernel) -> None:
     panel = page.locator(".nb2-panel").nth(0)
     panel.locator('.nb2-node[data-number="1"]').click()
-    py.eventually("s.current.number", lambda v: v == 1)
+    py.eventually("panel.result.number", lambda v: v == 1)
     panel.locator('.nb2-node.nb2-selected[data-number="1"]').wait_for()
     assert panel.locator(".nb2-run").inner_text() == "Edit #1"
     panel.locator(".nb2-prompt").fill("add soft bokeh")
@@ -369,7 +369,7 @@ def test_click_a_node_and_edit_from_it_makes_a_branch(page: Any, py: Kernel) -> 
 def test_compare_two_nodes(page: Any, py: Kernel) -> None:
     panel = page.locator(".nb2-panel").nth(0)
     panel.locator('.nb2-node[data-number="2"]').click()
-    py.eventually("s.current.number", lambda v: v == 2)
+    py.eventually("panel.result.number", lambda v: v == 2)
     panel.locator('.nb2-node.nb2-selected[data-number="2"]').wait_for()
     panel.locator(".nb2-compare-start").click()
     panel.locator('.nb2-node[data-number="3"]').click()

@@ -165,7 +165,9 @@ _WRITER = textwrap.dedent("""
         sha, _ = store.put_image(data, "png")
         pad = "x" * rng.randrange(1 << 16)
         store.save({"run_id": f"run{i:08d}", "status": "succeeded", "cache_key": f"{i:064x}",
-                    "output": {"sha256": sha, "format": "png"}, "pad": pad})
+                    "params": {"prompt": "x"},
+                    "output": {"sha256": sha, "format": "png", "width": 8, "height": 8},
+                    "pad": pad})
         print(f"run{i:08d}", flush=True)  # only after save() returned: this one is complete
 """)
 

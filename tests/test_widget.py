@@ -104,7 +104,8 @@ def test_generate_edit_branch_select_and_history(panel: Panel) -> None:
     assert ask(panel, "edit")["kind"] == "ok"
     assert s.history[2].parent == s.history[1]
     ask(panel, "select", node=s.history[1].id)
-    assert s.current == s.history[1]  # the next edit builds on #1: a branch
+    assert panel.result == s.history[1]  # the panel's next edit builds on #1: a branch
+    assert s.current is None  # clicks never move what edit() in code builds on
     panel.prompt = "add soft bokeh"
     ask(panel, "edit")
     assert s.history[3].parent == s.history[1]
@@ -313,3 +314,21 @@ def test_an_unexpected_error_in_the_worker_keeps_its_traceback(
     assert panel.status["state"] == "error" and "the runner broke" in panel.status["message"]
     logged = [r for r in caplog.records if r.name == "nb2" and r.exc_info]
     assert logged and "broken_run" in caplog.text  # the traceback, not just a string
+
+
+def test_code_edits_build_on_codes_image_while_the_panel_generates(tmp_path: Any) -> None:
+    """The panel keeps its own selection: s.edit() in a cell builds on the notebook's current
+    turn, whatever the panel makes or selects meanwhile (before: on the panel's, 5 in 6)."""
+    s = nb2.Session(backend=nb2.OfflineBackend(latency=0.3), store=tmp_path / "runs")
+    mine = s.generate("a lighthouse made in code")
+    panel = Panel(s)
+    for i in range(3):
+        panel.prompt = f"a windmill from the panel {i}"
+        panel._dispatch(panel, {"id": f"g{i}", "kind": "generate"}, [])
+        edited = s.edit(f"darker, take {i}")  # while the panel's run goes
+        panel.wait(10)
+        assert s.parent_of(edited) == mine or s.parent_of(edited).params.prompt.startswith("darker")
+        assert "windmill" not in s.parent_of(edited).params.prompt
+        mine = edited
+    assert sum("windmill" in t.result.params.prompt for t in s.history.turns) == 3
+    assert s.current == mine

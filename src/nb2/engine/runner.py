@@ -54,6 +54,43 @@ def endpoint(described: dict[str, Any]) -> str:
     return Store.endpoint_of(described)
 
 
+class InFlight:
+    """Requests being made now, by cache key: a second identical request waits for the first
+    and then reads the store, so it is paid for once; one blocked by moderation is not sent
+    again by those waiting on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Event] = {}
+        self._blocked: set[str] = set()
+
+    def claim(self, key: str, cancel: threading.Event | None) -> bool:
+        """True: the caller makes ``key`` (and must ``release`` it). False: an identical
+        request was in flight and has now settled; look in the store again."""
+        with self._lock:
+            first = self._running.get(key)
+            if first is None:
+                self._running[key] = threading.Event()
+                return True
+        while not first.wait(0.05):
+            if cancel is not None and cancel.is_set():
+                raise CanceledError("stopped while an identical request was in flight")
+        with self._lock:
+            if key in self._blocked:
+                raise ModerationError(f"an identical request (key {key[:12]}) was just blocked")
+        return False
+
+    def blocked(self, key: str) -> None:
+        with self._lock:
+            self._blocked.add(key)
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            done = self._running.pop(key, None)
+        if done is not None:
+            done.set()
+
+
 def execute(
     store: Store,
     backend: Backend,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import models
 from ..backends import Backend, StatusCallback, auto_backend
-from ..errors import CanceledError, ModerationError, ReplayMissError, ValidationError
+from ..errors import ModerationError, ReplayMissError, ValidationError
 from ..params import Params
 from ..references import EDIT_ROLE, Reference
 from ..store import CACHE_MODES, Store
@@ -84,8 +84,7 @@ class Session:
         self._lock = threading.RLock()
         self._listeners: list[Any] = []  # called with each new Result (the panel listens)
         self._snapshot_noted = False  # the grounded-replay note is said once per session
-        self._inflight: dict[str, threading.Event] = {}  # cache key -> set when it settles
-        self._blocked_keys: set[str] = set()
+        self._inflight = runner.InFlight()
         _announce(self.backend)
         self.recovered = self._recover()
 
@@ -180,7 +179,8 @@ class Session:
         base = parent if parent is not None else self.current
         if base is None:
             raise ValidationError(
-                "edit: there is no image to edit yet; call generate() first (or pass parent=)",
+                "edit: no image to edit yet (made from code); call generate() first, or pass "
+                "parent= (a panel's selection is panel.result)",
                 field="parent",
                 value=None,
                 allowed="a Result of this session",
@@ -236,29 +236,24 @@ class Session:
         cancel: threading.Event | None = None,
         on_status: StatusCallback | None = None,
         fresh: bool = False,
+        checkout: bool = True,
     ) -> Result:
+        """One request, from the store or the backend. ``checkout=False`` leaves the current
+        turn where it is (the panel's runs: what ``edit()`` in code builds on never depends on
+        clicks)."""
         while self.cache != "off" and not fresh:
             record = self.lookup(params)
             if record is not None:
-                result = self._add(record, params, kind, parent, cached=True)
+                result = self._add(record, params, kind, parent, cached=True, checkout=checkout)
                 self._note_snapshot(result)
                 return result
             if self.cache == "replay":
                 break
             # One create per request at a time: an identical request already in flight here
             # (another cell, another grid, the panel) is waited for, then read from the store.
-            with self._lock:
-                first = self._inflight.get(params.cache_key)
-                if first is None:
-                    mine = self._inflight[params.cache_key] = threading.Event()
-                    break
-            while not first.wait(0.05):
-                if cancel is not None and cancel.is_set():
-                    raise CanceledError("stopped while an identical request was in flight")
-            if self._blocked(params):
-                raise ModerationError(
-                    f"an identical request was just blocked by moderation: {params!r}"
-                )
+            if self._inflight.claim(params.cache_key, cancel):
+                mine = params.cache_key
+                break
         else:
             mine = None
         if self.cache == "replay":
@@ -279,19 +274,12 @@ class Session:
                 on_status=on_status,
             )
         except ModerationError:
-            with self._lock:  # an identical request waiting on this one is not sent again
-                self._blocked_keys.add(params.cache_key)
+            self._inflight.blocked(params.cache_key)  # identical waiters are not sent again
             raise
         finally:
             if mine is not None:
-                with self._lock:
-                    self._inflight.pop(params.cache_key, None)
-                mine.set()
-        return self._add(record, params, kind, parent, cached=False)
-
-    def _blocked(self, params: Params) -> bool:
-        with self._lock:
-            return params.cache_key in self._blocked_keys
+                self._inflight.release(mine)
+        return self._add(record, params, kind, parent, cached=False, checkout=checkout)
 
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""
@@ -334,12 +322,13 @@ class Session:
         parent: Result | None,
         *,
         cached: bool,
+        checkout: bool = True,
     ) -> Result:
         with self._lock:
             if record["run_id"] in self._turns:  # the same stored run again (a cache hit)
                 turn = self._turns[record["run_id"]]
                 if kind != "grid":
-                    self._show(turn)
+                    self._show(turn, checkout)
                 return turn.result
             number = len(self._order) + 1
             result = Result(
@@ -351,7 +340,7 @@ class Session:
                 up.children.append(turn)
             self._turns[result.id] = turn
             if kind != "grid":  # grid cells join the tree only when used (see _own)
-                self._show(turn)
+                self._show(turn, checkout)
         for listener in list(self._listeners):
             listener(result)  # subscribers (the panel) hear of every new result
         return result
@@ -370,12 +359,13 @@ class Session:
                 self._show(turn)
         return turn.result
 
-    def _show(self, turn: Turn) -> None:
+    def _show(self, turn: Turn, current: bool = True) -> None:
         if turn not in self._order:
             turn.number = len(self._order) + 1
             turn.result.number = turn.number
             self._order.append(turn)
-        self._current = turn
+        if current:
+            self._current = turn
 
     def compare(
         self,

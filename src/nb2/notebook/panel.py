@@ -101,8 +101,10 @@ class Panel(anywidget.AnyWidget):
         self._unsubscribe = self.session.subscribe(self._on_result)
         self._sync_history()
         self._sync_references()
-        if self.session.current is not None:
-            self._select(self.session.current, missing_ok=True)
+        history = self.session.history
+        start = self.session.current or (history[-1] if len(history) else None)
+        if start is not None:  # the notebook's current turn, else the latest
+            self._select(start, missing_ok=True)
 
     def __repr__(self) -> str:
         return f"<nb2.Panel session={self.session.name!r} nodes={len(self.history)}>"
@@ -193,7 +195,7 @@ class Panel(anywidget.AnyWidget):
         params = self.session.params(
             self._prompt(), references=self._refs.references(), **self._form()
         )
-        job = self._start("generate", lambda **kw: self.session.run(params, kind="generate", **kw))
+        job = self._start("generate", self._run(params, "generate"))
         return {"job": job}, []
 
     def _on_edit(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
@@ -201,18 +203,14 @@ class Panel(anywidget.AnyWidget):
         base, params = self.session.edit_params(
             self._prompt(), parent=parent, references=self._refs.references()
         )
-        job = self._start(
-            "edit", lambda **kw: self.session.run(params, kind="edit", parent=base, **kw)
-        )
+        job = self._start("edit", self._run(params, "edit", base))
         return {"job": job}, []
 
     def _on_upscale(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
         base = self._node(msg.get("node") or self.selected)
         resolution = msg.get("resolution")
         params = base.params.replace(resolution=resolution)  # validated here, before the thread
-        job = self._start(
-            "upscale", lambda **kw: self.session.run(params, kind="upscale", parent=base, **kw)
-        )
+        job = self._start("upscale", self._run(params, "upscale", base))
         return {"job": job}, []
 
     def _on_stop(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
@@ -273,6 +271,10 @@ class Panel(anywidget.AnyWidget):
         self._sync_references()
         return {}, []
 
+    def _run(self, params: Any, kind: str, parent: Result | None = None) -> Any:
+        """A panel run: it never moves the session's current turn (code's, not clicks')."""
+        return lambda **kw: self.session.run(params, kind=kind, parent=parent, checkout=False, **kw)
+
     # -- the job --------------------------------------------------------------------------
     def _start(self, kind: str, call: Any) -> str:
         with self._lock:
@@ -315,6 +317,12 @@ class Panel(anywidget.AnyWidget):
         self.status = {"state": state, "kind": kind, "job": job, "message": message,
                        "elapsed": round(time.time() - started, 2)}  # fmt: skip
 
+    @property
+    def result(self) -> Result | None:
+        """The selected node, for code: ``s.edit("...", parent=panel.result)``. The panel's
+        selection is its own; the session's current turn moves only from code."""
+        return self._node(self.selected) if self.selected else None
+
     def add_reference(self, source: Any, role: str | None = None) -> None:
         """Add a reference image (a path, PIL image, bytes, Reference or (source, role))."""
         ref = as_reference(source if role is None else (source, role))
@@ -331,9 +339,12 @@ class Panel(anywidget.AnyWidget):
     def _on_result(self, result: Result) -> None:
         with self.hold_sync():  # the new node and the selection reach the page as one update
             self._sync_history()
-            current = self.session.current
-            if current is not None and current.id != self.selected:
-                self._select(current, missing_ok=True)
+            # a result made in code shows here; the panel's own are selected by their job
+            shown = any(t.result.id == result.id for t in self.session.history.turns)
+            job = self._job
+            own = job is not None and job is threading.current_thread()
+            if shown and not own and result.id != self.selected:
+                self._select(result, missing_ok=True)
 
     def _sync_history(self) -> None:
         nodes = []
@@ -347,29 +358,17 @@ class Panel(anywidget.AnyWidget):
     def _select(self, result: Result, missing_ok: bool = False) -> None:
         """Select a node; its missing file raises (a message) or shows as no image (sync)."""
         image = (ps.image_or_empty if missing_ok else ps.image_of)(result, VIEW_SIDE, 88)
-        self.session.checkout(result)
-        self.image = image
+        self.image = image  # the panel's selection; the session's current turn is code's
         self.selected = result.id
 
     def _node(self, node: Any) -> Result:
-        for turn in self.session.history.turns:
-            if turn.result.id == node:
-                return turn.result
-        raise ValidationError(
-            f"node {node!r} is not in this session's history",
-            field="node", value=node, allowed="the id of a history node",
-        )  # fmt: skip
+        return ps.node_of(self.session, node)
 
     def _form(self) -> dict[str, Any]:
         return ps.form(self.choices["models"][self.image_model], self)
 
     def _prompt(self) -> str:
-        if not self.prompt.strip():
-            raise ValidationError(
-                "prompt: write what to make (or, for an edit, what to change)",
-                field="prompt", value=self.prompt, allowed="non-empty text",
-            )  # fmt: skip
-        return self.prompt
+        return ps.prompt_of(self.prompt)
 
     def _limit(self) -> int:
         return models.MODELS[self.image_model].max_references
@@ -391,4 +390,4 @@ class Panel(anywidget.AnyWidget):
         return data, meta
 
     def _static_html(self) -> str:
-        return static_html(self.session)
+        return static_html(self.session, self.selected)

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from .. import models
-from ..errors import MissingReferenceError, Nb2Error
+from ..errors import MissingReferenceError, Nb2Error, ValidationError
 from ..imaging import thumbnail_bytes
 from ..references import ROLES
 
@@ -97,12 +97,35 @@ def node_state(turn: Any, thumb: bytes) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def static_html(session: Any) -> str:
+def node_of(session: Any, node: Any) -> Any:
+    """The Result of a history node id, or a named error."""
+    for turn in session.history.turns:
+        if turn.result.id == node:
+            return turn.result
+    raise ValidationError(
+        f"node {node!r} is not in this session's history",
+        field="node", value=node, allowed="the id of a history node",
+    )  # fmt: skip
+
+
+def prompt_of(text: str) -> str:
+    if not text.strip():
+        raise ValidationError(
+            "prompt: write what to make (or, for an edit, what to change)",
+            field="prompt", value=text, allowed="non-empty text",
+        )  # fmt: skip
+    return text
+
+
+def static_html(session: Any, selected_id: str = "") -> str:
+    """The selected node (else the session's current turn) large, then the history."""
+    found = [t.result for t in session.history.turns if t.result.id == selected_id]
+    selected = found[0] if found else None
     from ..views.html import history_html, result_html
 
     parts = [f"<div class='nb2-panel-static'><b>nb2 panel</b> · session "
              f"{html.escape(session.name)}</div>"]  # fmt: skip
-    current = session.current
+    current = selected if selected is not None else session.current
     if current is not None:
         parts.append(result_html(current))
     if len(session.history):
