@@ -23,9 +23,9 @@ from nb2.store import StoreWarning
 
 @pytest.fixture
 def magics(tmp_path):
-    from IPython.testing.globalipapp import get_ipython
+    from IPython.core.interactiveshell import InteractiveShell
 
-    ip = get_ipython()
+    ip = InteractiveShell.instance()
     m = Nb2Magics(shell=ip)
     m.store = str(tmp_path / "runs")
     m.progress = False
@@ -200,6 +200,8 @@ def test_output_names_that_are_keywords_are_refused_and_builtins_warned(magics):
     with pytest.warns(UserWarning, match="hides Python's built-in 'print'"):
         magics.nb2("-o print", "x")
     magics.shell.user_ns.pop("print", None)
+    for name in ("nb", "pro", "g"):
+        magics.shell.user_ns.pop(name, None)
 
 
 def test_huge_prompts_and_roles_are_named_errors_with_the_limit():
