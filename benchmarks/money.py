@@ -8,12 +8,11 @@ the server but its run is not stored as succeeded), and whether anything was cre
 
 from __future__ import annotations
 
-import os
+import contextlib
 import random
-import signal
 import statistics
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,35 +20,16 @@ from typing import Any
 import nb2
 from nb2.emulator import Emulator
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests/sigint.py
+from tests.sigint import sigint_at
+
 TOKEN = "r8_" + "b" * 37
 
 
 def _interrupt_one(s: nb2.Session, prompt: str, delay: float) -> float | None:
     """One run with a SIGINT after ``delay`` s; the signal's time (None if it came too late)."""
-    armed = threading.Event()
-    armed.set()
-    sent: list[float] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if armed.is_set():
-            signal.default_int_handler(signum, frame)
-
-    def fire() -> None:
-        sent.append(time.monotonic())
-        os.kill(os.getpid(), signal.SIGINT)
-
-    old = signal.signal(signal.SIGINT, handler)
-    timer = threading.Timer(delay, fire)
-    timer.start()
-    try:
+    with sigint_at(delay) as sent, contextlib.suppress(KeyboardInterrupt):
         s.generate(prompt)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        armed.clear()
-        timer.cancel()
-        timer.join()
-        signal.signal(signal.SIGINT, old)
     return sent[0] if sent else None
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import signal
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ from nb2.emulator import Emulator
 from nb2.params import Params
 
 from .conftest import TOKEN
+from .sigint import sigint_at
 
 CI = os.environ.get("CI") == "true"
 
@@ -42,35 +42,6 @@ def _session(emu: Emulator, store: Any, **kw: Any) -> nb2.Session:
 
 def _images(store: nb2.Store) -> list[Path]:
     return sorted((store.root / "images").rglob("*.*"))
-
-
-@contextlib.contextmanager
-def sigint_at(delay: float):
-    """A real SIGINT to this process after ``delay`` seconds, as Jupyter sends one. It is
-    raised (as the default handler does) only while the block runs; one that comes late is
-    dropped, so it can never hit pytest itself."""
-    armed = threading.Event()
-    armed.set()
-    sent: list[float] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if armed.is_set():
-            signal.default_int_handler(signum, frame)
-
-    def fire() -> None:
-        sent.append(time.monotonic())
-        os.kill(os.getpid(), signal.SIGINT)
-
-    old = signal.signal(signal.SIGINT, handler)
-    timer = threading.Timer(delay, fire)
-    timer.start()
-    try:
-        yield sent
-    finally:
-        armed.clear()
-        timer.cancel()
-        timer.join()
-        signal.signal(signal.SIGINT, old)
 
 
 # -- 1. interrupts ---------------------------------------------------------------------------------

@@ -51,3 +51,12 @@ def encode(img: Any, output_format: str) -> bytes:
     else:
         img.convert("RGB").save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def open_file(path: Any) -> Any:
+    """A PIL image of the file at ``path``, decoded now (Pillow then closes the file)."""
+    from PIL import Image
+
+    img = Image.open(path)
+    img.load()
+    return img

@@ -39,28 +39,17 @@ def download(
         left = deadline - time.monotonic()
         if left <= 0:
             break
+        timeout = httpx.Timeout(min(left, 30.0), connect=min(left, 10.0))
         try:
-            with http.stream(
-                "GET", url, timeout=httpx.Timeout(min(left, 30.0), connect=min(left, 10.0))
-            ) as r:
-                if r.status_code != 200:
-                    last = f"HTTP {r.status_code}"
-                    if r.status_code < 500:
-                        break
-                else:
-                    size = r.headers.get("content-length", "")
-                    if size.isdigit() and int(size) > max_bytes:
-                        raise _too_big(prediction_id, int(size), max_bytes)
-                    buf = bytearray()
-                    for chunk in r.iter_bytes():  # as each read arrives, so the clock is checked
-                        buf += chunk
-                        if len(buf) > max_bytes:
-                            raise _too_big(prediction_id, len(buf), max_bytes)
-                        if time.monotonic() > deadline:
-                            last = f"still downloading when the run's time was up ({len(buf)} B)"
-                            break
-                    else:
-                        return bytes(buf)
+            with http.stream("GET", url, timeout=timeout) as r:
+                if r.status_code == 200:
+                    data = _read(r, prediction_id, deadline, max_bytes)
+                    if isinstance(data, bytes):
+                        return data
+                    last = data
+                    break  # out of time: no point in another try
+                last = f"HTTP {r.status_code}"
+                if r.status_code < 500:
                     break
         except httpx.TransportError as exc:
             last = type(exc).__name__
@@ -72,6 +61,22 @@ def download(
         "it is recorded for nb2.recover() while the API keeps it (about an hour)",
         prediction_id=prediction_id,
     )
+
+
+def _read(r: Any, prediction_id: str, deadline: float, max_bytes: int) -> bytes | str:
+    """The body, read as each network read arrives (so the clock is checked between reads);
+    a reason instead when time ran out. Over ``max_bytes`` is an error, never held whole."""
+    size = r.headers.get("content-length", "")
+    if size.isdigit() and int(size) > max_bytes:
+        raise _too_big(prediction_id, int(size), max_bytes)
+    buf = bytearray()
+    for chunk in r.iter_bytes():
+        buf += chunk
+        if len(buf) > max_bytes:
+            raise _too_big(prediction_id, len(buf), max_bytes)
+        if time.monotonic() > deadline:
+            return f"still downloading when the run's time was up ({len(buf)} B)"
+    return bytes(buf)
 
 
 def _too_big(prediction_id: str, size: int, limit: int) -> errors.GenerationError:

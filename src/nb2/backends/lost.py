@@ -10,6 +10,7 @@ still waiting for its own answer: then every prediction left unheld is an orphan
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -24,8 +25,6 @@ NO_CLOCK_WINDOW = 120.0  # before any Date header: look this far back (claims ke
 
 
 def request_key(model: str, data: dict[str, Any]) -> str:
-    import json
-
     return model + "\n" + json.dumps(data, sort_keys=True, default=str)
 
 

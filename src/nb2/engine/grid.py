@@ -137,9 +137,8 @@ class Grid:
             labels[name] = label
         spec = models.resolve_model(values.get("model") or self.session.defaults["model"])
         for name, value in self.defaults.items():
-            if name not in values and (name not in spec.fields or name == "model"):
-                continue
-            values.setdefault(name, value)
+            if name != "model" and name in spec.fields:
+                values.setdefault(name, value)
         prompt = values.pop("prompt")
         try:
             params = self.session.params(prompt, **values)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..imaging import open_file
+
 if TYPE_CHECKING:
     from ..params import Params
     from ..store import Store
@@ -61,11 +63,7 @@ class Result:
 
     @property
     def image(self) -> Any:
-        from PIL import Image
-
-        img = Image.open(self.path)
-        img.load()
-        return img
+        return open_file(self.path)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -241,6 +241,7 @@ class Session:
         """One request, from the store or the backend. ``checkout=False`` leaves the current
         turn where it is (the panel's runs: what ``edit()`` in code builds on never depends on
         clicks)."""
+        mine = None  # the cache key this call makes, when it is the one in flight
         while self.cache != "off" and not fresh:
             record = self.lookup(params)
             if record is not None:
@@ -254,8 +255,6 @@ class Session:
             if self._inflight.claim(params.cache_key, cancel):
                 mine = params.cache_key
                 break
-        else:
-            mine = None
         if self.cache == "replay":
             raise ReplayMissError(
                 f"replay: the store at {self.store.root} holds no result for {params!r} "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import MissingReferenceError, NoMetadataError
+from ..imaging import open_file
 from ..params import Params
 from ..references import Reference
 from . import codec
@@ -121,11 +122,7 @@ class Opened:
 
     @property
     def image(self) -> Any:
-        from PIL import Image
-
-        img = Image.open(self.path)
-        img.load()
-        return img
+        return open_file(self.path)
 
     def __repr__(self) -> str:
         lines = [f"nb2.open({str(self.path)!r}): run {self.run_id}, {self.kind}"]

@@ -50,6 +50,7 @@ class Store:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root).expanduser().resolve() if root is not None else self.default_root()
+        self._mode = 0o666 & ~_umask()  # mkstemp makes 0600; a shared store needs the umask
         for sub in ("images", "runs", "keys", "pending"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._verified: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) seen good
@@ -82,7 +83,7 @@ class Store:
         sha = hashlib.sha256(data).hexdigest()
         path = self._image_path(sha, ext)
         if not (path.exists() and self._is_good(path, sha)):
-            _atomic_write(path, data)
+            _atomic_write(path, data, self._mode)
             self._remember(path)
         return sha, path
 
@@ -142,7 +143,7 @@ class Store:
         A run whose status is ``running`` or ``pending`` is listed under ``pending/`` until a
         later save settles it."""
         path = self.root / "runs" / f"{record['run_id']}.json"
-        _atomic_write(path, _dumps(record))
+        _atomic_write(path, _dumps(record), self._mode)
         marker = self.root / "pending" / str(record["run_id"])
         if record.get("status") in UNSETTLED:
             if not marker.exists():
@@ -157,9 +158,8 @@ class Store:
                 old = _read_json(self._key_path(key)) or {}
                 by = old.get("endpoints") if isinstance(old.get("endpoints"), dict) else {}
                 by = {**by, self.endpoint_of(record.get("backend")): record["run_id"]}
-                _atomic_write(
-                    self._key_path(key), _dumps({"run_id": record["run_id"], "endpoints": by})
-                )
+                pointer = {"run_id": record["run_id"], "endpoints": by}
+                _atomic_write(self._key_path(key), _dumps(pointer), self._mode)
         return path
 
     @staticmethod
@@ -285,11 +285,11 @@ def _well_formed(record: dict[str, Any]) -> bool:
     )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a shared store needs the umask
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -302,7 +302,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _umask() -> int:
-    """The process's umask (read by setting it back at once; nb2 holds a lock meanwhile)."""
+    """The process's umask (read by setting it back at once, under a lock)."""
     with _UMASK_LOCK:
         mask = os.umask(0o022)
         os.umask(mask)
