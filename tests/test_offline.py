@@ -9,6 +9,8 @@ from nb2.backends.offline import OfflineBackend
 from nb2.backends.render import edit_ops, render
 from nb2.params import Params
 
+from . import reference
+
 SPEC = models.MODELS["google/nano-banana-2"]
 CASES = [(res, ratio) for res in models.RESOLUTIONS for ratio in SPEC.sizes[res]]
 
@@ -21,7 +23,7 @@ def test_every_ratio_and_resolution_has_the_models_size(resolution, ratio):
         )
     )
     img = Image.open(io.BytesIO(out.data))
-    assert img.size == SPEC.sizes[resolution][ratio]
+    assert img.size == reference.size(resolution, ratio)
     assert img.format == "JPEG"
 
 

@@ -1,0 +1,47 @@
+"""The reference's numbers (../shared/reference/nano-banana-2.md), copied by hand: tests check
+the code against these, never against the code's own tables."""
+
+from __future__ import annotations
+
+RATIOS = ("match_input_image", "1:1", "1:4", "1:8", "2:3", "3:2", "3:4", "4:1", "4:3", "4:5",
+          "5:4", "8:1", "9:16", "16:9", "21:9")  # fmt: skip
+RESOLUTIONS = ("1K", "2K", "4K")
+FORMATS = ("jpg", "png")
+SIBLING_RATIOS = ("match_input_image", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16",
+                  "16:9", "21:9")  # fmt: skip
+SAFETY = ("block_low_and_above", "block_medium_and_above", "block_only_high")
+
+# width x height at 1K; 2K and 4K are 2x and 4x (section 1's table; the extreme ratios as
+# measured live, section 5)
+SIZES_1K = {
+    "1:1": (1024, 1024), "1:4": (512, 2064), "1:8": (352, 2928), "2:3": (848, 1264),
+    "3:2": (1264, 848), "3:4": (896, 1200), "4:1": (2064, 512), "4:3": (1200, 896),
+    "4:5": (928, 1152), "5:4": (1152, 928), "8:1": (2928, 352), "9:16": (768, 1376),
+    "16:9": (1376, 768), "21:9": (1584, 672),
+}  # fmt: skip
+SCALE = {"1K": 1, "2K": 2, "4K": 4}
+
+
+def size(resolution: str, ratio: str) -> tuple[int, int]:
+    w, h = SIZES_1K[ratio]
+    return w * SCALE[resolution], h * SCALE[resolution]
+
+
+def accepts(model: str, field: str, value: object) -> bool:
+    """Whether the reference's schema for ``model`` allows ``value`` in ``field``."""
+    short = model.split("/")[-1]
+    if field == "aspect_ratio":
+        return value in (RATIOS if short == "nano-banana-2" else SIBLING_RATIOS)
+    if field == "resolution":
+        return short != "nano-banana" and value in RESOLUTIONS
+    if field == "output_format":
+        return value in FORMATS
+    if field in ("google_search", "image_search"):
+        return short == "nano-banana-2" and isinstance(value, bool)
+    if field == "safety_filter_level":
+        return short == "nano-banana-pro" and value in SAFETY
+    if field == "allow_fallback_model":
+        return short == "nano-banana-pro" and isinstance(value, bool)
+    if field == "prompt":
+        return isinstance(value, str) and bool(value.strip())
+    return False
