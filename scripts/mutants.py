@@ -91,7 +91,8 @@ def _is_type_checking(node: ast.If) -> bool:
 
 def _quiet(call: ast.Call) -> bool:
     f = call.func
-    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in QUIET_CALLS
+    named = isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+    return named and f.value.id in QUIET_CALLS
 
 
 def _changes(node: ast.AST) -> list[tuple[str, int, str]]:

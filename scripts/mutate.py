@@ -16,6 +16,7 @@ new test or explained. The figures go to benchmarks/results/mutate-ROOM.json as 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -25,9 +26,13 @@ import signal
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    sys.exit("scripts/mutate.py needs Python 3.11 or later (tomllib reads the rooms)")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -90,10 +95,8 @@ def reap(pid: int, deadline: float) -> str:
         if done:
             return "survived" if os.waitstatus_to_exitcode(status) == 0 else "killed"
         if time.monotonic() > deadline:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             os.waitpid(pid, 0)
             return "timeout"
         time.sleep(0.05)

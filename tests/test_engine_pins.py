@@ -1,0 +1,220 @@
+"""The session and the grid, pinned one promise a test (each found unpinned by a mutation run)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+import nb2
+from nb2.backends import Output
+from nb2.backends.offline import OfflineBackend
+from nb2.errors import CanceledError, ValidationError
+
+from .sigint import sigint_at
+
+
+@pytest.fixture
+def s(tmp_path):
+    return nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+
+
+class Cancellable:
+    """A backend that runs until it is stopped, then takes a moment to cancel at the server
+    (as Replicate's does), and notes each step, so a test sees what finished before the
+    interrupt reached it."""
+
+    name = "cancellable"
+    offline = True  # nothing is billed
+
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+        self.started = threading.Event()
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "offline": True}
+
+    def run(self, params, *, cancel=None, on_status=None, on_created=None) -> Output:
+        self.steps.append("started")
+        self.started.set()
+        assert cancel is not None and cancel.wait(30), "never stopped"
+        threading.Event().wait(0.3)  # the remote cancel takes a while
+        self.steps.append("canceled at the server")
+        raise CanceledError("stopped")
+
+
+# -- session ----------------------------------------------------------------------------------
+def test_an_edit_is_read_from_the_store_unless_fresh(s):
+    r = s.generate("a kite")
+    e1 = s.edit("make it red")
+    s.checkout(r)
+    e2 = s.edit("make it red")
+    assert e2 is e1 and s.backend.calls == 2
+    s.checkout(r)
+    e3 = s.edit("make it red", fresh=True)
+    assert e3.id != e1.id and s.backend.calls == 3
+
+
+def test_a_cache_hit_on_a_held_run_becomes_current(s):
+    a = s.generate("a kite")
+    b = s.generate("a boat")
+    assert s.current is b
+    again = s.generate("a kite")
+    assert again is a and s.current is a and s.backend.calls == 2
+    assert s.edit("add a tail").record["parent"] == a.id
+
+
+def test_checkout_false_leaves_the_current_turn(s):
+    a = s.generate("a kite")
+    b = s.run(s.params("a boat"), checkout=False)
+    assert s.current is a and b in s.history.roots
+    s.run(s.params("a kite"), checkout=False)
+    assert s.current is a
+    s.run(s.params("a boat"))
+    assert s.current is b
+
+
+def test_a_grid_cell_used_as_a_parent_joins_the_tree(s):
+    g = s.compare(prompt=["a kite", "a boat"]).run()
+    assert len(s.history) == 0  # cells are not turns until used
+    cell = g.cells[1].result
+    edit = s.edit("make it red", parent=cell)
+    assert s.parent_of(edit) is cell and s.history.roots == [cell]
+    assert s.history.children(cell) == [edit] and s.current is edit
+    assert [t.number for t in s.history] == [1, 2] and cell.number == 1
+    up = s.upscale(g.cells[0].result, "2K")
+    assert s.parent_of(up) is g.cells[0].result and len(s.history) == 4
+
+
+def test_a_foreign_result_is_refused_as_a_parent(s, tmp_path):
+    other = nb2.Session(backend=OfflineBackend(), store=tmp_path / "other")
+    r = other.generate("a kite")
+    with pytest.raises(ValidationError) as exc:
+        s.edit("x", parent=r)
+    assert exc.value.field == "parent"
+    with pytest.raises(ValidationError, match="generate"):
+        s.edit("x")
+    assert s.parent_of(r) is None
+
+
+def test_subscribers_hear_each_new_result_until_they_leave(s):
+    heard: list[str] = []
+    leave = s.subscribe(lambda r: heard.append(r.params.prompt))
+    s.generate("a kite")
+    s.generate("a kite")  # the same turn again: not new
+    s.compare(prompt=["a boat"]).run()
+    leave()
+    s.generate("a cat")
+    assert heard == ["a kite", "a boat"]
+
+
+def test_an_interrupt_waits_for_the_remote_cancel_before_it_propagates(tmp_path):
+    backend = Cancellable()
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    with sigint_at(0.3), pytest.raises(KeyboardInterrupt):
+        s.generate("a kite")
+    # the cancel finished (and was recorded) before KeyboardInterrupt reached this frame
+    assert backend.steps == ["started", "canceled at the server"]
+    records = list(s.store.records())
+    assert [r["status"] for r in records] == ["canceled"]
+    assert not s.store.has_unsettled() and len(s.history) == 0
+
+
+def test_the_session_defaults_apply_and_none_means_the_default(tmp_path):
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs", resolution="2K")
+    assert s.params("x").resolution == "2K"
+    assert s.params("x", resolution=None).resolution == "2K"
+    assert s.params("x", resolution="4K").resolution == "4K"
+
+
+# -- grid -------------------------------------------------------------------------------------
+def test_a_stopped_grid_runs_again_to_the_end(s):
+    g = s.compare(prompt=[f"p{i}" for i in range(4)])
+    g.run(max_concurrency=1, on_progress=lambda grid: grid.stop())
+    first = g.counts()
+    assert first.get("succeeded") == 1 and sum(first.values()) == 4
+    g.run(max_concurrency=1)
+    assert g.counts() == {"succeeded": 4} and s.backend.calls == 4
+
+
+def test_an_interrupted_grid_runs_again_and_retry_sends_only_what_is_missing(tmp_path):
+    backend = OfflineBackend(latency=0.4)
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    g = s.compare(prompt=[f"p{i}" for i in range(4)])
+    with sigint_at(0.6), pytest.raises(KeyboardInterrupt):
+        g.run(max_concurrency=1)
+    counts = g.counts()
+    assert counts.get("canceled", 0) >= 1 and counts.get("succeeded", 0) >= 1
+    calls = backend.calls
+    g.retry_failed(max_concurrency=2)
+    assert g.counts() == {"succeeded": 4}
+    assert backend.calls == calls + 4 - counts["succeeded"]  # only what was missing is sent
+
+
+def test_an_empty_axis_and_an_unknown_axis_are_refused_before_anything_runs(s):
+    with pytest.raises(ValidationError) as exc:
+        s.compare(prompt=[])
+    assert exc.value.field == "prompt"
+    with pytest.raises(ValidationError) as exc:
+        s.compare(prompt="x", resolution=[])
+    assert exc.value.field == "resolution"
+    with pytest.raises(ValidationError) as exc:
+        s.compare(prompt="x", colour=["red", "blue"])
+    assert exc.value.field == "colour" and "resolution" in str(exc.value)
+    with pytest.raises(ValidationError) as exc:
+        s.compare(prompt="x", colour="red")
+    assert exc.value.field == "colour"
+    with pytest.raises(ValidationError, match="prompt is required"):
+        s.compare(resolution=["1K"])
+    assert s.backend.calls == 0
+
+
+def test_identical_cells_are_sent_once_and_planned_once(s):
+    g = s.compare(prompt=["a kite", "a kite", "a boat"])
+    plan = g.plan()
+    assert (plan.cells, plan.cached, plan.new_calls) == (3, 1, 2)
+    g.run()
+    assert s.backend.calls == 2 and g.cells[0].result.id == g.cells[1].result.id
+    assert set(g.counts()) <= {"succeeded", "cached"} and sum(g.counts().values()) == 3
+    off = nb2.Session(backend=OfflineBackend(), store=s.store.root, cache="off")
+    assert off.compare(prompt=["a kite", "a kite"]).plan().new_calls == 2
+
+
+def test_repeat_makes_samples_and_each_is_its_own_request(s):
+    g = s.compare(prompt="a kite", resolution=["1K", "2K"], repeat=3)
+    assert len(g.cells) == 6 and g.axes["repeat"] == [("#1", 0), ("#2", 1), ("#3", 2)]
+    assert len({c.params.cache_key for c in g.cells}) == 6
+    with pytest.raises(ValidationError) as exc:
+        s.compare(prompt="x", repeat=0)
+    assert exc.value.field == "repeat"
+    with pytest.raises(ValidationError):
+        s.compare(prompt="x", repeat=True)
+
+
+def test_the_size_guard_counts_before_building(s):
+    g = s.compare(prompt=[str(i) for i in range(100)], resolution=["1K", "2K", "4K"])
+    assert len(g.cells) == 300
+    with pytest.raises(ValidationError) as exc:
+        s.compare(prompt=[str(i) for i in range(101)], aspect_ratio=["1:1"] * 100)
+    assert exc.value.field == "cells" and exc.value.value == 10_100
+    with pytest.raises(ValidationError, match="confirm=True"):
+        g.run()
+    assert s.backend.calls == 0
+
+
+def test_a_budget_stops_launching_and_keeps_what_finished(tmp_path, emulator):
+    from .conftest import TOKEN
+
+    backend = nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url, wait=1)
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    nb2.models.set_price("nano-banana-2", "1K", 0.03)
+    g = s.compare(prompt=["a", "b", "c"])
+    assert g.plan().cost == pytest.approx(0.09)
+
+    def reprice(grid):  # the price rises after the first cell: the cap, not the plan, stops it
+        nb2.models.set_price("nano-banana-2", "1K", 0.067)
+
+    g.run(budget=0.09, max_concurrency=1, on_progress=reprice)
+    assert g.counts() == {"succeeded": 2, "pending": 1} and len(emulator.created) == 2
+    assert g.spent == pytest.approx(0.097)
