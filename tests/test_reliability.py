@@ -4,7 +4,6 @@ these assert outcomes only."""
 
 from __future__ import annotations
 
-import _thread
 import collections
 import hashlib
 import json
@@ -15,7 +14,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +27,7 @@ from nb2.emulator import Emulator
 from nb2.store import Store
 
 from .conftest import TOKEN
+from .sigint import sigint_when
 
 CELLS = 48
 FLAGGED = {5, 17, 30, 41}  # moderated: "[flag]" in the prompt
@@ -125,13 +124,14 @@ def test_interrupt_mid_faulty_grid_cancels_everything_in_flight(tmp_path: Path) 
         backend = _faulty(emu, slow=30.0)  # slow cells would run for half a minute
         s = nb2.Session(backend=backend, store=tmp_path / "runs")
         g = s.compare(prompt=_prompts(), output_format="jpg")
-        timer = threading.Timer(2.5, _thread.interrupt_main)
-        timer.start()
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                g.run(max_concurrency=8)
-        finally:
-            timer.cancel()
+
+        def some_done_slow_ones_running() -> bool:
+            done = any(c.status == "succeeded" for c in g.cells)
+            slow = [p for p in emu.predictions.values() if "[slow]" in p.input["prompt"]]
+            return done and bool(slow)
+
+        with sigint_when(some_done_slow_ones_running), pytest.raises(KeyboardInterrupt):
+            g.run(max_concurrency=8)
         # nothing is left running at the API: each prediction finished or was canceled there
         assert emu.in_flight() == 0
         canceled = [p.id for p in emu.predictions.values() if p.status == "canceled"]

@@ -1,6 +1,5 @@
 """The Replicate backend through the official client, over loopback HTTP, against the emulator."""
 
-import _thread
 import threading
 
 import pytest
@@ -11,6 +10,7 @@ from nb2.backends.offline import OfflineBackend
 from nb2.params import Params
 
 from .conftest import TOKEN
+from .sigint import sigint_when, when
 
 
 def _polls(emu, pid):
@@ -130,7 +130,7 @@ def test_stop_cancels_remotely(emulator, backend):
     emulator.faults.latency = 10
     backend.wait = 1
     stop = threading.Event()
-    threading.Timer(1.5, stop.set).start()
+    when(lambda: emulator.created, stop.set)
     with pytest.raises(errors.CanceledError):
         backend.run(Params("x"), cancel=stop)
     assert emulator.canceled == emulator.created and len(emulator.created) == 1
@@ -140,9 +140,7 @@ def test_keyboard_interrupt_cancels_remotely_before_it_propagates(emulator, back
     emulator.faults.latency = 10
     backend.wait = 1
     s = nb2.Session(backend=backend, store=tmp_path / "runs")
-    timer = threading.Timer(1.5, _thread.interrupt_main)
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
+    with sigint_when(lambda: emulator.created), pytest.raises(KeyboardInterrupt):
         s.generate("x")
     assert emulator.canceled == emulator.created and len(emulator.created) == 1
     (record,) = s.store.records()
@@ -152,8 +150,7 @@ def test_keyboard_interrupt_cancels_remotely_before_it_propagates(emulator, back
 def test_keyboard_interrupt_in_the_backend_itself(emulator, backend):
     emulator.faults.latency = 10
     backend.wait = 1
-    threading.Timer(1.5, _thread.interrupt_main).start()
-    with pytest.raises(KeyboardInterrupt):
+    with sigint_when(lambda: emulator.created), pytest.raises(KeyboardInterrupt):
         backend.run(Params("x"))
     assert emulator.canceled == emulator.created and len(emulator.created) == 1
 

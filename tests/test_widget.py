@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +215,9 @@ def test_stop_cancels_the_prediction_remotely(emulator: nb2.Emulator, store: nb2
     p.send = lambda content, buffers=None: None  # type: ignore[method-assign]
     p.prompt = "a slow one"
     p._dispatch(p, {"id": "1", "kind": "generate"}, [])
+    deadline = time.monotonic() + 30
     while not emulator.created:
+        assert time.monotonic() < deadline, "the create never reached the emulator"
         p._job.join(0.02)  # type: ignore[union-attr]
     p._dispatch(p, {"id": "2", "kind": "stop"}, [])
     p.wait(20)

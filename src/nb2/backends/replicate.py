@@ -30,6 +30,7 @@ from .download import MAX_OUTPUT_BYTES, download
 from .lost import Claims
 from .ratelimit import RateLimiter
 from .replicate_errors import map_answer, moderation
+from .worker import call
 
 if TYPE_CHECKING:
     from ..params import Params
@@ -115,6 +116,19 @@ class ReplicateBackend(Creating):
         on_created: Callable[[str], None] | None = None,
     ) -> Output:
         cancel = cancel or threading.Event()
+        # Called on the main thread (directly, not from a session's worker), a Ctrl-C during
+        # the sync hold must cancel at the server before it propagates, as a Stop does.
+        return call(
+            lambda: self._run(params, cancel, on_status, on_created), cancel, keep_finished=True
+        )
+
+    def _run(
+        self,
+        params: Params,
+        cancel: threading.Event,
+        on_status: StatusCallback | None,
+        on_created: Callable[[str], None] | None,
+    ) -> Output:
         say = on_status or (lambda s: None)
         deadline = time.monotonic() + self.timeout
         images = [self._image_uri(ref) for ref in params.references]

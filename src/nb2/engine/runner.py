@@ -13,13 +13,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 from .. import models
 from .._version import __version__
 from ..backends import Backend, Output, StatusCallback
+from ..backends.worker import call
 from ..errors import (
     CanceledError,
     GenerationError,
@@ -34,7 +34,6 @@ from ..store import Store
 from ..store import codec as metadata
 
 log = logging.getLogger("nb2")
-T = TypeVar("T")
 
 
 def lookup(store: Store, backend: Backend, params: Params) -> dict[str, Any] | None:
@@ -197,46 +196,6 @@ def _fail(store: Store, record: dict[str, Any], exc: BaseException, wall: float)
             "nb2: run %s (prediction %s) ended %s and its record could not be written",
             record["run_id"], pid, record["status"],
         )  # fmt: skip
-
-
-def call(work: Callable[[], T], cancel: threading.Event) -> T:
-    """``work()`` in a worker thread when on the main thread, so an interrupt can set
-    ``cancel`` (the backend then cancels remotely) while the work finishes what it must.
-
-    The main thread waits on an Event, never ``Thread.join``: on CPython 3.11 an interrupt
-    inside ``join`` can mark a live thread as finished (bpo-45274), which dropped results.
-    After a Ctrl-C the work is waited for to its end (a second Ctrl-C is absorbed too): what
-    finished anyway is stored before the interrupt is raised.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return work()
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["out"] = work()
-        except BaseException as exc:  # handed to the caller's thread
-            box["exc"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="nb2-run", daemon=True).start()
-    interrupted: KeyboardInterrupt | None = None
-    while True:
-        try:
-            if done.wait(0.05):
-                break
-        except KeyboardInterrupt as exc:
-            cancel.set()  # the backend cancels remotely, then returns; wait for that
-            interrupted = interrupted or exc
-    if interrupted is not None:
-        if "out" in box:
-            log.warning("nb2: interrupted, but the image had finished: it is stored")
-        raise interrupted
-    if "exc" in box:
-        raise box["exc"]
-    return box["out"]
 
 
 # -- the record format -------------------------------------------------------------------------
