@@ -64,6 +64,8 @@ def test_store_without_a_root_follows_nb2_store(tmp_path, monkeypatch):
     monkeypatch.delenv("NB2_STORE")
     assert Store().root == (tmp_path / "nb2-runs").resolve()
     assert Store.is_store(tmp_path / "nb2-runs") and not Store.is_store(tmp_path / "shared" / "x")
+    (tmp_path / "half" / "images").mkdir(parents=True)
+    assert not Store.is_store(tmp_path / "half")
 
 
 def test_a_failed_rename_raises_and_leaves_no_temp_file_and_the_old_file(store, monkeypatch):
@@ -110,8 +112,9 @@ def test_a_file_changed_after_verification_is_checked_again(store):
 
 
 def test_read_image_of_an_unknown_or_malformed_hash_is_a_named_error(store):
-    with pytest.raises(FileNotFoundError, match="0123456789ab"):
+    with pytest.raises(FileNotFoundError, match="image 0123456789ab is not in the store"):
         store.read_image("0123456789ab" + "0" * 52)
+    assert store.image_path(None) is None and store.image_path(123) is None  # type: ignore[arg-type]
     assert store.image_path("../../etc/passwd") is None
     assert store.image_path("A" * 64) is None
 
@@ -165,8 +168,8 @@ def test_the_pending_journal_follows_a_runs_status(store):
     assert store.has_unsettled()
     assert [r["run_id"] for r in store.unsettled()] == ["r1", "r2"]
     store.save({"run_id": "r1", "status": "canceled", "prediction_id": "p1"})
+    assert not (store.root / "pending" / "r1").exists()  # settled: off the journal at once
     assert [r["run_id"] for r in store.unsettled()] == ["r2"]
-    assert not (store.root / "pending" / "r1").exists()
     # a crash between the record and the marker's removal: the marker is cleared on reading
     store.save({"run_id": "r2", "status": "succeeded"})
     (store.root / "pending" / "r2").touch()
@@ -184,7 +187,8 @@ _HOLDER = textwrap.dedent("""
 
 
 def test_a_run_held_by_another_process_is_live_until_it_exits(store):
-    assert not store.is_live("r1")
+    assert store.is_live("r1") is False
+    assert not (store.root / "pending" / "r1").exists()  # asking creates nothing
     proc = subprocess.Popen(
         [sys.executable, "-c", _HOLDER, str(store.root)],
         stdin=subprocess.PIPE,
@@ -195,7 +199,7 @@ def test_a_run_held_by_another_process_is_live_until_it_exits(store):
         assert store.is_live("r1")
     finally:
         proc.communicate(b"\n", timeout=30)
-    assert not store.is_live("r1")
+    assert store.is_live("r1") is False
     handle = store.hold("r2")
     assert store.is_live("r2")
     handle.close()
@@ -206,6 +210,7 @@ def test_files_follow_the_umask_so_a_shared_store_is_readable(tmp_path):
     old = os.umask(0o002)
     try:
         store = Store(tmp_path / "shared")
+        assert os.umask(0o002) == 0o002  # reading it left the process's umask as it was
         _, path = store.put_image(b"bytes", "png")
         record = store.save({"run_id": "r1", "status": "failed"})
     finally:
@@ -228,3 +233,20 @@ def test_nothing_warns_on_a_healthy_store(store):
         assert store.lookup(KEY)["run_id"] == "r1"
         assert [r["run_id"] for r in store.records()] == ["r1"]
         assert Path(store.image_path(store.get("r1")["output"]["sha256"])).exists()
+
+
+def test_a_one_pixel_image_is_a_well_formed_record(store):
+    record = _record(store, "r1")
+    store.save({**record, "output": {**record["output"], "width": 1, "height": 1}})
+    assert store.lookup(KEY)["output"]["width"] == 1
+
+
+def test_a_store_whose_journal_folder_was_removed_still_journals(store):
+    import shutil
+
+    shutil.rmtree(store.root / "pending")
+    store.save({"run_id": "r1", "status": "running"})
+    assert store.has_unsettled()
+    shutil.rmtree(store.root / "pending")
+    store.hold("r2").close()
+    assert (store.root / "pending" / "r2").exists()
