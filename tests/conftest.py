@@ -43,7 +43,10 @@ def emulator():
 
 @pytest.fixture
 def backend(emulator: Emulator) -> nb2.ReplicateBackend:
-    return nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url, poll_interval=0.05)
+    # a short sync hold: a test never waits out the default 10 s for a prediction it stopped
+    return nb2.ReplicateBackend(
+        api_token=TOKEN, base_url=emulator.base_url, wait=2, poll_interval=0.05
+    )
 
 
 @pytest.fixture
