@@ -92,7 +92,7 @@ def test_a_hold_that_expires_answers_starting_with_null_output(make):
     emu = make(latency=5)
     t0 = time.monotonic()
     pred = _client(emu).models.predictions.create(model=MODEL, input={"prompt": "x"}, wait=1)
-    assert 0.95 <= time.monotonic() - t0 < 1.5  # inside the client's own wait + 0.5 s
+    assert 0.95 <= time.monotonic() - t0 < 4  # the 1 s hold, not the 5 s the model takes
     assert pred.status == "starting" and pred.output is None
     emu.faults.sync_expired_status = "processing"  # the other form seen in the wild
     r = _create(_api(emu), Prefer="wait=1").json()
@@ -396,4 +396,4 @@ def test_a_hung_request_waits_for_the_client_and_never_blocks_shutdown(make):
     t0 = time.monotonic()
     emu.stop()
     t.join(5)
-    assert time.monotonic() - t0 < 2 and not t.is_alive() and answers == [] and len(emu.hung) == 2
+    assert time.monotonic() - t0 < 4 and not t.is_alive() and answers == [] and len(emu.hung) == 2

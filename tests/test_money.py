@@ -244,7 +244,7 @@ def test_an_absurd_retry_after_is_capped_and_named(emulator, tmp_path):
     t0 = time.monotonic()
     with pytest.raises(errors.RateLimitError, match="time limit"):
         s.generate("x")
-    assert time.monotonic() - t0 < 2 and emulator.created == []
+    assert time.monotonic() - t0 < 4.5 and emulator.created == []  # inside the 5 s limit
 
 
 def test_stop_acts_at_once_when_polls_ask_to_retry_after_40s(emulator, tmp_path):

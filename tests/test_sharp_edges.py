@@ -96,7 +96,7 @@ def test_a_huge_repeat_is_refused_at_once(magics):
     s = nb2.Session(backend=OfflineBackend(), store=magics.store)
     with pytest.raises(errors.ValidationError, match="10000"):
         s.compare(prompt=[f"p{i}" for i in range(200)], resolution=["1K", "2K", "4K"], repeat=20)
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 10  # counted, not built: building takes minutes
 
 
 # -- 4. named errors, never raw ones ---------------------------------------------------------------
