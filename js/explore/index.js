@@ -20,7 +20,7 @@ function render({ model, el }) {
   const head = h("div", { class: "nb2-explore-head" });
   const grid = h("div", { class: "nb2-explore-grid" });
   const large = h("div", { class: "nb2-explore-large", hidden: true });
-  const root = h("div", { class: "nb2-explore", tabindex: "0", "data-lm-suppress-shortcuts": "true" }, head, error, grid, large);
+  const root = h("div", { class: "nb2-explore", tabindex: "0", "data-lm-suppress-shortcuts": "true" }, head, error, large, grid);
 
   function report(e) {
     error.textContent = e.message;
@@ -71,7 +71,7 @@ function render({ model, el }) {
     const colLabels = cols && cols !== rows ? labelsOf(cols) : [""];
     const cells = model.get("cells").filter((c) => axes.every((a) =>
       a.name === rows || a.name === cols || c.labels[a.name] === picks[a.name]));
-    const keep = new Set(cells.map((c) => c.id));
+    const keep = new Set([...cells.map((c) => c.id), "large"]);
     urls.prune(keep);
     const table = h("table", {},
       h("tr", {}, h("th"), ...colLabels.map((c) => h("th", { text: cols && c ? `${cols}=${c}` : "" }))),

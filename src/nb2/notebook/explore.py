@@ -43,8 +43,10 @@ class Explorer(MessageWidget):
                     f"explore: {which}={value!r} is not an axis of this grid",
                     field=which, value=value, allowed=names,
                 )  # fmt: skip
-        cols = cols or (names[-1] if names else "")
-        rows = rows or next((n for n in reversed(names) if n != cols), "")
+        if cols is None:
+            cols = next((n for n in reversed(names) if n != rows), "")
+        if rows is None:
+            rows = next((n for n in reversed(names) if n != cols), "")
         self._results: dict[str, Result] = {}
         super().__init__(
             {"open": self._on_open, "rate": self._on_rate, "close": self._on_close},

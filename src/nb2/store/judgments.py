@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
-from .runs import Store, _atomic_write, _dumps, _read_json
+from .runs import Store, _atomic_write, _dumps, _read_json, _umask
 
 CHOICES = ("left", "right", "tie", "skip")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -80,6 +80,7 @@ class Judgments:
         self.store = store
         self.root = store.root / "judgments"
         self._seen: dict[Path, dict[str, Any]] = {}
+        self._mode = 0o666 & ~_umask()  # as the store's own files: a shared store needs the umask
 
     # -- ratings ------------------------------------------------------------------------------
     def rate(
@@ -95,7 +96,7 @@ class Judgments:
             "time": _now(),
         }
         path = self.root / "ratings" / run_id / _new_name()
-        _atomic_write(path, _dumps(record), self.store._mode)
+        _atomic_write(path, _dumps(record), self._mode)
         return record
 
     def ratings(self, run_id: str) -> list[dict[str, Any]]:
@@ -141,7 +142,7 @@ class Judgments:
             "time": _now(),
         }
         path = self.root / "choices" / duel / _new_name()
-        _atomic_write(path, _dumps(record), self.store._mode)
+        _atomic_write(path, _dumps(record), self._mode)
         return record
 
     def choices(self, duel: str | None = None) -> list[dict[str, Any]]:

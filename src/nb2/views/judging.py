@@ -30,9 +30,11 @@ def rating_badge(result: Any) -> str:
     )
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, column: str = "") -> str:
     if value is None:
         return "-"
+    if column.endswith("time") and isinstance(value, (int, float)):
+        return f"{value:.1f} s"
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
@@ -42,7 +44,7 @@ def table_html(rows: list[dict[str, Any]], columns: list[str], caption: str = ""
     """A plain table of ``rows`` (dicts) in the order of ``columns``."""
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(_fmt(row.get(c)))}</td>" for c in columns) + "</tr>"
+        "<tr>" + "".join(f"<td>{escape(_fmt(row.get(c), c))}</td>" for c in columns) + "</tr>"
         for row in rows
     )
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
@@ -50,7 +52,7 @@ def table_html(rows: list[dict[str, Any]], columns: list[str], caption: str = ""
 
 
 def table_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    cells = [[_fmt(row.get(c)) for c in columns] for row in rows]
+    cells = [[_fmt(row.get(c), c) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
