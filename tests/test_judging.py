@@ -344,3 +344,13 @@ def test_a_grid_with_repeats_shows_each_cells_samples_in_one_row(session: nb2.Se
     assert "repeat=#3" in html
     assert [r["samples"] for r in g.summary().rows] == [3, 3]
     assert [r["cells"] for r in g.summary().rows] == [1, 1]
+
+
+def test_an_edit_says_how_local_it_was(session: nb2.Session) -> None:
+    first = session.generate("a harbour at dawn")
+    edited = session.edit("add a red boat")
+    d = edited.diff()  # against the image it built on
+    assert d.changed == nb2.diff(first, edited).changed and 0 < d.changed < 0.2
+    assert first.diff(first).changed == 0.0
+    with pytest.raises(ValueError):
+        first.diff()  # a first image has nothing to compare with

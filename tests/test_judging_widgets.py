@@ -100,3 +100,33 @@ def test_the_explorer_lays_samples_together_and_rates(grid: Any, store: nb2.Stor
     assert ex.opened == {} and ex.large == b""
     with pytest.raises(ValidationError):
         grid.explore(rows="colour")
+
+
+def test_the_panel_rates_a_node_and_diffs_two(store: nb2.Store) -> None:
+    from PIL import Image
+
+    from nb2.imaging import open_image
+
+    s = nb2.Session(nb2.OfflineBackend(), store=store)
+    panel = nb2.Panel(s)
+    sent: list[tuple[dict[str, Any], Any]] = []
+    panel.send = lambda content, buffers=None: sent.append((content, buffers))
+    one = s.generate("a harbour at dawn")
+    two = s.edit("add a red boat")
+
+    def ask_panel(kind: str, **fields: Any) -> tuple[dict[str, Any], Any]:
+        panel._dispatch(panel, {"id": f"p-{kind}", "kind": kind, **fields}, [])
+        return next((c, b) for c, b in reversed(sent) if c.get("id") == f"p-{kind}")
+
+    reply, _ = ask_panel("rate", node=one.id, score=4)
+    assert reply["kind"] == "ok" and reply["rating"] == 4 and one.rating == 4
+    assert next(n for n in panel.history if n["id"] == one.id)["rating"] == 4
+    assert next(n for n in panel.history if n["id"] == two.id)["rating"] is None
+    assert ask_panel("rate", node=one.id, score=7)[0]["field"] == "score"
+    assert ask_panel("rate", node=one.id, score=0)[0]["rating"] is None
+    reply, buffers = ask_panel("diff", nodes=[one.id, two.id])
+    assert reply["kind"] == "ok" and 0 < reply["changed"] < 0.2 and reply["ssim"] < 1
+    figures = nb2.diff(one, two)
+    assert reply["changed"] == round(figures.changed, 4) and reply["box"] == list(figures.box)
+    assert isinstance(open_image(buffers[0]), Image.Image)
+    assert ask_panel("diff", nodes=[one.id])[0]["field"] == "nodes"

@@ -123,6 +123,18 @@ class Result:
 
         return Judgments(self.store).rating(self.id)
 
+    def diff(self, other: Any = None) -> Any:
+        """What changed from ``other`` (a Result, path or PIL image; by default the image this
+        edit built on) to this image: see :func:`nb2.diff`."""
+        from .diff import diff
+
+        base = other if other is not None else self.parent
+        if base is None:
+            raise ValueError(
+                f"run {self.id} has no parent in a session; pass the image to compare with"
+            )
+        return diff(base, self)
+
     def edit(self, instruction: str, **options: Any) -> Result:
         """A follow-up edit of this image (a branch if it is not the latest)."""
         return self._session().edit(instruction, parent=self, **options)
