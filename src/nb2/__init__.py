@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .engine import frontends as _frontends
 
 _LAZY = {
     "Session": ".engine.session",
@@ -28,10 +29,15 @@ _LAZY = {
     "leave_one_out": ".engine.cells",
     "diff_manifests": ".engine.manifests",
     "recover": ".engine.recover",
+    "diff": ".engine.diff",
+    "Duel": ".notebook.duel",
+    "Explorer": ".notebook.explore",
 }
 
 __all__ = [
+    "Duel",
     "Emulator",
+    "Explorer",
     "History",
     "OfflineBackend",
     "Panel",
@@ -42,6 +48,7 @@ __all__ = [
     "Session",
     "Store",
     "__version__",
+    "diff",
     "diff_manifests",
     "errors",
     "leave_one_out",
@@ -56,16 +63,29 @@ if TYPE_CHECKING:
     from .backends.replicate import ReplicateBackend
     from .emulator import Emulator
     from .engine.cells import leave_one_out
+    from .engine.diff import diff
     from .engine.history import History
     from .engine.manifests import diff_manifests
     from .engine.recover import recover
     from .engine.result import Result
     from .engine.session import Session
+    from .notebook.duel import Duel
+    from .notebook.explore import Explorer
     from .notebook.panel import Panel
     from .params import Params
     from .references import Reference
     from .store import Store
     from .store.opened import open
+
+
+def _explore(grid: Any, **options: Any) -> Any:
+    """``Grid.explore()``: the widget lives above the engine, so the root hands it over."""
+    from .notebook.explore import Explorer
+
+    return Explorer(grid, **options)
+
+
+_frontends.register("explore", _explore)
 
 
 def __getattr__(name: str) -> Any:

@@ -27,7 +27,7 @@ from ..errors import (
     ReplayMissError,
     ValidationError,
 )
-from . import manifests
+from . import frontends, manifests, summary
 from .cells import Cell, Plan, labelled
 
 __all__ = ["Cell", "Grid", "Plan"]
@@ -120,14 +120,9 @@ class Grid:
                 value=None,
                 allowed="text or a list of texts",
             )
-        return cls(
-            session,
-            varying,
-            fixed,
-            repeat=repeat,
-            confirm_cells=confirm_cells or DEFAULT_CONFIRM_CELLS,
-            defaults=defaults,
-        )
+        confirm_cells = confirm_cells or DEFAULT_CONFIRM_CELLS
+        return cls(session, varying, fixed, repeat=repeat, confirm_cells=confirm_cells,
+                   defaults=defaults)  # fmt: skip
 
     def _cell(self, combo: tuple[tuple[str, Any], ...]) -> Cell:
         values = dict(self.fixed)
@@ -357,6 +352,14 @@ class Grid:
         """The experiment as JSON (axes, fixed parameters, every cell's record), sorted keys;
         written to ``path`` when given. Compare two with :func:`diff_manifests`."""
         return manifests.manifest(self, path)
+
+    def summary(self, by: str | None = None) -> Any:
+        """Per value of ``by``: cells, samples, ratings, win rate, cost, time (summary.py)."""
+        return summary.summarize(self, by)
+
+    def explore(self, **options: Any) -> Any:
+        """The grid as a widget: two axes as rows and columns, the others as selectors."""
+        return frontends.make("explore", self, **options)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

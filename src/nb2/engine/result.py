@@ -95,6 +95,46 @@ class Result:
             return None
         return self.session.parent_of(self)
 
+    # -- judgments (their own records in the store; the image and the run are never rewritten)
+    def rate(self, score: int | None, note: str = "", rater: str | None = None) -> Result:
+        """Rate this image 1 to 5 (None clears), with an optional note and rater's name.
+
+        The rating is a small record of its own in the store, so it survives a restart and
+        shows wherever this run shows; returns this result."""
+        from ..store.judgments import Judgments
+
+        Judgments(self.store).rate(self.id, score, note, rater)
+        return self
+
+    @property
+    def rating(self) -> int | None:
+        """The newest rating (1 to 5), or None when unrated or cleared."""
+        found = self._rating()
+        return None if found is None else int(found["score"])
+
+    @property
+    def note(self) -> str:
+        """The note of the newest rating ("" when none)."""
+        found = self._rating()
+        return "" if found is None else str(found.get("note") or "")
+
+    def _rating(self) -> dict[str, Any] | None:
+        from ..store.judgments import Judgments
+
+        return Judgments(self.store).rating(self.id)
+
+    def diff(self, other: Any = None) -> Any:
+        """What changed from ``other`` (a Result, path or PIL image; by default the image this
+        edit built on) to this image: see :func:`nb2.diff`."""
+        from .diff import diff
+
+        base = other if other is not None else self.parent
+        if base is None:
+            raise ValueError(
+                f"run {self.id} has no parent in a session; pass the image to compare with"
+            )
+        return diff(base, self)
+
     def edit(self, instruction: str, **options: Any) -> Result:
         """A follow-up edit of this image (a branch if it is not the latest)."""
         return self._session().edit(instruction, parent=self, **options)
@@ -123,6 +163,8 @@ class Result:
         ]
         if self.offline:
             bits.append("offline")
+        if self.rating is not None:
+            bits.append(f"rated {self.rating}/5")
         if self.cached:
             bits.append("cached")
         if self.cached and self.grounded_at:

@@ -25,6 +25,7 @@ from ..engine.result import Result
 from ..engine.session import Session
 from ..errors import CanceledError, Nb2Error, ValidationError
 from ..references import as_reference, compose_prompt
+from . import panel_judging
 from . import panel_state as ps
 from .panel_state import choices, node_state, static_html
 from .strip import ReferenceStrip
@@ -96,6 +97,7 @@ class Panel(anywidget.AnyWidget):
             "remove_reference": self._on_remove_reference,
             "set_role": self._on_set_role,
             "move_reference": self._on_move_reference,
+            **panel_judging.handlers(self),  # rate a node, diff two (issue 15)
         }
         self.on_msg(self._dispatch)
         self._unsubscribe = self.session.subscribe(self._on_result)

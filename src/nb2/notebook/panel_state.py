@@ -90,7 +90,7 @@ def node_state(turn: Any, thumb: bytes) -> dict[str, Any]:
         "aspect_ratio": p.effective_aspect_ratio(), "format": p.output_format,
         "google_search": p.google_search, "image_search": p.image_search,
         "width": w, "height": h, "offline": r.offline, "cached": r.cached,
-        "cost": r.cost, "time": r.record.get("wall_time"),
+        "cost": r.cost, "time": r.record.get("wall_time"), "rating": r.rating,
         "references": [ref.name if ref.role != "edit" else "edited image"
                        for ref in p.references],
         "thumb": thumb,

@@ -10,6 +10,7 @@ import functools
 from html import escape
 from typing import Any
 
+from .judging import rating_badge
 from .types import GridLike, HistoryLike, ResultLike, cell_at, layout
 
 THUMB_SIDE = 384  # a card's thumbnail; tens of KB whatever the image's resolution
@@ -59,6 +60,7 @@ def badges(result: ResultLike | None, status: str | None = None) -> str:
             )
         else:
             out.append(f'<span class="badge" title="web search at {when}">grounded</span>')
+    out.append(rating_badge(result))  # issue 15: the rating, wherever a result shows
     if status in ("failed", "blocked", "canceled"):
         out.append(f'<span class="badge bad">{escape(status)}</span>')
     return "".join(out)

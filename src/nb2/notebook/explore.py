@@ -1,0 +1,116 @@
+"""``g.explore()``: a grid as a widget. Any two axes are rows and columns, the others are
+selectors; the samples of a cell (``repeat=N``) show together as a strip; a click opens an
+image large, where a click on a star or a key (1-5, 0 clears) rates it in the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import traitlets as t
+
+from ..engine.result import Result
+from ..errors import ValidationError
+from .panel_state import image_of, image_or_empty
+from .widgets import STATIC, MessageWidget
+
+THUMB = 200
+LARGE = 1536
+
+
+class Explorer(MessageWidget):
+    """``Explorer(grid, rows=None, cols=None, rater=None)``, or ``grid.explore()``."""
+
+    _esm = STATIC / "explore.js"
+    _css = STATIC / "explore.css"
+
+    axes = t.List(t.Dict()).tag(sync=True)  # [{name, labels}], repeat left out
+    rows = t.Unicode("").tag(sync=True)
+    cols = t.Unicode("").tag(sync=True)
+    cells = t.List(t.Dict()).tag(sync=True)  # {id, labels, sample, rating, status, thumb}
+    opened = t.Dict().tag(sync=True)  # the image shown large: {id, labels, rating, note, ...}
+    large = t.Bytes(b"").tag(sync=True)
+
+    def __init__(
+        self, grid: Any, rows: str | None = None, cols: str | None = None, rater: str | None = None
+    ) -> None:
+        self.grid = grid
+        self.rater = rater
+        names = [n for n in grid.axes if n != "repeat"]
+        axes = [{"name": n, "labels": [label for label, _ in grid.axes[n]]} for n in names]
+        for which, value in (("rows", rows), ("cols", cols)):
+            if value is not None and value not in names:
+                raise ValidationError(
+                    f"explore: {which}={value!r} is not an axis of this grid",
+                    field=which, value=value, allowed=names,
+                )  # fmt: skip
+        if cols is None:
+            cols = next((n for n in reversed(names) if n != rows), "")
+        if rows is None:
+            rows = next((n for n in reversed(names) if n != cols), "")
+        self._results: dict[str, Result] = {}
+        super().__init__(
+            {"open": self._on_open, "rate": self._on_rate, "close": self._on_close},
+            axes=axes, rows=rows, cols=cols, cells=self._cells(),
+        )  # fmt: skip
+
+    def _cells(self) -> list[dict[str, Any]]:
+        out = []
+        for cell in self.grid.cells:
+            r = cell.result
+            labels = {k: v for k, v in cell.labels.items() if k != "repeat"}
+            entry = {"labels": labels, "sample": cell.labels.get("repeat", ""),
+                     "status": cell.status, "id": "", "rating": None, "thumb": b""}  # fmt: skip
+            if r is not None:
+                self._results[r.id] = r
+                entry.update(id=r.id, rating=r.rating, thumb=image_or_empty(r, THUMB, 75))
+            out.append(entry)
+        return out
+
+    def _result(self, msg: dict[str, Any]) -> Result:
+        found = self._results.get(str(msg.get("run")))
+        if found is None:
+            raise ValidationError(
+                f"explore: {msg.get('run')!r} is not an image of this grid",
+                field="run", value=msg.get("run"), allowed="a run id of the grid",
+            )  # fmt: skip
+        return found
+
+    def _on_open(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self.show(self._result(msg))
+        return {}
+
+    def _on_close(self, _msg: dict[str, Any]) -> dict[str, Any]:
+        self.opened, self.large = {}, b""
+        return {}
+
+    def _on_rate(self, msg: dict[str, Any]) -> dict[str, Any]:
+        r = self._result(msg)
+        score = msg.get("score")
+        self.rate(r, None if score in (None, 0) else score, str(msg.get("note") or ""))
+        return {"rating": r.rating}
+
+    # -- for code ---------------------------------------------------------------------------
+    def show(self, result: Result) -> None:
+        """Show ``result`` large."""
+        with self.hold_sync():
+            self.large = image_of(result, LARGE, 88)
+            self.opened = self._opened(result)
+
+    def rate(self, result: Result, score: int | None, note: str = "") -> None:
+        """Rate an image of the grid (as a star or key in the widget does)."""
+        result.rate(score, note=note, rater=self.rater)
+        with self.hold_sync():
+            self.cells = [
+                {**c, "rating": result.rating} if c["id"] == result.id else c for c in self.cells
+            ]
+            if self.opened.get("id") == result.id:
+                self.opened = self._opened(result)
+
+    def _opened(self, r: Result) -> dict[str, Any]:
+        cell = next(c for c in self.grid.cells if c.result is not None and c.result.id == r.id)
+        w, h = r.size
+        return {"id": r.id, "labels": dict(cell.labels), "rating": r.rating, "note": r.note,
+                "prompt": r.params.prompt, "size": f"{w}x{h}"}  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<nb2.Explorer {len(self.grid.cells)} cells, rows={self.rows} cols={self.cols}>"
