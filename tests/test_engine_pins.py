@@ -218,3 +218,91 @@ def test_a_budget_stops_launching_and_keeps_what_finished(tmp_path, emulator):
     g.run(budget=0.09, max_concurrency=1, on_progress=reprice)
     assert g.counts() == {"succeeded": 2, "pending": 1} and len(emulator.created) == 2
     assert g.spent == pytest.approx(0.097)
+
+
+def test_a_budget_spent_exactly_stops_the_next_cell(tmp_path, emulator):
+    from .conftest import TOKEN
+
+    backend = nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url, wait=1)
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    nb2.models.set_price("nano-banana-2", "1K", 0.25)
+    g = s.compare(prompt=["a", "b", "c"])
+
+    def reprice(grid):  # binary fractions, so 0.25 + 0.5 is exactly the 0.75 cap
+        nb2.models.set_price("nano-banana-2", "1K", 0.5)
+
+    g.run(budget=0.75, max_concurrency=1, on_progress=reprice)
+    assert g.spent == 0.75 and g.counts() == {"succeeded": 2, "pending": 1}
+    # what each cell cost: a cell answered from the store costs nothing
+    again = s.compare(prompt=["a", "d"]).run()
+    assert [r["cost"] for r in again.records()] == [0.0, 0.5]
+    assert [r["status"] for r in again.records()] == ["cached", "succeeded"]
+
+
+def test_exactly_the_largest_grid_is_allowed(s):
+    g = s.compare(prompt=[f"p{i}" for i in range(10_000)])
+    assert len(g.cells) == 10_000
+    with pytest.raises(ValidationError):
+        s.compare(prompt=[f"p{i}" for i in range(10_001)])
+
+
+def test_the_plan_counts_waves_of_the_concurrency(s, emulator):
+    from .conftest import TOKEN
+
+    live = nb2.Session(
+        backend=nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url),
+        store=s.store.root,
+    )
+    g = live.compare(prompt=["a", "b", "c"])
+    per_cell = g.cells[0].params.spec.latency_s["1K"]
+    assert g.plan(max_concurrency=1).seconds == 3 * per_cell
+    assert g.plan(max_concurrency=2).seconds == 2 * per_cell
+    assert g.plan().concurrency == 8 and g.plan().seconds == per_cell
+    assert "cells" in g.plan()._repr_html_()
+
+
+def test_a_grid_shows_and_saves_what_it_holds(s, tmp_path):
+    g = s.compare(prompt=["a kite", "a boat"], resolution=["1K", "2K"]).run()
+    assert [r.params.prompt for r in g.results] == ["a kite", "a kite", "a boat", "a boat"]
+    assert repr(g) == "<nb2.Grid 4 cells over prompt (2) x resolution (2): 4 succeeded>"
+    out = g.to_html(tmp_path / "report.html")
+    assert out == tmp_path / "report.html" and "a kite" in out.read_text()
+    manifest = g.manifest()
+    assert len(manifest["cells"]) == 4
+    assert g.contact_sheet().size[0] > 0
+
+
+def test_reference_sets_are_named_and_duplicates_numbered(images):
+    from nb2.engine.cells import labelled, leave_one_out
+
+    same = images["palette"]
+    sets = leave_one_out([same, images["face"], same])
+    assert list(sets) == [
+        "all",
+        "without palette.jpg",
+        "without face.png",
+        "without palette.jpg #3",
+    ]
+    assert sets["without face.png"] == [same, same]
+    assert labelled("references", {"mood": [same], "none": []}) == [
+        ("mood", [same]),
+        ("none", []),
+    ]
+    assert [label for label, _ in labelled("references", [[same], []])] == ["set 1", "set 2"]
+    assert labelled("prompt", ["x", "y"]) == [("P1", "x"), ("P2", "y")]
+    assert labelled("google_search", [False, True]) == [("off", False), ("on", True)]
+    assert labelled("model", ["google/nano-banana-2"]) == [
+        ("nano-banana-2", "google/nano-banana-2")
+    ]
+
+
+def test_durations_read_as_people_say_them():
+    from nb2.engine.cells import duration
+
+    assert [duration(x) for x in (0, 59.4, 60, 125, 3600)] == [
+        "0 s",
+        "59 s",
+        "1 min 0 s",
+        "2 min 5 s",
+        "60 min 0 s",
+    ]
