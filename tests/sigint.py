@@ -12,10 +12,9 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def sigint_at(delay: float) -> Iterator[list[float]]:
-    """``os.kill(os.getpid(), SIGINT)`` after ``delay`` seconds; yields the list that gets the
-    signal's ``time.monotonic()``. It is raised (as the default handler does) only while the
-    block runs; one that comes late is dropped, so it can never hit pytest itself."""
+def _guarded() -> Iterator[tuple[Callable[[], None], list[float]]]:
+    """A SIGINT sender that works only while the block runs: the signal is raised as the
+    default handler does, and one that comes late is dropped, so it never hits pytest."""
     armed = threading.Event()
     armed.set()
     sent: list[float] = []
@@ -25,19 +24,30 @@ def sigint_at(delay: float) -> Iterator[list[float]]:
             signal.default_int_handler(signum, frame)
 
     def fire() -> None:
-        sent.append(time.monotonic())
-        os.kill(os.getpid(), signal.SIGINT)
+        if armed.is_set():
+            sent.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGINT)
 
     old = signal.signal(signal.SIGINT, handler)
-    timer = threading.Timer(delay, fire)
-    timer.start()
     try:
-        yield sent
+        yield fire, sent
     finally:
         armed.clear()
-        timer.cancel()
-        timer.join()
         signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
+def sigint_at(delay: float) -> Iterator[list[float]]:
+    """``os.kill(os.getpid(), SIGINT)`` after ``delay`` seconds; yields the list that gets the
+    signal's ``time.monotonic()``."""
+    with _guarded() as (fire, sent):
+        timer = threading.Timer(delay, fire)
+        timer.start()
+        try:
+            yield sent
+        finally:
+            timer.cancel()
+            timer.join()
 
 
 def when(ready: Callable[[], Any], act: Callable[[], None], timeout: float = 60.0) -> None:
@@ -57,25 +67,7 @@ def when(ready: Callable[[], Any], act: Callable[[], None], timeout: float = 60.
 
 @contextlib.contextmanager
 def sigint_when(ready: Callable[[], Any], timeout: float = 60.0) -> Iterator[list[float]]:
-    """A real SIGINT as soon as ``ready()`` is true, with :func:`sigint_at`'s guard: one that
-    comes after the block is dropped."""
-    armed = threading.Event()
-    armed.set()
-    sent: list[float] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if armed.is_set():
-            signal.default_int_handler(signum, frame)
-
-    def fire() -> None:
-        if armed.is_set():
-            sent.append(time.monotonic())
-            os.kill(os.getpid(), signal.SIGINT)
-
-    old = signal.signal(signal.SIGINT, handler)
-    when(ready, fire, timeout)
-    try:
+    """A real SIGINT as soon as ``ready()`` is true (see :func:`when`)."""
+    with _guarded() as (fire, sent):
+        when(ready, fire, timeout)
         yield sent
-    finally:
-        armed.clear()
-        signal.signal(signal.SIGINT, old)
