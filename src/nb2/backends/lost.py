@@ -94,7 +94,7 @@ def find(
             continue
         if (
             _same_input(pred.input, data)
-            and pred.model in (None, model)
+            and pred.model in (None, model.split(":")[0])
             and not claims.holds(pred.id)
         ):
             when = parse_time(pred.created_at)

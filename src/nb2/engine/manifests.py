@@ -56,8 +56,8 @@ def _manifest_cell(cell: Cell) -> dict[str, Any]:
         # the outcome; where it came from is "cached", so a replay diffs clean against its run
         "status": "succeeded" if cell.status == "cached" else cell.status,
         "error": cell.error,
-        "cache_key": cell.params.cache_key,
-        "params": cell.params.to_dict(),
+        "cache_key": cell.params.cache_key if cell.params is not None else None,
+        "params": cell.params.to_dict() if cell.params is not None else None,
         "run_id": rec.get("run_id"),
         "cached": bool(r and r.cached),
         "cost": r.cost if r is not None and not r.cached else 0.0,
