@@ -62,7 +62,9 @@ class ModelInput:
             elif name in s.image_fields():
                 _refuse(s, name, value, "is an image input: pass it as an image")
             why = schemas.value_problem(spec, value) if spec is not None else None
-            if why:
+            if why and why[0] == "enum":
+                _refuse(s, name, value, f"is not allowed for {s.model}", s.choices(name))
+            elif why:
                 _refuse(s, name, value, why[1], schemas.allowed_text(spec or {}))
         for name in s.required:
             if name not in values and name not in images:

@@ -1,11 +1,11 @@
 """Requests to models outside the hand-checked Gemini table, and the shared fields mapped on.
 
-nb2's vocabulary (prompt, aspect ratio, output format, references, resolution, grounding) is
-mapped onto each model's own inputs and enums: ``jpg`` becomes ``jpeg`` where the model says
+The fields models share (prompt, aspect ratio, output format, references) are mapped onto each
+model's own inputs and enums: ``jpg`` becomes ``jpeg`` where the model says
 ``jpeg``; references go to the model's image input (a list input takes them all, a single one
 takes one). A shared field the model lacks is left out and said in ``notes`` (a grid's plan
-shows them). Anything else is the model's own input and is checked against its schema: a field
-it lacks is a named error before any call.
+shows them). Anything else (resolution and grounding included) is the model's own input and is
+checked against its schema: a field it lacks is a named error before any call.
 """
 
 from __future__ import annotations
@@ -61,14 +61,10 @@ def build(
             left_out("output_format")
         else:
             values[name] = _mapped(schema, name, fmt)
-    for name in ("resolution", "google_search", "image_search"):
+    for name in ("resolution", "google_search", "image_search"):  # Gemini's own: checked
         value = fields.get(name)
-        if value in (None, False):
-            continue
-        if name in schema.inputs:
+        if value not in (None, False):
             values[name] = _mapped(schema, name, value)
-        else:
-            left_out(name)
     images: dict[str, tuple[Any, ...]] = {}
     refs = list(references or [])
     if refs:
