@@ -81,3 +81,27 @@ def test_offline_names_the_models_it_can_stand_in_for(session):
         session.generate("x", model="openai/gpt-image-1.5")
     assert e.value.field == "model" and standins.FLUX in e.value.allowed
     assert session.backend.calls == 0
+
+
+def test_a_chain_has_a_manifest_and_opens_back_as_its_request(session, tmp_path):
+    import json
+
+    r = session.generate("a jar", aspect_ratio="1:1")
+    cut = r.then(standins.UPSCALER, scale_factor=2).then(standins.REMOVER, threshold=0.5)
+    m = cut.manifest(tmp_path / "chain.json")
+    assert json.loads((tmp_path / "chain.json").read_text()) == m
+    steps = m["steps"]
+    assert [s["model"] for s in steps] == [
+        "google/nano-banana-2",
+        standins.UPSCALER,
+        standins.REMOVER,
+    ]
+    assert steps[1]["images"]["image"] == [steps[0]["output_sha256"]]
+    assert steps[2]["images"]["image"] == [steps[1]["output_sha256"]]
+    assert steps[1]["schema_version"] == standins.VERSIONS[standins.UPSCALER]
+    assert steps[1]["version"] == "offline"
+    assert steps[2]["input"]["threshold"] == 0.5 and steps[2]["parent"] == steps[1]["run_id"]
+    opened = nb2.open(cut.path, store=session)
+    assert opened.params == cut.params  # the request rebuilds from the file, schema included
+    again = session.run(opened.params)
+    assert again.id == cut.id and session.backend.calls == 3

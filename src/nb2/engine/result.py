@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,13 @@ class Result:
         from .chain import then
 
         return then(self._session(), self, model, image=image, **inputs)
+
+    def manifest(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """This result's provenance: each step from the root request to it (a chain's models,
+        versions, inputs and images by hash), as JSON; written to ``path`` when given."""
+        from .manifests import chain_manifest
+
+        return chain_manifest(self, path)
 
     @property
     def siblings(self) -> list[Result]:
