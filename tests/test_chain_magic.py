@@ -105,3 +105,17 @@ def test_a_chain_has_a_manifest_and_opens_back_as_its_request(session, tmp_path)
     assert opened.params == cut.params  # the request rebuilds from the file, schema included
     again = session.run(opened.params)
     assert again.id == cut.id and session.backend.calls == 3
+
+
+def test_chain_steps_and_siblings_appear_in_the_panels_tree(session):
+    from nb2.notebook.panel import Panel
+
+    panel = Panel(session)
+    r = session.generate("a jar")
+    cut = r.then(standins.UPSCALER, scale_factor=2).then(standins.REMOVER)
+    trio = session.generate("three jars", model=standins.FLUX, num_outputs=3)
+    nodes = {n["id"]: n for n in panel.history}
+    assert nodes[cut.id]["kind"] == "chain" and nodes[cut.id]["model"] == standins.REMOVER
+    assert nodes[cut.id]["parent"] == cut.parent.id and nodes[cut.parent.id]["parent"] == r.id
+    assert {s.id for s in trio.siblings} <= set(nodes)
+    assert all(nodes[s.id]["model"] == standins.FLUX for s in trio.siblings)

@@ -101,6 +101,10 @@ class ModelInput:
     def aspect_ratio(self) -> Any:
         return self.scalar_input().get("aspect_ratio")
 
+    def effective_aspect_ratio(self) -> str:
+        """The ratio asked for, when the model takes one ("" when it does not)."""
+        return str(self.aspect_ratio or "")
+
     @property
     def output_format(self) -> str:
         inp = self.scalar_input()

@@ -27,7 +27,7 @@ from . import anymodel, runner
 from .history import History, Turn
 from .modelschemas import Schemas
 from .result import GroundedSnapshotWarning, Result, _short
-from .siblings import attach
+from .siblings import sibling_records
 
 if TYPE_CHECKING:
     from .grid import Grid
@@ -252,7 +252,6 @@ class Session:
             record = self.lookup(params)
             if record is not None:
                 result = self._add(record, params, kind, parent, cached=True, checkout=checkout)
-                attach(self, result, params, kind, parent)
                 self._note_snapshot(result)
                 return result
             if self.cache == "replay":
@@ -285,8 +284,7 @@ class Session:
         finally:
             if mine is not None:
                 self._inflight.release(mine)
-        result = self._add(record, params, kind, parent, cached=False, checkout=checkout)
-        return attach(self, result, params, kind, parent)
+        return self._add(record, params, kind, parent, cached=False, checkout=checkout)
 
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""
@@ -350,6 +348,8 @@ class Session:
                 self._show(turn, checkout)
         for listener in list(self._listeners):
             listener(result)  # subscribers (the panel) hear of every new result
+        for sib in sibling_records(self.store, record):  # a list output's other files
+            self._add(sib, params, kind, parent, cached=cached, checkout=False)
         return result
 
     def _own(self, result: Result) -> Result:

@@ -45,9 +45,3 @@ def sibling_records(store: Store, record: dict[str, Any]) -> list[dict[str, Any]
             out.append(sib)
     return out
 
-
-def attach(session: Any, result: Any, params: Any, kind: str, parent: Any) -> Any:
-    """Add ``result``'s sibling outputs to the session's tree beside it; returns ``result``."""
-    for sib in sibling_records(session.store, result.record):
-        session._add(sib, params, kind, parent, cached=result.cached, checkout=False)
-    return result
