@@ -44,4 +44,3 @@ def sibling_records(store: Store, record: dict[str, Any]) -> list[dict[str, Any]
         if sib is not None and sib.get("status") == "succeeded":
             out.append(sib)
     return out
-
