@@ -71,6 +71,8 @@ def test_only_official_models_run_without_a_version(emulator):
         headers={**headers, "Prefer": "wait=5"},
     )
     assert pinned.status_code == 201 and isinstance(pinned.json()["output"], list)
+    assert pinned.json()["version"] == standins.VERSIONS[UPSCALER]
+    assert pinned.json()["model"] == UPSCALER
     official = httpx.post(
         f"{emulator.base_url}/v1/models/{FLUX}/predictions",
         json={"input": {"prompt": "x", "num_outputs": 2}}, headers={**headers, "Prefer": "wait=5"},

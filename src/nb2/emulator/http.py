@@ -239,6 +239,7 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                 data = json.loads(self.body or b"{}")
             except ValueError:
                 return self.send(400, problem(400, "Bad Request", "The body is not valid JSON"))
+            pinned = model is None
             if model is None:
                 ref = data.get("version") if isinstance(data, dict) else None
                 model = catalog.by_version(ref) if isinstance(ref, str) else None
@@ -254,6 +255,8 @@ def handler(emu: Emulator) -> type[BaseHandler]:
             if invalid:
                 return self._refuse(model, inp, invalid)
             pred = emu.create(model, inp, deadline)
+            if pinned:  # run by version: the prediction names it, as the API's do
+                pred.version = catalog.version_id(model)
             emu.cancel_after[pred.id] = self.headers.get("Cancel-After")
             if emu.take("create_aborted"):
                 pred.abort(emu.clock())

@@ -62,6 +62,7 @@ class Prediction:
     fail: bool = False
     deadline: float | None = None  # Cancel-After / deadline, as a monotonic time
     status: str = "starting"
+    version: str = "hidden"  # an official model's; a pinned version's id otherwise
     output: str | list[str] | None = None
     error: str | None = None
     logs: str = ""
@@ -143,7 +144,7 @@ class Prediction:
             body: dict[str, Any] = {
                 "id": self.id,
                 "model": self.model,
-                "version": "hidden",
+                "version": self.version,
                 "input": {} if removed else self.input,
                 "logs": "" if removed else self.logs,
                 "output": None if removed else self.output,
