@@ -194,3 +194,26 @@ def test_unknown_prices_are_shown_unknown_and_set_price_covers_any_model(live):
     assert plan.unknown_prices == [] and plan.cost == pytest.approx(2 * 0.067 + 2 * 0.003)
     r = live.generate("c", model=FLUX)
     assert r.cost == pytest.approx(0.003) and r.cost_known
+
+
+def test_a_chain_step_whose_kernel_died_after_the_create_is_recovered(live, backend, emulator):
+    """The create reached the server, the kernel died before the id was journaled: recover
+    finds the prediction by the step's model and input (its image in a named input)."""
+    from nb2.engine import runner
+    from nb2.engine.chain import then_params
+
+    r = live.generate("a jar", output_format="jpg")  # small: it travels as a data URI
+    params = then_params(live, r, REMOVER, threshold=0.5)
+    record = runner.new_record(params, "chain", r.id, live.name, backend)
+    live.store.save(record)  # "running", no prediction id: the kernel died here
+    uri = nb2.Reference(r.path).load().data_uri()
+    sent = httpx.post(
+        f"{emulator.base_url}/v1/predictions",
+        json={"version": f"{REMOVER}:{params.schema.version}", "input": params.api_input([uri])},
+        headers={"Authorization": f"Bearer {TOKEN}", "Prefer": "wait=5"},
+    )
+    assert sent.status_code == 201
+    report = nb2.recover(live.store, backend=backend)
+    got = live.store.get(record["run_id"])
+    assert got["status"] == "succeeded" and got["prediction_id"] == sent.json()["id"], report
+    assert len(emulator.created) == 2  # found, never sent again
