@@ -119,3 +119,11 @@ def test_chain_steps_and_siblings_appear_in_the_panels_tree(session):
     assert nodes[cut.id]["parent"] == cut.parent.id and nodes[cut.parent.id]["parent"] == r.id
     assert {s.id for s in trio.siblings} <= set(nodes)
     assert all(nodes[s.id]["model"] == standins.FLUX for s in trio.siblings)
+
+
+def test_a_chain_step_can_be_edited_with_the_sessions_model(session):
+    r = session.generate("a jar", references=[])
+    up = r.then(standins.UPSCALER, scale_factor=2)
+    e = up.edit("cooler tones")
+    assert e.params.model == "google/nano-banana-2" and e.parent == up
+    assert [ref.role for ref in e.params.references] == ["edit"]  # not the upscaler's input too

@@ -193,14 +193,12 @@ class Session:
             )
         base = self._own(base)
         bp = base.params
-        extra = (
-            [r for r in bp.references if r.role != EDIT_ROLE]
-            if references is None
-            else list(references)
-        )
+        gemini = isinstance(bp, Params)  # else a chain step's: edit it with the session's model
+        extra = [r for r in bp.references if r.role != EDIT_ROLE and gemini]
+        extra = extra if references is None else list(references)
         source = Reference(base.path, role=EDIT_ROLE)
         fields = {
-            "model": bp.model,
+            "model": bp.model if gemini else self.defaults["model"],
             "resolution": bp.resolution,
             "aspect_ratio": models.MATCH_INPUT,
             "output_format": self.defaults["output_format"],
