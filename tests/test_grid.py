@@ -30,9 +30,15 @@ def test_plan_estimates_cost_and_time(live):
 
 
 def test_mixed_models_are_checked_at_plan_time(live, emulator):
-    with pytest.raises(ValidationError, match=r"cell \[model=nano-banana, resolution=2K\]"):
-        live.compare(prompt="x", model=["nano-banana-2", "nano-banana"], resolution=["2K"])
-    assert emulator.requests == []
+    # a cross-model grid refuses a cell for its own model only (issue 16): nano-banana has no
+    # resolution input, so its cell is refused before any call and the plan names it
+    g = live.compare(prompt="x", model=["nano-banana-2", "nano-banana"], resolution=["2K"])
+    refused = [c for c in g.cells if c.status == "refused"]
+    assert [c.labels["model"] for c in refused] == ["nano-banana"]
+    assert "resolution" in refused[0].error and "nano-banana" in repr(g.plan())
+    assert g.plan().new_calls == 1 and emulator.requests == []
+    with pytest.raises(ValidationError, match=r"cell \[resolution=8K\]"):  # one model: the grid
+        live.compare(prompt="x", resolution=["8K"])
 
 
 def test_fan_out_is_bounded_and_parallel(live, emulator):

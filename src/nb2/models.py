@@ -7,6 +7,7 @@ numbers came from, and can be overridden with :func:`set_price`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,18 +179,36 @@ def resolve_model(name: str) -> ModelSpec:
     return spec
 
 
-def price(model: str, resolution: str | None) -> float:
-    """Estimated USD for one image (see PRICE_SOURCE)."""
-    table = PRICES[resolve_model(model).id]
-    return table.get(resolution or "1K", table.get("1K", 0.0))
+def price(model: str, resolution: str | None = None) -> float | None:
+    """Estimated USD for one run (see PRICE_SOURCE); None when nb2 does not know the model's
+    price (any model outside the hand-checked table, until :func:`set_price` names one)."""
+    table = PRICES.get(canonical_id(model))
+    if not table:
+        return None
+    found = table.get(resolution or "1K", table.get("1K", table.get("*")))
+    return None if found is None else float(found)
 
 
-def set_price(model: str, resolution: str, usd: float) -> None:
-    """Override the price of one image, e.g. when Replicate's billing page says otherwise."""
-    PRICES[resolve_model(model).id][resolution] = float(usd)
+def set_price(model: str, resolution: str | float, usd: float | None = None) -> None:
+    """Set the price of one run of any model, e.g. from Replicate's billing page:
+    ``set_price("google/nano-banana-2", "2K", 0.10)``, or for a model with no resolution tiers
+    ``set_price("philz1337x/clarity-upscaler", 0.02)``."""
+    if usd is None:
+        resolution, usd = "*", float(resolution)
+    PRICES.setdefault(canonical_id(model), {})[str(resolution)] = float(usd)
+
+
+def canonical_id(model: str) -> str:
+    """ "google/nano-banana-2" for "nano-banana-2"; any other "owner/name" as it is."""
+    if isinstance(model, str) and ALIASES.get(model, model) in MODELS:
+        return ALIASES.get(model, model)
+    if isinstance(model, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", model):
+        return model
+    return resolve_model(model).id  # raises the named error
 
 
 def reset_prices() -> None:
+    PRICES.clear()
     for m, p in _DEFAULT_PRICES.items():
         PRICES[m] = dict(p)
 

@@ -149,6 +149,13 @@ class Params:
         data.update(self.options)
         return data
 
+    def api_input(self, uris: list[str]) -> dict[str, Any]:
+        """The API input with the references' URIs (in order) as ``image_input``."""
+        data = self.scalar_input()
+        if uris:
+            data["image_input"] = list(uris)
+        return data
+
     def canonical(self) -> dict[str, Any]:
         """Everything that can change the output, in a stable JSON-able form."""
         return {

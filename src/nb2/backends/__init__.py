@@ -28,6 +28,7 @@ class Output:
     predict_time: float | None = None
     logs: str | None = None
     image_inputs: list[str] = field(default_factory=list)  # how each image travelled
+    more: list[bytes] = field(default_factory=list)  # a list output's other files, in order
 
 
 class Backend(Protocol):

@@ -84,6 +84,12 @@ class Prediction:
         return out if isinstance(out, str) and out else None
 
     @property
+    def output_urls(self) -> list[str]:
+        """Every output URL: a model's output is one URI or a list of them."""
+        out = self.output if isinstance(self.output, list) else [self.output]
+        return [u for u in out if isinstance(u, str) and u]
+
+    @property
     def ready(self) -> bool:
         return self.status == "succeeded" or (
             self.status in ("starting", "processing") and self.output_url is not None

@@ -102,8 +102,11 @@ class Creating:
         def post() -> None:
             pred = None
             try:
+                path, body = f"/v1/models/{model}/predictions", {"input": data}
+                if ":" in model:  # a pinned version goes to /v1/predictions
+                    path, body = "/v1/predictions", {"version": model, "input": data}
                 a = self.api.request(
-                    "POST", f"/v1/models/{model}/predictions", json_body={"input": data},
+                    "POST", path, json_body=body,
                     headers=headers, timeout=min(hold + 5.0, max(left, 1.0)),
                 )  # fmt: skip
                 if a.ok:

@@ -94,7 +94,7 @@ def find(
             continue
         if (
             _same_input(pred.input, data)
-            and pred.model in (None, model)
+            and pred.model in (None, model.split(":")[0])
             and not claims.holds(pred.id)
         ):
             when = parse_time(pred.created_at)
@@ -112,6 +112,11 @@ def _same_input(got: dict[str, Any] | None, data: dict[str, Any]) -> bool:
     not known any more), any image list of the same length counts."""
     if got is None:
         return False
+    unknown = data.get("image_fields")  # another model's image inputs whose URLs are gone
+    if unknown:
+        rest = {k: v for k, v in data.items() if k not in (*unknown, "image_fields")}
+        mine = {k: v for k, v in got.items() if k not in unknown}
+        return mine == rest and all(got.get(k) for k in unknown)
     if data.get("image_input", ()) is not None:
         return got == data
     n = data.get("image_count", 0)

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CanceledError
+from ..errors import CanceledError, GenerationError
 from . import Output, StatusCallback
 
 if TYPE_CHECKING:
@@ -32,6 +32,21 @@ class OfflineBackend:
     def __repr__(self) -> str:
         return f"OfflineBackend(latency={self.latency})"
 
+    def model_schema(self, model: str) -> Any:
+        """A stand-in's schema (approximated from public pages, and marked so)."""
+        from .. import schemas
+        from ..errors import ValidationError
+        from . import standins
+
+        if model not in standins.MODELS:
+            raise ValidationError(
+                f"model: {model!r} has no offline stand-in; offline, these run: "
+                f"{', '.join(standins.MODELS)} (set REPLICATE_API_TOKEN for any other)",
+                field="model", value=model, allowed=list(standins.MODELS),
+            )  # fmt: skip
+        version = standins.VERSIONS[model]
+        return schemas.from_openapi(model, version, standins.openapi(model), source="stand-in")
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "offline": True, "latency": self.latency}
 
@@ -55,14 +70,19 @@ class OfflineBackend:
         if cancel is not None and cancel.is_set():
             raise CanceledError("stopped before the offline render started")
         t0 = time.perf_counter()
-        data = render(
-            params.scalar_input(),
-            [r.data for r in params.references],
-            model=params.model,
-            variant=params.repeat,
-        )
+        more: list[bytes] = []
+        if getattr(params, "schema", None) is not None:  # a stand-in for a non-Gemini model
+            data, *more = _standin(params)
+        else:
+            data = render(
+                params.scalar_input(),
+                [r.data for r in params.references],
+                model=params.model,
+                variant=params.repeat,
+            )
         return Output(
             data=data,
+            more=more,
             format=str(params.output_format or "jpg"),
             prediction_id=f"offline-{params.cache_key[:20]}",
             model_version="offline",
@@ -72,6 +92,15 @@ class OfflineBackend:
             predict_time=round(time.perf_counter() - t0, 4),
             image_inputs=["inline"] * len(params.references),
         )
+
+
+def _standin(params: Any) -> list[bytes]:
+    from . import standins
+
+    if params.model not in standins.MODELS:
+        raise GenerationError(f"{params.model} has no offline stand-in")
+    images = {n: [r.data for r in refs] for n, refs in params.images.items()}
+    return standins.run(params.model, params.scalar_input(), images)
 
 
 def _now() -> str:

@@ -132,11 +132,9 @@ class ReplicateBackend(Creating):
         say = on_status or (lambda s: None)
         deadline = time.monotonic() + self.timeout
         images = [self._image_uri(ref) for ref in params.references]
-        data = params.scalar_input()
-        if images:
-            data["image_input"] = [uri for uri, _ in images]
+        data = params.api_input([uri for uri, _ in images])
         say("queued")
-        pred = self._create(params.model, data, cancel, deadline)
+        pred = self._create(route(params), data, cancel, deadline)
         if on_created is not None:
             try:
                 on_created(pred.id)  # the journal: the id is on disk before any waiting
@@ -226,11 +224,14 @@ class ReplicateBackend(Creating):
                 logs=pred.logs,
             )
         say("downloading")
-        data = download(
-            self._downloader(), url, pred.id, deadline=deadline, max_bytes=self.max_output_bytes
-        )
+        data, *more = [
+            download(self._downloader(), u, pred.id, deadline=deadline,
+                     max_bytes=self.max_output_bytes)
+            for u in pred.output_urls
+        ]  # fmt: skip
         return Output(
             data=data,
+            more=more,
             format=fmt,
             prediction_id=pred.id,
             model_version=pred.version,
@@ -241,6 +242,12 @@ class ReplicateBackend(Creating):
             logs=pred.logs,
             image_inputs=how,
         )
+
+    def model_schema(self, model: str) -> Any:
+        """The model's latest input schema, through the official client's ``models.get``."""
+        from .schema_fetch import fetch
+
+        return fetch(self.api.client, model)
 
     def _downloader(self) -> Any:
         """A shared httpx client with no credentials: building one costs ~20 ms of CPU (its
@@ -321,6 +328,14 @@ class ReplicateBackend(Creating):
         with self._lock:
             self._uploads[img.sha256] = (url, time.monotonic() + _UPLOAD_TTL)
         return url, "upload"
+
+
+def route(params: Any) -> str:
+    """What a create names: ``owner/name`` (sent to the model's own endpoint: the Gemini
+    models, official ones), or ``owner/name:version`` when a fetched schema pins the version
+    it was checked against (sent to /v1/predictions, as any other model must be)."""
+    version = getattr(getattr(params, "schema", None), "version", None)
+    return f"{params.model}:{version}" if version else str(params.model)
 
 
 def _number(name: str, value: Any, low: float, high: float, integer: bool = False) -> float:

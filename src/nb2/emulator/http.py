@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .. import models
+from . import catalog
 from .predictions import TERMINAL, parse_duration
 from .wire import BaseHandler, iso, paginate, parse_time, problem, shown
 
@@ -114,6 +114,12 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                     [(shown(emu.wall(f.created)), f.id, f) for f in emu.files.all()],
                     lambda f: f.to_json(emu),
                 )
+            if parts[:2] == ["v1", "models"] and len(parts) == 4:
+                model = f"{parts[2]}/{parts[3]}"
+                emu.schema_gets.append(model)
+                if not catalog.served(model):
+                    return self.not_found()
+                return self.send(200, catalog.model_json(model))
             if parts[:2] == ["v1", "files"] and len(parts) == 3:
                 f = emu.files.live(parts[2])
                 return self.send(200, f.to_json(emu)) if f else self.not_found()
@@ -125,6 +131,8 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                 return None
             if parts[:2] == ["v1", "models"] and len(parts) == 5 and parts[4] == "predictions":
                 return self._create(f"{parts[2]}/{parts[3]}")
+            if parts == ["v1", "predictions"]:
+                return self._create(None)  # the model is named by the body's "version"
             if parts[:2] == ["v1", "predictions"] and len(parts) == 4 and parts[3] == "cancel":
                 return self._cancel(parts[2])
             if parts == ["v1", "files"]:
@@ -212,15 +220,15 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                 other.body.update(status="canceled", completed_at=iso(emu.wall()))
             return self.send(200, other.to_json(emu))
 
-        def _create(self, model: str) -> None:
+        def _create(self, model: str | None) -> None:
             f = emu.faults
             if emu.take("throttle_creates"):
                 self._throttle(f.retry_after, exact=True)
                 return None
             if self._throttle(emu.throttled("create"), exact=False):
                 return None
-            if model not in models.MODELS:
-                return self.not_found()
+            if model is not None and not (catalog.served(model) and catalog.official(model)):
+                return self.not_found()  # only official models run without a version
             if not f.credit:
                 detail = (
                     "You have insufficient credit to run this model. "
@@ -231,6 +239,13 @@ def handler(emu: Emulator) -> type[BaseHandler]:
                 data = json.loads(self.body or b"{}")
             except ValueError:
                 return self.send(400, problem(400, "Bad Request", "The body is not valid JSON"))
+            pinned = model is None
+            if model is None:
+                ref = data.get("version") if isinstance(data, dict) else None
+                model = catalog.by_version(ref) if isinstance(ref, str) else None
+                if model is None:
+                    invalid = [_field("invalid", "version", "Invalid version or not permitted")]
+                    return self._refuse(str(ref), {}, invalid)
             inp = data.get("input") if isinstance(data, dict) else None
             if not isinstance(inp, dict):
                 invalid = [_field("required", "input", "input is required")]
@@ -240,6 +255,8 @@ def handler(emu: Emulator) -> type[BaseHandler]:
             if invalid:
                 return self._refuse(model, inp, invalid)
             pred = emu.create(model, inp, deadline)
+            if pinned:  # run by version: the prediction names it, as the API's do
+                pred.version = catalog.version_id(model)
             emu.cancel_after[pred.id] = self.headers.get("Cancel-After")
             if emu.take("create_aborted"):
                 pred.abort(emu.clock())
@@ -267,11 +284,11 @@ def handler(emu: Emulator) -> type[BaseHandler]:
             return self.send(201, body, headers=headers)
 
         def _check(self, model: str, inp: dict[str, Any]) -> list[dict[str, str]]:
-            invalid = models.check_input(model, inp)
+            invalid = catalog.check(model, inp)
             if emu.faults.refuse_field:
                 name = emu.faults.refuse_field
                 invalid.append(_field("enum", f"input.{name}", f"{name} refused (emulated)"))
-            images = inp.get("image_input", [])
+            images = inp.get("image_input", []) if model in catalog.models.MODELS else []
             for i, uri in enumerate(images if isinstance(images, list) else []):
                 if not isinstance(uri, str) or not uri.startswith(("data:", "http://", "https://")):
                     invalid.append(

@@ -62,12 +62,15 @@ class Prediction:
     fail: bool = False
     deadline: float | None = None  # Cancel-After / deadline, as a monotonic time
     status: str = "starting"
-    output: str | None = None
+    version: str = "hidden"  # an official model's; a pinned version's id otherwise
+    output: str | list[str] | None = None
     error: str | None = None
     logs: str = ""
     started: float | None = None
     completed: float | None = None
-    data: bytes | None = None  # the output, rendered in the background from create on
+    data: bytes | list[bytes] | None = (
+        None  # the output (or outputs), rendered in the background from create on
+    )
     fetch_error: str | None = None  # an image input that could not be read
     rendered_at: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,7 +82,7 @@ class Prediction:
             return float("inf")
         return max(self.done_at, self.rendered_at)
 
-    def advance(self, now: float, publish: Callable[[Prediction], str]) -> None:
+    def advance(self, now: float, publish: Callable[[Prediction], Any]) -> None:
         """Bring the status up to ``now``; ``publish`` stores the output and gives its URL."""
         with self.lock:
             if self.status in TERMINAL:
@@ -141,7 +144,7 @@ class Prediction:
             body: dict[str, Any] = {
                 "id": self.id,
                 "model": self.model,
-                "version": "hidden",
+                "version": self.version,
                 "input": {} if removed else self.input,
                 "logs": "" if removed else self.logs,
                 "output": None if removed else self.output,

@@ -85,6 +85,7 @@ class Emulator:
         self.downloads: list[dict[str, str]] = []  # headers of every output download
         self.tokens_seen: set[str] = set()  # so tests can tell the token did reach the API
         self.in_flight_max = 0
+        self.schema_gets: list[str] = []  # models whose GET /v1/models/{owner}/{name} came
         self.refused: list[dict[str, Any]] = []  # (model, input, problems) of every 422
         self.dropped: list[tuple[str, str]] = []  # requests whose connection was cut
         self.hung: list[tuple[str, str]] = []  # requests held unanswered (hang_requests)
@@ -223,17 +224,18 @@ class Emulator:
         return pred
 
     def _render(self, pred: Prediction) -> None:
-        from ..backends.render import render
+        from . import catalog
 
         try:
             try:
-                images = [self.fetch(u) for u in pred.input.get("image_input") or []]
+                uris = catalog.image_inputs(pred.model, pred.input)
+                images = {k: [self.fetch(u) for u in v] for k, v in uris.items()}
             except (OSError, ValueError) as exc:  # the prediction fails, as a real one would
                 pred.fetch_error = f"Failed to fetch an image input: {exc}"
                 return
             # an unreadable image: data stays None and the prediction fails
             with contextlib.suppress(Exception):
-                pred.data = render(pred.input, images, model=pred.model)
+                pred.data = catalog.run(pred.model, pred.input, images)
         finally:
             pred.rendered_at = self.clock()
             pred.rendered.set()
@@ -241,12 +243,18 @@ class Emulator:
     def advance(self, pred: Prediction) -> None:
         pred.advance(self.clock(), self._publish)
 
-    def _publish(self, pred: Prediction) -> str:
-        ext = "png" if pred.input.get("output_format") == "png" else "jpeg"
-        path = f"xezq/{secrets.token_urlsafe(24)}/tmp{pred.id[:8]}.{ext}"
-        self.outputs[path] = pred.data or b""
-        self._output_of[path] = pred
-        return f"{self.delivery_url}/{path}"
+    def _publish(self, pred: Prediction) -> str | list[str]:
+        """The output's URL (a list of them for a model whose output is a list)."""
+        many = isinstance(pred.data, list)
+        urls = []
+        for i, data in enumerate(pred.data if many else [pred.data or b""]):
+            ext = {b"\x89P": "png", b"RI": "webp"}.get(data[:2], "jpeg")
+            name = f"out-{i}" if many else f"tmp{pred.id[:8]}"
+            path = f"xezq/{secrets.token_urlsafe(24)}/{name}.{ext}"
+            self.outputs[path] = data
+            self._output_of[path] = pred
+            urls.append(f"{self.delivery_url}/{path}")
+        return urls if many else urls[0]
 
     def output_at(self, path: str) -> bytes | None:
         """An output's bytes, unless unknown or past the data retention."""

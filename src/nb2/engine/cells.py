@@ -10,6 +10,7 @@ from ..errors import ValidationError
 from ..references import as_reference
 
 if TYPE_CHECKING:
+    from ..inputs import ModelInput
     from ..params import Params
     from .result import Result
 
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 @dataclass
 class Cell:
     labels: dict[str, str]  # axis -> shown value
-    params: Params
-    status: str = "pending"  # pending | cached | succeeded | failed | blocked | canceled
+    params: Params | ModelInput | None  # None: refused for its model before any call
+    status: str = "pending"  # pending | cached | succeeded | failed | blocked | canceled | refused
     result: Result | None = None
     error: str | None = None
 
@@ -37,17 +38,29 @@ class Plan:
     concurrency: int
     offline: bool
     axes: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # shared fields a model left out
+    refused: list[str] = field(default_factory=list)  # cells refused for their own model
+    unknown_prices: list[str] = field(default_factory=list)  # models with no known price
+    unknown_cells: int = 0  # new calls whose price is unknown (not in cost)
 
     def __repr__(self) -> str:
         axes = " x ".join(f"{k} ({len(v)})" for k, v in self.axes.items()) or "none"
         cost = "0 (offline)" if self.offline else f"${self.cost:.2f}"
-        return (
-            f"Plan: {self.cells} cells over {axes}\n"
-            f"  cached:        {self.cached}\n"
-            f"  new calls:     {self.new_calls}\n"
-            f"  est. cost:     {cost}\n"
-            f"  est. time:     {duration(self.seconds)} at {self.concurrency} at once"
-        )
+        if self.unknown_cells:
+            cost += (
+                f" + {self.unknown_cells} call(s) at an unknown price "
+                f"({', '.join(self.unknown_prices)}; nb2.models.set_price)"
+            )
+        lines = [
+            f"Plan: {self.cells} cells over {axes}",
+            f"  cached:        {self.cached}",
+            f"  new calls:     {self.new_calls}",
+            f"  est. cost:     {cost}",
+            f"  est. time:     {duration(self.seconds)} at {self.concurrency} at once",
+        ]
+        lines += [f"  note:          {n}" for n in self.notes]
+        lines += [f"  refused:       {r}" for r in self.refused]
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         from ..views.html import plan_html

@@ -130,15 +130,18 @@ class Grid:
         for name, (label, value) in zip(self.axes, combo, strict=True):
             values[name] = value
             labels[name] = label
-        spec = models.resolve_model(values.get("model") or self.session.defaults["model"])
+        model = models.canonical_id(values.get("model") or self.session.defaults["model"])
+        spec_fields = models.MODELS[model].fields if model in models.MODELS else {}
         for name, value in self.defaults.items():
-            if name != "model" and name in spec.fields:
+            if name != "model" and name in spec_fields:
                 values.setdefault(name, value)
         prompt = values.pop("prompt")
         try:
             params = self.session.params(prompt, **values)
         except ValidationError as exc:
             where = ", ".join(f"{k}={v}" for k, v in labels.items())
+            if "model" in self.axes:  # refused for its own model only; the others still run
+                return Cell(labels, None, status="refused", error=str(exc))
             raise ValidationError(
                 f"cell [{where}]: {exc}", field=exc.field, value=exc.value, allowed=exc.allowed
             ) from None
@@ -146,33 +149,9 @@ class Grid:
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, max_concurrency: int = 8) -> Plan:
-        cache = self.session.cache
-        new = [
-            c
-            for c in self.cells
-            if c.done is False and not (cache != "off" and self.session.lookup(c.params))
-        ]
-        if cache != "off":  # identical requests are sent once (see Session.run)
-            new = list({c.params.cache_key: c for c in new}.values())
-        offline = bool(getattr(self.session.backend, "offline", False))
-        cost = (
-            0.0 if offline else sum(models.price(c.params.model, c.params.resolution) for c in new)
-        )
-        waves = math.ceil(len(new) / max(1, max_concurrency))
-        latency = max(
-            (c.params.spec.latency_s.get(c.params.resolution or "1K", 20.0) for c in new),
-            default=0.0,
-        )
-        return Plan(
-            len(self.cells),
-            len(self.cells) - len(new),
-            len(new),
-            cost,
-            0.0 if offline else waves * latency,
-            max_concurrency,
-            offline,
-            {k: [label for label, _ in v] for k, v in self.axes.items()},
-        )
+        from .gridplan import make_plan
+
+        return make_plan(self, max_concurrency)
 
     # -- running ----------------------------------------------------------------------------
     def run(
@@ -195,7 +174,7 @@ class Grid:
             )
         if self.session.cache == "replay" and plan.new_calls:
             # replay means the notebook runs from the store alone: name every missing cell
-            missing = [c for c in self.cells if not c.done and not self._stored(c)]
+            missing = [c for c in self.cells if c.params and not c.done and not self._stored(c)]
             where = "; ".join(", ".join(f"{k}={v}" for k, v in c.labels.items()) for c in missing)
             raise ReplayMissError(
                 f"replay: {len(missing)} of {plan.cells} cells are not in the store at "
@@ -210,7 +189,7 @@ class Grid:
             )
         self._cancel.clear()
         # a cell moderation blocked is not sent again (retry_failed leaves it too)
-        todo = [c for c in self.cells if not c.done and c.status != "blocked"]
+        todo = [c for c in self.cells if not c.done and c.status not in ("blocked", "refused")]
         main = threading.current_thread() is threading.main_thread()
         # A slot is a prediction in flight. It is given back when the prediction has finished
         # at the server (the backend says "downloading"), so the next create overlaps this
@@ -320,7 +299,7 @@ class Grid:
                 "labels": c.labels,
                 "status": c.status,
                 "error": c.error,
-                "params": c.params.to_dict(),
+                "params": c.params.to_dict() if c.params is not None else None,
                 "run_id": c.result.id if c.result else None,
                 "path": str(c.result.path) if c.result else None,
                 "cost": c.result.cost if c.result and c.status == "succeeded" else 0.0,

@@ -74,10 +74,11 @@ class History:
             w, h = r.size
             mark = "  <- current" if r == self.current else ""
             branch = "" if root else ("└── " if last else "├── ")
-            lines.append(
-                f"{prefix}{branch}#{turn.number} {turn.kind} {w}x{h} "
-                f"{_short(r.params.prompt)!r}{mark}"
-            )
+            kind = turn.kind
+            if kind == "chain":  # a step on another model: say which
+                kind = f"chain -> {r.record.get('model', '?').split('/')[-1]}"
+            text = f" {_short(r.params.prompt)!r}" if r.params.prompt else ""
+            lines.append(f"{prefix}{branch}#{turn.number} {kind} {w}x{h}{text}{mark}")
             inner = prefix + ("" if root else ("    " if last else "│   "))
             for i, child in enumerate(turn.children):
                 walk(child, inner, i == len(turn.children) - 1, False)

@@ -16,6 +16,8 @@ from typing import Any
 
 from .. import errors
 from ..backends import Backend
+from ..inputs import ModelInput, is_model_input
+from ..params import Params
 from ..store import Store
 from . import runner
 
@@ -100,6 +102,10 @@ def _settle(
     if out is None:
         return "still running at the server; left pending (recover again, or running='wait')"
     runner.fill(record, out, float(record.get("wall_time") or 0.0), store)
+    if out.more:  # a list output: its other files become sibling runs, as in a live run
+        from .siblings import store_siblings
+
+        store_siblings(record, out, float(record.get("wall_time") or 0.0), store)
     record["recovered_at"] = runner.now()
     store.save(record)
     return "collected and stored"
@@ -110,12 +116,13 @@ def _orphan(store: Store, record: dict[str, Any], backend: Any) -> str | None:
     and input, created since the run was requested (less a margin for the clocks), and not
     already recorded by another run of this store."""
     from ..backends.api import parse_time
-    from ..params import Params
 
     asked = parse_time(record.get("requested_at"))
     if asked is None:
         return None
     data = dict(record.get("input") or {})
+    if is_model_input(record.get("params") or {}):
+        return _orphan_of_model_input(store, record, backend, data, asked)
     try:
         refs = Params.from_dict(record["params"], store.read_image).references
     except Exception:
@@ -126,6 +133,27 @@ def _orphan(store: Store, record: dict[str, Any], backend: Any) -> str | None:
             data["image_input"] = [i.data_uri() for i in images]
         else:  # uploads: their URLs are gone with the kernel; match the rest and the count
             data["image_input"], data["image_count"] = None, len(images)
+    known = {r.get("prediction_id") for r in store.records() if r.get("prediction_id")}
+    for pid in known:
+        backend.claims.hold(pid)
+    found = backend.find_orphan(record["model"], data, asked - timedelta(minutes=2))
+    return found.id if found is not None else None
+
+
+def _orphan_of_model_input(
+    store: Store, record: dict[str, Any], backend: Any, data: dict[str, Any], asked: Any
+) -> str | None:
+    """As :func:`_orphan`, for a request to another model: its images sit in named inputs."""
+    try:
+        request = ModelInput.from_dict(record["params"], store.read_image)
+    except Exception:
+        request = None
+    if request is not None and request.images:
+        images = [r.load() for r in request.references]
+        if all(len(i.data) <= backend.data_uri_limit for i in images):
+            data = request.api_input([i.data_uri() for i in images])
+        else:  # uploads: their URLs are gone with the kernel; any URI in those inputs counts
+            data["image_fields"] = list(request.images)
     known = {r.get("prediction_id") for r in store.records() if r.get("prediction_id")}
     for pid in known:
         backend.claims.hold(pid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,9 +49,12 @@ class Result:
     @property
     def params(self) -> Params:
         if self._params is None:
+            from ..inputs import ModelInput, is_model_input
             from ..params import Params
 
-            self._params = Params.from_dict(self.record["params"], self.store.read_image)
+            data = self.record["params"]
+            build = ModelInput.from_dict if is_model_input(data) else Params.from_dict
+            self._params = build(data, self.store.read_image)
         return self._params
 
     @property
@@ -85,8 +89,14 @@ class Result:
         return self.record.get("grounded_at") or self.record.get("completed_at")
 
     @property
+    def cost_known(self) -> bool:
+        """False when nb2 does not know this model's price (see nb2.models.set_price)."""
+        return self.offline or self.record.get("estimated_cost") is not None
+
+    @property
     def cost(self) -> float:
-        """Estimated USD (0 offline); see nb2.models.PRICE_SOURCE."""
+        """Estimated USD (0 offline, and 0 when unknown: see cost_known); see
+        nb2.models.PRICE_SOURCE."""
         return float(self.record.get("estimated_cost") or 0.0)
 
     @property
@@ -139,6 +149,30 @@ class Result:
         """A follow-up edit of this image (a branch if it is not the latest)."""
         return self._session().edit(instruction, parent=self, **options)
 
+    def then(self, model: str, *, image: str | None = None, **inputs: Any) -> Result:
+        """This image fed into another Replicate model (``image=`` names its image input when
+        it has several); the new result's parent is this one. ``fresh``, ``cancel`` and
+        ``on_status`` work as in ``generate``."""
+        from .chain import then
+
+        return then(self._session(), self, model, image=image, **inputs)
+
+    def manifest(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """This result's provenance: each step from the root request to it (a chain's models,
+        versions, inputs and images by hash), as JSON; written to ``path`` when given."""
+        from .manifests import chain_manifest
+
+        return chain_manifest(self, path)
+
+    @property
+    def siblings(self) -> list[Result]:
+        """The other outputs of the same prediction (a ``num_outputs`` > 1 run), in order."""
+        first = self.record.get("sibling_of") or self.id
+        if self.session is None:
+            return []
+        return [r for r in self.session.history if r.id != self.id and
+                (r.id == first or r.record.get("sibling_of") == first)]  # fmt: skip
+
     def upscale(self, resolution: str = "4K") -> Result:
         """The same request again at a higher resolution (the resolution ladder)."""
         return self._session().upscale(self, resolution)
@@ -161,6 +195,8 @@ class Result:
             p["output_format"],
             repr(_short(p["prompt"])),
         ]
+        if p.get("schema"):
+            bits.insert(2, str(p.get("model", "")).split("/")[-1])
         if self.offline:
             bits.append("offline")
         if self.rating is not None:

@@ -154,6 +154,10 @@ def _settle(
             raise
         try:
             fill(record, out, time.perf_counter() - t0, store)
+            if out.more:  # a list output: the other files are sibling runs
+                from .siblings import store_siblings
+
+                store_siblings(record, out, time.perf_counter() - t0, store)
         except OSError as exc:  # the disk filled (or went read-only) after the money was spent
             error = StoreError(
                 f"the store at {store.root} cannot be written ({exc.strerror or exc}); "
@@ -204,7 +208,7 @@ def new_record(
 ) -> dict[str, Any]:
     stamp = datetime.now(timezone.utc)
     offline = bool(getattr(backend, "offline", False))
-    live_cost = models.price(params.model, params.resolution)
+    live_cost = models.price(params.model, params.resolution)  # None: unknown, never guessed
     return {
         "run_id": f"{stamp:%Y%m%dT%H%M%S%f}-{os.urandom(4).hex()}",
         "nb2_version": __version__,
@@ -217,7 +221,7 @@ def new_record(
         "input": params.scalar_input(),
         "model": params.model,
         "backend": backend.describe(),
-        "estimated_cost": 0.0 if offline else live_cost,
+        "estimated_cost": 0.0 if offline else live_cost,  # None when the price is unknown
         "price": {"usd": live_cost, "as_of": models.PRICE_AS_OF, "source": models.PRICE_SOURCE},
         "requested_at": now(),
     }
@@ -225,7 +229,7 @@ def new_record(
 
 def fill(record: dict[str, Any], out: Output, wall: float, store: Store) -> None:
     """A succeeded record: the output stored (with its metadata spliced in) and described."""
-    ext = "png" if out.format == "png" else "jpg"
+    ext = _ext(out.data, out.format)
     try:  # junk (an HTML page, a truncated file) is refused before anything is written
         w, h = image_size(out.data)
     except Exception as exc:
@@ -267,6 +271,15 @@ def fill(record: dict[str, Any], out: Output, wall: float, store: Store) -> None
     )
 
 
+def _ext(data: bytes, fmt: str) -> str:
+    """The file's real type (a model may answer in another format than asked)."""
+    if data.startswith(b"\x89PNG"):
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "jpg" if data.startswith(b"\xff\xd8") or fmt != "png" else "png"
+
+
 def status_of(exc: BaseException) -> str:
     if isinstance(exc, ModerationError):
         return "blocked"
@@ -277,3 +290,16 @@ def status_of(exc: BaseException) -> str:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_announced = False
+
+
+def announce(backend: Backend) -> None:
+    global _announced
+    if backend.offline and not _announced:
+        _announced = True
+        log.warning(
+            "nb2: no REPLICATE_API_TOKEN set, so images come from the offline stand-in "
+            "(local renders marked OFFLINE, not the model)."
+        )

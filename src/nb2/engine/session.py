@@ -19,18 +19,20 @@ from typing import TYPE_CHECKING, Any
 from .. import models
 from ..backends import Backend, StatusCallback, auto_backend
 from ..errors import ModerationError, ReplayMissError, ValidationError
+from ..inputs import ModelInput
 from ..params import Params
 from ..references import EDIT_ROLE, Reference
 from ..store import CACHE_MODES, Store
-from . import runner
+from . import anymodel, runner
 from .history import History, Turn
+from .modelschemas import Schemas
 from .result import GroundedSnapshotWarning, Result, _short
+from .siblings import sibling_records
 
 if TYPE_CHECKING:
     from .grid import Grid
 
 log = logging.getLogger("nb2")
-_announced = False
 
 
 class Session:
@@ -70,7 +72,7 @@ class Session:
         self.backend = backend if backend is not None else auto_backend()
         self.store = store if isinstance(store, Store) else Store(store)
         self.defaults: dict[str, Any] = {
-            "model": models.resolve_model(model).id,
+            "model": models.canonical_id(model),
             "resolution": resolution,
             "aspect_ratio": aspect_ratio,
             "output_format": output_format,
@@ -85,7 +87,8 @@ class Session:
         self._listeners: list[Any] = []  # called with each new Result (the panel listens)
         self._snapshot_noted = False  # the grounded-replay note is said once per session
         self._inflight = runner.InFlight()
-        _announce(self.backend)
+        self.schemas = Schemas(self)  # other models' input schemas: the store, else the API
+        runner.announce(self.backend)
         self.recovered = self._recover()
 
     def _recover(self) -> list[dict[str, Any]]:
@@ -132,13 +135,16 @@ class Session:
 
     def params(
         self, prompt: str, *, references: list[Any] | None = None, repeat: int = 0, **options: Any
-    ) -> Params:
+    ) -> Params | ModelInput:
         """The validated request ``generate`` would send, with the session's defaults."""
         fields = {k: options.pop(k, v) for k, v in self.defaults.items()}
         fields = {k: (self.defaults[k] if v is None else v) for k, v in fields.items()}
         refs = self.references if references is None else references
         if isinstance(refs, (str, bytes, os.PathLike, Reference)) or not hasattr(refs, "__iter__"):
             refs = [refs]  # one reference, not a list of its characters
+        fields["model"] = models.canonical_id(fields["model"])
+        if fields["model"] not in models.MODELS:  # any other model: checked by its own schema
+            return anymodel.build(self, fields, prompt, list(refs), repeat, options)
         return Params(
             prompt=prompt, references=tuple(refs), repeat=repeat, options=options, **fields
         )
@@ -187,14 +193,12 @@ class Session:
             )
         base = self._own(base)
         bp = base.params
-        extra = (
-            [r for r in bp.references if r.role != EDIT_ROLE]
-            if references is None
-            else list(references)
-        )
+        gemini = isinstance(bp, Params)  # else a chain step's: edit it with the session's model
+        extra = [r for r in bp.references if r.role != EDIT_ROLE and gemini]
+        extra = extra if references is None else list(references)
         source = Reference(base.path, role=EDIT_ROLE)
         fields = {
-            "model": bp.model,
+            "model": bp.model if gemini else self.defaults["model"],
             "resolution": bp.resolution,
             "aspect_ratio": models.MATCH_INPUT,
             "output_format": self.defaults["output_format"],
@@ -342,6 +346,8 @@ class Session:
                 self._show(turn, checkout)
         for listener in list(self._listeners):
             listener(result)  # subscribers (the panel) hear of every new result
+        for sib in sibling_records(self.store, record):  # a list output's other files
+            self._add(sib, params, kind, parent, cached=cached, checkout=False)
         return result
 
     def _own(self, result: Result) -> Result:
@@ -384,14 +390,4 @@ class Session:
 
         return Grid.from_axes(
             self, repeat=repeat, confirm_cells=confirm_cells, defaults=defaults, **axes
-        )
-
-
-def _announce(backend: Backend) -> None:
-    global _announced
-    if backend.offline and not _announced:
-        _announced = True
-        log.warning(
-            "nb2: no REPLICATE_API_TOKEN set, so images come from the offline stand-in "
-            "(local renders marked OFFLINE, not the model)."
         )

@@ -16,6 +16,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..references import ROLES, Reference
+from . import chainargs
 
 _VAR = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 _AXIS_NAMES = {
@@ -81,6 +82,7 @@ class CellArgs:
     concurrency: int | None = None
     yes: bool = False
     panel: bool = False
+    then: tuple[tuple[str, dict[str, Any]], ...] = ()  # chain steps (--then)
 
     @property
     def is_grid(self) -> bool:
@@ -106,7 +108,10 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
     if args.budget is not None and not (math.isfinite(args.budget) and args.budget >= 0):
         raise UsageError(f"--budget {args.budget}: a cap in USD, 0 or more")
     prompts = tuple(split_variants(interpolate(cell, ns)))
-    if not prompts and not args.panel:
+    then = chainargs.steps(getattr(args, "then", None))
+    if then and (len(prompts) > 1 or args.vary or args.edit or args.panel or args.plan):
+        raise UsageError("%%nb2 --then: one prompt (or none, to start from the current image)")
+    if not prompts and not args.panel and not then:
         raise UsageError("%%nb2: the cell is the prompt, and it is empty")
     if args.panel and (len(prompts) > 1 or args.vary or args.edit or args.plan):
         raise UsageError("%%nb2 --panel: one prompt (or none); no --vary, --edit or --plan")
@@ -129,6 +134,7 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
         concurrency=args.concurrency,
         yes=bool(args.yes),
         panel=bool(args.panel),
+        then=then,
     )
 
 

@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Int, Unicode, default
 
-from . import cellargs
+from . import cellargs, chainargs
 from .cellargs import CellArgs, interpolate, split_variants
 from .live import Handle, Lines, run_live
 
@@ -102,6 +102,13 @@ class Nb2Magics(Magics):
     @argument("--session", help="the session to use (default: the notebook's)")
     @argument("-e", "--edit", action="store_true", help="edit the session's current image")
     @argument("--parent", help="with --edit: the turn number or a Result variable to edit")
+    @argument(
+        "--then",
+        action="append",
+        nargs="+",
+        metavar="OWNER/MODEL [KEY=VALUE ...]",
+        help="a chain step on another Replicate model, fed the image (repeatable)",
+    )
     @argument("-o", "--out", metavar="VAR", help="store the Result (or Grid) in this variable")
     @argument(
         "--vary",
@@ -129,6 +136,10 @@ class Nb2Magics(Magics):
         session = self.session(cell_args.session)
         if cell_args.panel:
             return self._store(cell_args.out, self._panel(cell_args, session))
+        if cell_args.then and not cell_args.prompts:  # steps on the current image
+            base = cellargs.parent(cell_args.parent, session, ns) or session.current
+            done = chainargs.run(cell_args.then, base, self._live)
+            return self._store(cell_args.out, done)
         if cell_args.edit:
             return self._store(cell_args.out, self._edit(cell_args, session, ns))
         if cell_args.is_grid:
@@ -145,6 +156,8 @@ class Nb2Magics(Magics):
                 **request,
             ),
         )
+        if cell_args.then:  # then the chain steps, each on the previous image
+            result = chainargs.run(cell_args.then, result, self._live)
         return self._store(cell_args.out, result)
 
     def defaults(self, model: str | None = None) -> dict[str, Any]:
@@ -153,9 +166,10 @@ class Nb2Magics(Magics):
         out, and an empty one means the model's own default."""
         from .. import models
 
-        spec = models.resolve_model(model or self.model)
+        name = models.canonical_id(model or self.model)
+        fields = models.MODELS[name].fields if name in models.MODELS else {}  # others: own
         out = {key: getattr(self, trait) for trait, key in _DEFAULTS}
-        return {k: v for k, v in out.items() if v != "" and (k == "model" or k in spec.fields)}
+        return {k: v for k, v in out.items() if v != "" and (k == "model" or k in fields)}
 
     def _edit(self, args: CellArgs, session: Any, ns: dict[str, Any]) -> Any:
         parent = cellargs.parent(args.parent, session, ns)
@@ -240,9 +254,12 @@ class Nb2Magics(Magics):
     # -- %nb2 -------------------------------------------------------------------------------
     @line_magic("nb2")
     def nb2_line(self, line: str) -> Any:
-        """%nb2 history | sessions | use NAME | config"""
+        """%nb2 history | sessions | use NAME | config | then OWNER/MODEL [KEY=VALUE ...]"""
         words = line.split()
         verb = words[0] if words else "config"
+        if verb == "then" and len(words) > 1:  # chain steps on the current image
+            steps = chainargs.steps(chainargs.split(words))
+            return chainargs.run(steps, self.session().current, self._live)
         if verb == "history":
             return self.session(words[1] if len(words) > 1 else None).history
         if verb == "sessions":
@@ -259,7 +276,12 @@ class Nb2Magics(Magics):
             return None
         if verb == "config":
             return Lines(self.config_text())
-        raise UsageError("%nb2: use history [NAME], sessions, use NAME, or config")
+        raise UsageError(
+            "%nb2: use history [NAME], sessions, use NAME, config, or then OWNER/MODEL [K=V ...]"
+        )
+
+    def _live(self, fn: Any) -> Any:
+        return run_live(self.progress, fn)
 
     def config_text(self) -> str:
         s = self.sessions.get(self.active)

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from ..errors import MissingReferenceError, NoMetadataError
 from ..imaging import open_file
+from ..inputs import ModelInput, is_model_input
 from ..params import Params
 from ..references import Reference
 from . import codec
@@ -42,7 +43,7 @@ class Opened:
     path: Path
     metadata: dict[str, Any]
     stores: list[Store] = field(default_factory=list, repr=False)
-    _params: Params | None = field(default=None, repr=False)
+    _params: Params | ModelInput | None = field(default=None, repr=False)
     _found: dict[str, bytes] = field(default_factory=dict, repr=False)  # sha -> bytes
 
     @property
@@ -76,17 +77,27 @@ class Opened:
         ]
 
     @property
-    def params(self) -> Params:
+    def params(self) -> Params | ModelInput:
         if self._params is None:
             self._params = self.to_params()
         return self._params
 
-    def to_params(self, references: list[Any] | None = None) -> Params:
+    def to_params(self, references: list[Any] | None = None) -> Params | ModelInput:
         """The request, with the references found on disk or given here (replacing them)."""
         data = dict(self.metadata["params"])
+        if is_model_input(data):  # a request to another model, checked by its stored schema
+            if references is not None:
+                raise ValueError("references= applies to Gemini requests; pass images by name")
+            self._require(data)
+            return ModelInput.from_dict(data, lambda sha: self._found[sha])
         if references is not None:
             bare = Params.from_dict({**data, "references": []}, lambda sha: b"")
             return bare.replace(references=tuple(references))
+        self._require(data)
+        return Params.from_dict(data, lambda sha: self._found[sha])
+
+    def _require(self, data: dict[str, Any]) -> None:
+        """Every image the request used found on disk, else a named error listing them."""
         missing = [r for r in data.get("references", []) if self._find(r) is None]
         if missing:
             names = ", ".join(f"{r.get('name')} ({r['sha256'][:12]})" for r in missing)
@@ -99,7 +110,6 @@ class Opened:
                     for r in missing
                 ],
             )
-        return Params.from_dict(data, lambda sha: self._found[sha])
 
     def _find(self, ref: dict[str, Any]) -> bytes | None:
         """A reference's bytes: from a store by hash, else a same-named file whose hash matches."""

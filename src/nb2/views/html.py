@@ -86,6 +86,8 @@ def result_html(result: ResultLike) -> str:
     time_s = rec.get("wall_time")
     rows.append(("time", f"{time_s:.1f} s" if isinstance(time_s, (int, float)) else "-"))
     cost = "0 (offline)" if result.offline else f"~${result.cost:.3f}"
+    if not getattr(result, "cost_known", True):
+        cost = "unknown (nb2.models.set_price)"
     rows.append(("cost", cost))
     rows.append(("file", str(result.path)))
     refs = ""

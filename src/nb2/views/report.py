@@ -134,7 +134,8 @@ def _draw_cell(
 def _legend(grid: GridLike, fixed: dict[str, Any]) -> list[str]:
     out = [f"{label}: {value}" for label, value in grid.axes.get("prompt", [])]
     if "prompt" not in grid.axes and grid.cells:
-        out.append(f"prompt: {grid.cells[0].params.prompt}")
+        shown = next((c.params.prompt for c in grid.cells if c.params is not None), "")
+        out.append(f"prompt: {shown}")
     fixed = {k: v for k, v in fixed.items() if k != "prompt"}
     if fixed:
         out.append("fixed: " + ", ".join(f"{k}={v}" for k, v in sorted(fixed.items())))
