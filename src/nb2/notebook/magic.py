@@ -127,8 +127,10 @@ class Nb2Magics(Magics):
         ns = self.shell.user_ns if self.shell else {}
         cell_args = cellargs.parse(self._parse(line), cell, ns)
         session = self.session(cell_args.session)
-        if cell_args.panel:
-            return self._store(cell_args.out, self._panel(cell_args, session))
+        if cell_args.panel:  # returned, so the cell shows it (with -o too)
+            panel = self._panel(cell_args, session)
+            self._store(cell_args.out, panel)
+            return panel
         if cell_args.edit:
             return self._store(cell_args.out, self._edit(cell_args, session, ns))
         if cell_args.is_grid:
