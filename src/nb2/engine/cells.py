@@ -46,8 +46,17 @@ class Plan:
             f"  cached:        {self.cached}\n"
             f"  new calls:     {self.new_calls}\n"
             f"  est. cost:     {cost}\n"
-            f"  est. time:     {duration(self.seconds)} at {self.concurrency} at once"
+            f"  est. time:     {self.time_text()}"
         )
+
+    def time_text(self) -> str:
+        """The wall time in words: nothing to call, a local stand-in, or waves of calls."""
+        if self.new_calls == 0:
+            return "none (every cell is in the store)"
+        if self.offline:
+            return "seconds (the offline stand-in renders locally)"
+        at_once = min(self.concurrency, self.new_calls)
+        return f"~{duration(self.seconds)}, {at_once} call{'s' if at_once > 1 else ''} at once"
 
     def _repr_html_(self) -> str:
         from ..views.html import plan_html

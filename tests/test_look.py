@@ -1,0 +1,114 @@
+"""What a researcher reads: the card's words, the magic's help and errors, the plan's wording,
+the same answer said the same way. (How it lays out in JupyterLab: test_browser_look.py.)"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+import nb2
+from nb2.backends.offline import OfflineBackend
+from nb2.engine.cells import Plan
+from nb2.notebook.magic import Nb2Magics
+from nb2.views.html import result_html
+
+
+@pytest.fixture
+def ip(tmp_path):
+    shell = InteractiveShell.instance()
+    magics = Nb2Magics(shell=shell)
+    magics.store = str(tmp_path / "runs")
+    magics.progress = False
+    shell.register_magics(magics)
+    yield shell, magics
+    shell.user_ns.pop("r", None)
+
+
+def _text(html: str) -> str:
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_the_card_is_no_table_and_says_what_came_out(tmp_path):
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    r = s.generate("a lighthouse", resolution="2K", aspect_ratio="16:9")
+    html = result_html(r)
+    # JupyterLab right-aligns, stripes and highlights every <td>: the card has none
+    assert "<table" not in html and "<td" not in html
+    text = _text(html)
+    assert "2752 × 1536 px, 16:9, 2K, PNG" in text
+    assert "match_input_image" not in text
+    # the thumbnail's box is sized by the image alone, never by the prompt's length
+    assert re.search(r"\.nb2-thumb img\{[^}]*max-width:320px", html)
+    assert re.search(r"\.nb2-thumb\{flex:0 0 auto\}", html)
+
+
+def test_an_edit_names_its_parent_by_number_and_its_size_in_words(tmp_path):
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    first = s.generate("a lighthouse", aspect_ratio="16:9")
+    edit = s.edit("make it night")
+    text = _text(result_html(edit))
+    assert text.startswith("#2 edit of #1")
+    assert "make it night" in text
+    assert "1376 × 768 px, 16:9 as the input, 1K, PNG" in text
+    assert "match_input_image" not in text
+    # the image edited is shown as its turn; its hash (the store's file name) is only a title
+    sha = edit.record["params"]["references"][0]["sha256"]
+    assert sha[:18] not in text and "#1, edited" in text
+    assert first.record["run_id"] not in text
+
+
+def test_rerunning_an_identical_cell_says_cached_every_time(ip):
+    shell, _ = ip
+    first = shell.run_cell_magic("nb2", "-o r", "a kite over dunes")
+    first = shell.user_ns["r"]
+    shell.run_cell_magic("nb2", "-o r", "a kite over dunes")
+    again = shell.user_ns["r"]
+    assert first.cached is False and again.cached is True
+    assert again.number == first.number and again == first  # the same turn, said as a hit
+    assert ">cached<" in result_html(again) and ">cached<" not in result_html(first)
+    assert len(again.session.history) == 1
+
+
+def test_a_mistyped_flag_names_the_one_meant(ip):
+    shell, _ = ip
+    with pytest.raises(UsageError, match=r"--resoluton: did you mean --resolution\?"):
+        shell.run_cell_magic("nb2", "--resoluton 2K", "x")
+    with pytest.raises(UsageError, match=r"see %%nb2\? for the options"):
+        shell.run_cell_magic("nb2", "--zzzzzz", "x")
+
+
+def test_cell_help_is_the_cell_magics_usage():
+    doc = Nb2Magics.nb2.__doc__
+    assert doc.startswith("Usage: %%nb2 [-m MODEL]")
+    assert "::" not in doc.splitlines()[0] and "PROMPT" in doc
+
+
+def test_a_validation_error_prints_one_clear_line(ip, capsys):
+    shell, magics = ip
+    magics.progress = True
+    outputs = []
+    shell.display_pub.publish = lambda data, **kw: outputs.append(data)  # type: ignore[method-assign]
+    try:
+        with pytest.raises(nb2.errors.ValidationError, match="8K"):
+            shell.run_cell_magic("nb2", "-r 8K", "a kite")
+    finally:
+        del shell.display_pub.publish
+    shown = " ".join(str(d.get("text/plain", "")) for d in outputs)
+    assert "not done" not in shown  # the status line is cleared, the error says it all
+    assert outputs and outputs[-1] == {"text/plain": ""}
+
+
+def test_config_and_plan_say_no_cap_and_a_time_in_words(ip, tmp_path):
+    _, magics = ip
+    assert "budget: none (no cap)" in magics.config_text()
+    magics.budget = 2.0
+    assert "budget: 2.0" in magics.config_text()
+    plan = Plan(8, 0, 8, 0.0, 0.0, 8, offline=True)
+    assert "est. time:     seconds (the offline stand-in renders locally)" in repr(plan)
+    assert "0 s at 8" not in repr(plan)
+    assert "none (every cell is in the store)" in repr(Plan(8, 8, 0, 0.0, 0.0, 8, offline=False))
+    assert "~40 s, 3 calls at once" in repr(Plan(3, 0, 3, 0.2, 40.0, 8, offline=False))
