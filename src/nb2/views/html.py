@@ -139,10 +139,10 @@ def _refs_html(result: ResultLike) -> str:
             name = meta["name"] if len(meta["name"]) <= 24 else meta["name"][:23] + "…"
             name += f" · {role}" if role else ""
         cells.append(
-            f'<div class="nb2-ref" title="{escape(meta["name"])}"><img src="{uri}" '
+            f'<div class="nb2-card-ref" title="{escape(meta["name"])}"><img src="{uri}" '
             f'alt="{escape(meta["name"])}">{escape(name)}</div>'
         )
-    return f'<div class="nb2-refs">{"".join(cells)}</div>'
+    return f'<div class="nb2-card-refs">{"".join(cells)}</div>'
 
 
 def history_html(history: HistoryLike) -> str:
@@ -191,7 +191,7 @@ def grid_html(grid: GridLike) -> str:
                 cell = cell_at(cells, row, rv, col, cv)
                 tds.append(f"<td>{_cell_html(cell)}</td>")
             label = _label(row, rv) if row else ""
-            body.append(f'<tr><th class="nb2-row">{label}</th>{"".join(tds)}</tr>')
+            body.append(f'<tr><th class="nb2-rowhead">{label}</th>{"".join(tds)}</tr>')
         caption = f"<caption>{escape(title)}</caption>" if title else ""
         parts.append(
             f'<table class="nb2-grid">{caption}<thead><tr><th></th>{head}</tr></thead>'

@@ -34,9 +34,9 @@ CSS = (
     ".nb2 .nb2-v{overflow-wrap:anywhere;min-width:0}"
     f".nb2 .nb2-v code{{font-family:var(--jp-code-font-family,monospace);font-size:11px;"
     f"background:none;padding:0;color:{_FG2}}}"
-    ".nb2 .nb2-refs{display:flex;flex-wrap:wrap;gap:10px;margin-top:10px}"
-    ".nb2 .nb2-ref{width:72px;font-size:11px;overflow-wrap:anywhere}"
-    ".nb2 .nb2-ref img{width:56px;height:56px;object-fit:cover}"
+    ".nb2 .nb2-card-refs{display:flex;flex-wrap:wrap;gap:10px;margin-top:10px}"
+    ".nb2 .nb2-card-ref{width:72px;font-size:11px;overflow-wrap:anywhere}"
+    ".nb2 .nb2-card-ref img{width:56px;height:56px;object-fit:cover}"
     # badges
     f".nb2 .badge{{display:inline-block;padding:0 6px;border-radius:3px;font-size:11px;"
     f"font-weight:500;line-height:18px;margin-right:4px;background:{_BG2};color:{_FG}}}"
@@ -51,11 +51,12 @@ CSS = (
     ".nb2.nb2 .nb2-grid tr:nth-child(odd),.nb2.nb2 .nb2-grid tr:nth-child(even),"
     ".nb2.nb2 .nb2-grid tr:hover{background:transparent}"
     f".nb2.nb2 .nb2-grid th{{font-weight:600;color:{_FG2};white-space:nowrap}}"
-    ".nb2.nb2 .nb2-grid th.nb2-row{vertical-align:middle;text-align:right}"
+    ".nb2.nb2 .nb2-grid th.nb2-rowhead{vertical-align:middle;text-align:right}"
     f".nb2.nb2 .nb2-grid caption{{text-align:left;font-weight:600;padding:4px 0;color:{_FG}}}"
     ".nb2 .nb2-cellmeta{font-size:11px;margin-top:2px}"
     ".nb2 .nb2-legend{margin:4px 0 0;padding-left:18px}"
-    f".nb2 mark{{background:var(--jp-warn-color3,#fff3c4);color:{_FG};padding:0 1px}}"
+    # a highlight that reads on light and dark backgrounds alike
+    ".nb2 mark{background:rgba(255,193,7,.35);color:inherit;padding:0 1px;border-radius:2px}"
     f".nb2 pre{{margin:0;font-family:var(--jp-code-font-family,monospace);color:{_FG}}}"
     # the history tree
     ".nb2 .nb2-turn{display:flex;gap:10px;margin-bottom:8px;align-items:flex-start}"
