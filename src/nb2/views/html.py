@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from .style import CSS
-from .types import GridLike, HistoryLike, ResultLike, cell_at, layout
+from .types import GridLike, HistoryLike, ResultLike, axis_name, cell_at, layout
 
 THUMB_SIDE = 384  # a card's thumbnail; tens of KB whatever the image's resolution
 SMALL_SIDE = 160  # history and grid cells
@@ -228,8 +228,7 @@ def _prompt_legend(grid: GridLike) -> str:
 
 def _label(axis: str | None, value: str) -> str:
     """A header: the value, the axis name in grey before it (``resolution`` 2K)."""
-    name = {"aspect_ratio": "aspect", "google_search": "search", "output_format": "format"}
-    axis = name.get(axis or "", axis or "")
+    axis = axis_name(axis)
     return f'<span class="meta">{escape(axis)}</span> {escape(value)}' if axis else escape(value)
 
 
