@@ -112,3 +112,25 @@ def test_config_and_plan_say_no_cap_and_a_time_in_words(ip, tmp_path):
     assert "0 s at 8" not in repr(plan)
     assert "none (every cell is in the store)" in repr(Plan(8, 8, 0, 0.0, 0.0, 8, offline=False))
     assert "~40 s, 3 calls at once" in repr(Plan(3, 0, 3, 0.2, 40.0, 8, offline=False))
+
+
+def test_the_report_reads_as_of_its_run(tmp_path):
+    from nb2.views.html import grid_html
+
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    g = s.compare(prompt=["a lighthouse at golden hour,", "a lighthouse at blue hour"])
+    g.run()
+    # the word diff ignores punctuation: "hour," and "hour" are one word
+    legend = grid_html(g).split('class="nb2-legend"')[1]
+    assert "<mark>hour,</mark>" not in legend and "<mark>golden</mark>" in legend
+    (tmp_path / "out").mkdir()
+    page = g.to_html(tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    plan = page.split("as the run began</h2><pre>")[1].split("</pre>")[0]
+    assert "cached:        0" in plan and "new calls:     2" in plan  # not recomputed after
+    cells = page.split("<h2>Cells</h2>")[1]
+    assert re.search(r"<td>\d+\.\d s</td>", cells)  # each cell's time, as the grid shows it
+    assert str(tmp_path) not in cells and "<td>../runs/images/" in cells  # relative files
+    # run again: the cells now come from the store, and the report says so
+    again = s.compare(prompt=["a lighthouse at golden hour,", "a lighthouse at blue hour"]).run()
+    page = again.to_html(tmp_path / "again.html").read_text(encoding="utf-8")
+    assert "cached:        2" in page and "(then; from the store now)" in page

@@ -213,34 +213,58 @@ def to_html(
     axes = " x ".join(f"{escape(k)} ({len(v)})" for k, v in grid.axes.items()) or "none"
     offline = " (offline stand-in, not the model)" if backend.get("offline") else ""
     fixed = "".join(
-        f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in sorted(fixed.items())
+        f"<tr><th>{escape(axis_name(k))}</th><td>{escape(plain(k, v))}</td></tr>"
+        for k, v in sorted(fixed.items())
     )
-    rows = "".join(_record_row(rec) for rec in grid.records())
+    out = Path(path)
+    rows = "".join(_record_row(rec, out) for rec in grid.records())
     head = "".join(f"<th>{escape(h)}</th>" for h in ("cell", "status", "cost", "time", "file"))
     title = escape(f"nb2 grid: {len(grid.cells)} cells")
     page = (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'
-        f'<body style="font:14px system-ui,sans-serif;margin:16px"><h1>{title}</h1>'
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_PAGE_CSS}</style></head><body><h1>{title}</h1>"
         f"<p>Axes: {axes}. {escape(counts)}. Spent ~${grid.spent:.2f}. "
         f"Backend: {escape(str(backend.get('name')))}{offline}. nb2 {escape(version)}, "
         f"{escape(_now())}.</p>{grid_html(grid)}"
-        f"<h2>Plan</h2><pre>{escape(plan)}</pre>"
-        f"<h2>Fixed parameters</h2><table>{fixed}</table>"
-        f"<h2>Cells</h2><table><tr>{head}</tr>{rows}</table></body></html>"
+        f"<h2>Plan, as the run began</h2><pre>{escape(plan)}</pre>"
+        f'<h2>Fixed parameters</h2><table class="nb2-report">{fixed}</table>'
+        f'<h2>Cells</h2><table class="nb2-report"><tr>{head}</tr>{rows}</table>'
+        "<p class=meta>Files are relative to this report's folder; the thumbnails above are "
+        "inside the page.</p></body></html>"
     )
-    out = Path(path)
     out.write_text(page, encoding="utf-8")
     return out
 
 
-def _record_row(rec: dict[str, Any]) -> str:
-    labels = ", ".join(f"{k}={v}" for k, v in rec["labels"].items())
-    cost = f"${rec['cost']:.3f}" if rec.get("cost") else "-"
+_PAGE_CSS = (
+    "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#202124;max-width:1200px}"
+    "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
+    "table.nb2-report{border-collapse:collapse}.nb2-report th,.nb2-report td{text-align:left;"
+    "vertical-align:top;padding:4px 10px;border-bottom:1px solid #e0e0e0}"
+    ".nb2-report th{color:#5f6368;font-weight:600}.meta{color:#5f6368}"
+)
+
+
+def _record_row(rec: dict[str, Any], where: Path) -> str:
+    labels = ", ".join(f"{axis_name(k)} {v}" for k, v in rec["labels"].items())
+    cost = f"${rec['cost']:.3f}" if rec.get("cost") else "–"
     t = rec.get("wall_time")
-    time_s = f"{t:.1f} s" if isinstance(t, (int, float)) else "-"
+    time_s = f"{t:.1f} s" if isinstance(t, (int, float)) else "–"
+    if rec.get("cached"):
+        time_s += " (then; from the store now)" if time_s != "–" else " (from the store)"
     status = rec["status"] + (f": {rec['error'][:200]}" if rec.get("error") else "")
-    cells = (labels, status, cost, time_s, rec.get("path") or "-")
+    cells = (labels, status, cost, time_s, _relative(rec.get("path"), where))
     return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def _relative(path: str | None, where: Path) -> str:
+    """A file as seen from the report's folder (the report travels; local paths do not)."""
+    if not path:
+        return "–"
+    try:
+        return Path(os.path.relpath(path, where.resolve().parent)).as_posix()
+    except ValueError:  # another drive (Windows): the name alone
+        return Path(path).name
 
 
 def _now() -> str:
