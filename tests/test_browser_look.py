@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .test_browser_panel import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _need
+from .test_browser_panel import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Kernel, _free_port, _need
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,7 @@ CELLS = [
     "%%nb2 --vary resolution=1K,2K -o g\na lighthouse at golden hour, fog\n---\n"
     "a lighthouse at blue hour",
     "g.contact_sheet()",
-    "%%nb2 --panel\na poster of the lighthouse",
+    "%%nb2 --panel -o lp\na poster of the lighthouse",
 ]
 CARDS = ".jp-OutputArea-output .nb2-card"
 
@@ -100,7 +100,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"JupyterLab did not start: {(root / 'lab.log').read_text()}")
             time.sleep(0.3)
-        yield {"url": url, "token": token, "work": dirs["work"], "env": env}
+        yield {"url": url, "token": token, "work": dirs["work"], "env": env,
+               "runtime": dirs["runtime"]}  # fmt: skip
     finally:
         proc.terminate()
         try:
@@ -257,6 +258,106 @@ def test_the_panel_shows_after_the_panel_flag(page: Any) -> None:
     box = panel.bounding_box()
     assert box is not None and box["width"] > 600 and box["height"] > 300
     assert panel.locator(".nb2-prompt").input_value() == "a poster of the lighthouse"
+
+
+@pytest.fixture(scope="module")
+def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
+    kernel = Kernel(lab)
+    yield kernel
+    kernel.client.stop_channels()
+
+
+PANEL = ".jp-OutputArea-output .nb2-panel"
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
+def test_the_panel_is_compact_and_native(page: Any, theme: str) -> None:
+    _theme(page, theme)
+    panel = page.locator(PANEL)
+    # the aspect chips on one row, the toggles each on one line
+    tops = {round(b["y"]) for b in _boxes(panel.locator(".nb2-ratio"))}
+    assert len(tops) == 1, tops
+    for toggle in _boxes(panel.locator(".nb2-toggle")):
+        assert toggle["height"] < 30
+    # selects and checkboxes drawn as Lab draws them, not the browser's defaults
+    styles = panel.locator("select").first.evaluate(
+        "e => [getComputedStyle(e).appearance, getComputedStyle(e).borderRadius]"
+    )
+    assert styles == ["none", "4px"]
+    # the image is the large thing: wider than the whole column of controls
+    image = panel.locator(".nb2-view-img").bounding_box()
+    controls = panel.locator(".nb2-left").bounding_box()
+    assert image is not None and controls is not None and image["width"] > controls["width"]
+    # text on the selected node reads on the theme's background
+    label = panel.locator(".nb2-selected .nb2-node-label")
+    lum = _luminance(label.evaluate("e => getComputedStyle(e).color"))
+    assert lum > 0.6 if theme.endswith("Dark") else lum < 0.4
+    panel.screenshot(
+        path=str(ARTIFACTS / f"look-{'dark' if 'Dark' in theme else 'light'}-panel-only.png")
+    )
+
+
+def _boxes(locator: Any) -> list[dict[str, float]]:
+    return [locator.nth(i).bounding_box() for i in range(locator.count())]
+
+
+def test_a_later_success_clears_the_error(page: Any, py: Kernel) -> None:
+    _theme(page, "JupyterLab Light")
+    panel = page.locator(PANEL)
+    panel.locator(".nb2-mode-generate").click()
+    panel.locator(".nb2-prompt").fill("   ")
+    panel.locator(".nb2-run").click()
+    panel.locator(".nb2-error").first.wait_for()
+    shot = str(ARTIFACTS / "look-light-panel-error.png")
+    panel.screenshot(path=shot)
+    before = py("len(lp.session.history)")
+    panel.locator(".nb2-prompt").fill("a poster of the lighthouse, night")
+    panel.locator(".nb2-run").click()
+    py.eventually("len(lp.session.history)", lambda n: n == before + 1)
+    page.wait_for_function(
+        f"() => document.querySelector('{PANEL} .nb2-status').dataset.state === 'done'"
+    )
+    assert panel.locator(".nb2-error").count() == 0
+
+
+def test_the_tree_reads_at_thirty_nodes_and_the_wipe_names_a_and_b(page: Any, py: Kernel) -> None:
+    _theme(page, "JupyterLab Light")
+    panel = page.locator(PANEL)
+    py(
+        "(lambda s: [s.edit(w, parent=s.history[max(1, i // 3)]) for i, w in enumerate("
+        "['warmer', 'cooler', 'add fog', 'darker', 'brighter', 'more contrast', 'sepia', "
+        "'add a vignette', 'black and white', 'mirror it', 'sharper', 'muted colours', "
+        "'soft bokeh', 'less contrast', 'vivid colours', 'add mist', 'night', 'golden', "
+        "'flip horizontally', 'hazy', 'crisp', 'pastel', 'monochrome', 'vintage', "
+        "'add smoke', 'dim the lights', 'punchier'])]"
+        " and len(s.history))(lp.session)"
+    )
+    count = py("len(lp.session.history)")
+    assert count >= 30
+    page.wait_for_function(
+        f"() => document.querySelectorAll('{PANEL} .nb2-node').length === {count}"
+    )
+    tree = panel.locator(".nb2-tree").bounding_box()
+    assert tree is not None and tree["height"] <= 425  # it scrolls, the panel does not grow
+    prompts = panel.locator(".nb2-node-prompt")
+    texts = [prompts.nth(i).inner_text() for i in range(prompts.count())]
+    assert "add fog" in texts and all(texts)  # each node shows its instruction
+    widths = [b["width"] for b in _boxes(prompts) if b]
+    assert min(widths) > 60  # even deep in the tree there is room to read it
+    panel.screenshot(path=str(ARTIFACTS / "look-light-panel-30-nodes.png"))
+    # compare two nodes: the wipe names A and B and draws a divider at the slider
+    panel.locator('.nb2-node[data-number="2"]').click()
+    panel.locator('.nb2-node.nb2-selected[data-number="2"]').wait_for()
+    panel.locator(".nb2-compare-start").click()
+    panel.locator('.nb2-node[data-number="3"]').click()
+    panel.locator(".nb2-wipe-tag-b").wait_for()
+    panel.locator(".nb2-wipe-slider").fill("30")
+    assert panel.locator(".nb2-wipe-tag-a").inner_text() == "A · #2"
+    assert panel.locator(".nb2-wipe-tag-b").inner_text() == "B · #3"
+    assert panel.locator(".nb2-wipe-line").get_attribute("style") == "left: 30%;"
+    panel.locator(".nb2-wipe").scroll_into_view_if_needed()
+    panel.screenshot(path=str(ARTIFACTS / "look-light-panel-compare.png"))
+    panel.locator(".nb2-compare-close").click()
 
 
 def test_nbconvert_html_looks_the_same(lab: dict[str, Any], browser: Any) -> None:
