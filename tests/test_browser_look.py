@@ -284,6 +284,10 @@ def test_the_panel_is_compact_and_native(page: Any, theme: str) -> None:
         "e => [getComputedStyle(e).appearance, getComputedStyle(e).borderRadius]"
     )
     assert styles == ["none", "4px"]
+    wrap = panel.locator(".nb2-composed").evaluate(
+        "e => [getComputedStyle(e).wordBreak, getComputedStyle(e).overflowWrap]"
+    )
+    assert wrap == ["normal", "break-word"]  # "prompt as sent" wraps between words
     # the image is the large thing: wider than the whole column of controls
     image = panel.locator(".nb2-view-img").bounding_box()
     controls = panel.locator(".nb2-left").bounding_box()

@@ -207,7 +207,7 @@ def _cell_html(cell: Any) -> str:
         r = cell.result
         cost = "" if r.offline or r.cached else f" ~${r.cost:.3f}"
         t = r.record.get("wall_time")
-        t = f" {t:.1f}s" if isinstance(t, (int, float)) and not r.cached else ""
+        t = f" {t:.1f} s" if isinstance(t, (int, float)) and not r.cached else ""
         return (
             f"{_img(r, SMALL_SIDE, r.params.prompt)}"
             f'<div class="nb2-cellmeta">{badges(r)}<span class="meta">{cost}{t}</span></div>'
