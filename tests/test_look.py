@@ -134,3 +134,29 @@ def test_the_report_reads_as_of_its_run(tmp_path):
     again = s.compare(prompt=["a lighthouse at golden hour,", "a lighthouse at blue hour"]).run()
     page = again.to_html(tmp_path / "again.html").read_text(encoding="utf-8")
     assert "cached:        2" in page and "(then; from the store now)" in page
+
+
+def test_the_contact_sheet_fits_its_images_and_labels_beside_them(tmp_path):
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    g = s.compare(prompt=["a kite", "a boat"], resolution=["1K", "2K"], aspect_ratio="16:9").run()
+    sheet = g.contact_sheet(thumb=256)
+    boxes = [box for _, box in sheet.info["nb2_cells"]]
+    for left, top, right, bottom in boxes:
+        assert right - left == 256 and abs(bottom - top - 256 * 768 / 1376) < 1  # 16:9 slots
+        assert sheet.crop((left, top, right, bottom)).convert("L").getextrema()[0] < 250
+    # each row's label sits beside its images, centred on them, not above
+    grey = sheet.convert("L")
+    for left, top, _, bottom in boxes[::2]:  # the first cell of each row
+        label = grey.crop((0, top, left, bottom))
+        ink = [
+            y
+            for y in range(label.height)
+            if min(label.crop((0, y, left, y + 1)).get_flattened_data()) < 128
+        ]
+        assert ink, "no row label beside the row"
+        middle = (ink[0] + ink[-1]) / 2
+        assert abs(middle - label.height / 2) < 12
+    # the column headers sit above the first row, clear of it
+    header = grey.crop((boxes[0][0], boxes[0][1] - 44, boxes[1][2], boxes[0][1] - 4))
+    assert header.getextrema()[0] < 128
+    assert grey.crop((boxes[0][0], boxes[0][1] - 3, boxes[1][2], boxes[0][1])).getextrema()[0] > 200

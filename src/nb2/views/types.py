@@ -98,4 +98,6 @@ def plain(name: str, value: Any) -> str:
             for v in value
         ]
         return ", ".join(items) or "none"
-    return str(value)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "as the input" if value == "match_input_image" else str(value)
