@@ -11,14 +11,18 @@ export function comparePane({ model, channel, report, urls }) {
   const captionB = h("div", { class: "nb2-cmp-caption" });
   const close = h("button", { type: "button", class: "nb2-compare-close", text: "Close comparison",
     onclick: () => channel.request("compare", { nodes: [] }).catch(report) });
+  const line = h("div", { class: "nb2-wipe-line" });
+  const tagA = h("span", { class: "nb2-wipe-tag nb2-wipe-tag-a", text: "A" });
+  const tagB = h("span", { class: "nb2-wipe-tag nb2-wipe-tag-b", text: "B" });
   const el = h("div", { class: "nb2-compare" },
-    h("div", { class: "nb2-row" }, h("b", { text: "Compare" }), close),
+    h("div", { class: "nb2-row" }, h("span", { class: "nb2-section", text: "Compare" }), close),
     h("div", { class: "nb2-side" }, h("figure", {}, a, captionA), h("figure", {}, b, captionB)),
-    h("div", { class: "nb2-wipe" }, wipeA, wipeB),
+    h("div", { class: "nb2-wipe" }, wipeA, wipeB, line, tagA, tagB),
     slider);
 
   function wipe() {
     wipeB.style.clipPath = `inset(0 0 0 ${slider.value}%)`;
+    line.style.left = `${slider.value}%`; // the divider sits where A ends and B begins
   }
   slider.addEventListener("input", wipe);
 
@@ -33,6 +37,8 @@ export function comparePane({ model, channel, report, urls }) {
     b.src = wipeB.src = ub;
     captionA.textContent = nodes[0] ? `A: #${nodes[0].number} ${nodes[0].prompt}` : "A";
     captionB.textContent = nodes[1] ? `B: #${nodes[1].number} ${nodes[1].prompt}` : "B";
+    tagA.textContent = nodes[0] ? `A · #${nodes[0].number}` : "A";
+    tagB.textContent = nodes[1] ? `B · #${nodes[1].number}` : "B";
     wipe();
   }
 

@@ -3,6 +3,8 @@
 import { h, seconds } from "./dom.js";
 
 const FORM = ["image_model", "resolution", "output_format"];
+// the aspect ratios shown as chips; the others (21:9, 4:1, 1:8, ...) are in the "more…" menu
+const COMMON = ["match_input_image", "1:1", "4:5", "3:2", "2:3", "16:9", "9:16"];
 
 export function controls({ model, channel, report }) {
   const prompt = h("textarea", {
@@ -24,20 +26,28 @@ export function controls({ model, channel, report }) {
   const status = h("div", { class: "nb2-status", role: "status", "aria-live": "polite" });
   const composed = h("pre", { class: "nb2-composed", title: "the prompt as it will be sent" });
 
+  const more = h("select", { class: "nb2-ratio-more", "aria-label": "more aspect ratios" });
+  more.addEventListener("change", () => more.value && set("aspect_ratio", more.value));
+
+  const field = (label, control) => h("label", { class: "nb2-field" }, label, control);
   const el = h(
     "div",
     { class: "nb2-controls" },
     prompt,
-    h("div", { class: "nb2-row" },
-      h("label", {}, "model ", selects.image_model),
-      h("label", {}, "resolution ", selects.resolution),
-      h("label", {}, "format ", selects.output_format),
-      h("label", { class: "nb2-toggle" }, web, " web search"),
-      h("label", { class: "nb2-toggle" }, images, " image search"),
+    h("div", { class: "nb2-fields" },
+      field("model", selects.image_model),
+      field("resolution", selects.resolution),
+      field("format", selects.output_format),
     ),
-    ratios,
+    h("div", { class: "nb2-row" },
+      h("label", { class: "nb2-toggle" }, web, "web search"),
+      h("label", { class: "nb2-toggle" }, images, "image search"),
+    ),
+    h("div", { class: "nb2-field" }, "aspect ratio", ratios),
     h("details", { class: "nb2-composed-box" }, h("summary", { text: "prompt as sent" }), composed),
-    h("div", { class: "nb2-row" }, modeGenerate, modeEdit, run, stop, status),
+    h("div", { class: "nb2-actions" },
+      h("div", { class: "nb2-segmented" }, modeGenerate, modeEdit), run, stop),
+    status,
   );
 
   // -- model -> view ----------------------------------------------------------------------
@@ -61,12 +71,21 @@ export function controls({ model, channel, report }) {
     const current = model.get("aspect_ratio");
     const key = spec.aspect_ratios.join("|");
     if (ratios.dataset.values !== key) {
-      ratios.replaceChildren(...spec.aspect_ratios.map((ratio) => ratioButton(ratio)));
+      // the common ratios as chips on one row; the rest in a menu at its end
+      const chips = spec.aspect_ratios.filter((r) => COMMON.includes(r));
+      const rest = spec.aspect_ratios.filter((r) => !COMMON.includes(r));
+      more.replaceChildren(h("option", { value: "", text: "more…" }),
+        ...rest.map((r) => h("option", { value: r, text: r })));
+      more.hidden = rest.length === 0;
+      ratios.replaceChildren(...chips.map((ratio) => ratioButton(ratio)), more);
       ratios.dataset.values = key;
     }
-    for (const button of ratios.children) {
+    for (const button of ratios.querySelectorAll(".nb2-ratio")) {
       button.setAttribute("aria-checked", String(button.dataset.ratio === current));
     }
+    const other = !COMMON.includes(current);
+    more.value = other ? current : "";
+    more.classList.toggle("nb2-on", other);
     web.checked = model.get("google_search");
     images.checked = model.get("image_search");
     web.disabled = !spec.google_search;
@@ -79,7 +98,7 @@ export function controls({ model, channel, report }) {
 
   function ratioButton(ratio) {
     const [w, h_] = ratio.includes(":") ? ratio.split(":").map(Number) : [0, 0];
-    const scale = 18 / Math.max(w, h_, 1);
+    const scale = 14 / Math.max(w, h_, 1);
     const shape = w
       ? h("span", { class: "nb2-shape", style: { width: `${Math.max(3, w * scale)}px`, height: `${Math.max(3, h_ * scale)}px` } })
       : h("span", { class: "nb2-shape nb2-shape-match", text: "⧉" });

@@ -4,10 +4,13 @@ import { h } from "./dom.js";
 
 export function historyTree({ model, urls, onPick, picks }) {
   const tree = h("div", { class: "nb2-tree", role: "tree" });
-  const el = h("div", { class: "nb2-history" }, h("b", { text: "History" }), tree);
+  const count = h("span", { class: "nb2-hint" });
+  const el = h("div", { class: "nb2-history" },
+    h("div", { class: "nb2-row" }, h("span", { class: "nb2-section", text: "History" }), count), tree);
 
   function render() {
     const nodes = model.get("history");
+    count.textContent = nodes.length ? `${nodes.length} image${nodes.length > 1 ? "s" : ""}` : "";
     const byId = new Map(nodes.map((n) => [n.id, n]));
     const lit = new Set();
     for (let n = byId.get(model.get("selected")); n; n = byId.get(n.parent)) lit.add(n.id);
@@ -23,14 +26,17 @@ export function historyTree({ model, urls, onPick, picks }) {
       if (!kids.length) return null;
       return h("ul", { role: parent ? "group" : "presentation" }, kids.map((n) =>
         h("li", { role: "treeitem", "aria-selected": String(n.id === model.get("selected")) },
-          node(n, lit.has(n.id), picked.indexOf(n.id)), branch(n.id))));
+          node(n, lit.has(n.id), picked.indexOf(n.id), byId), branch(n.id))));
     }
     urls.prune(new Set([...urls.urls.keys()].filter((k) => !k.startsWith("node:") || byId.has(k.slice(5)))));
     tree.replaceChildren(branch(null) ?? h("div", { class: "nb2-hint", text: "nothing yet: generate an image" }));
   }
 
-  function node(n, onPath, pick) {
-    const badges = [n.kind === "edit" ? "edit" : n.kind === "upscale" ? n.resolution : "", n.cached ? "cached" : "", n.offline ? "offline" : ""].filter(Boolean);
+  function node(n, onPath, pick, byId) {
+    const parent = byId.get(n.parent);
+    const kind = n.kind === "edit" && parent ? `edit of #${parent.number}`
+      : n.kind === "upscale" ? `at ${n.resolution}` : n.kind;
+    const badges = [n.cached ? "cached" : "", n.offline ? "offline" : ""].filter(Boolean);
     const classes = ["nb2-node"];
     if (onPath) classes.push("nb2-on-path");
     if (n.id === model.get("selected")) classes.push("nb2-selected");
@@ -39,12 +45,16 @@ export function historyTree({ model, urls, onPick, picks }) {
       type: "button",
       class: classes.join(" "),
       dataset: { id: n.id, number: String(n.number) },
-      title: `#${n.number} ${n.kind}: ${n.prompt}\n${n.width}×${n.height} ${n.format}`,
+      title: `#${n.number} ${kind}: ${n.prompt}\n${n.width}×${n.height} ${n.format}`,
       onclick: () => onPick(n),
     },
       h("img", { src: urls.get(`node:${n.id}`, n.thumb), alt: `#${n.number}` }),
-      h("span", { class: "nb2-node-label", text: `#${n.number}${pick >= 0 ? ` (${"AB"[pick]})` : ""}` }),
-      badges.length ? h("span", { class: "nb2-node-badges", text: badges.join(" · ") }) : null);
+      h("span", { class: "nb2-node-text" },
+        h("span", {},
+          h("span", { class: "nb2-node-label", text: `#${n.number}${pick >= 0 ? ` (${"AB"[pick]})` : ""}` }),
+          h("span", { class: "nb2-node-badges", text: ` ${[kind, ...badges].join(" · ")}` })),
+        // the instruction (or prompt) itself, on the node: the tree reads without hovering
+        h("span", { class: "nb2-node-prompt", text: n.prompt })));
   }
 
   model.on("change:history change:selected change:compare", render);

@@ -64,17 +64,24 @@ function render({ model, el }) {
   const compare = comparePane({ model, channel, report, urls });
   parts.push(form, strip, tree, view, compare);
 
+  // controls, references and the history on the left; the image, large, on the right
   root.append(
-    h("div", { class: "nb2-left" }, form.el, strip.el, errors),
-    h("div", { class: "nb2-right" }, hint, view.el, tree.el, compare.el),
+    h("div", { class: "nb2-left" }, form.el, strip.el, errors, tree.el),
+    h("div", { class: "nb2-right" }, hint, view.el, compare.el),
   );
   root.addEventListener("keydown", onKey);
   const offError = channel.onError(report);
-  el.append(root);
+  // a run that succeeds clears the errors of earlier attempts: they no longer apply
+  const onStatus = () => {
+    if ((model.get("status") ?? {}).state === "done") errors.replaceChildren();
+  };
+  model.on("change:status", onStatus);
+  el.append(h("div", { class: "nb2-panel-wrap" }, root));
 
   return () => {
     for (const part of parts) part.cleanup();
     offError();
+    model.off("change:status", onStatus);
     root.removeEventListener("keydown", onKey);
     urls.clear();
     root.remove();

@@ -8,7 +8,7 @@ export function referenceStrip({ model, channel, report, urls, root }) {
   const add = h("button", { type: "button", class: "nb2-ref-add", text: "+ reference", onclick: () => picker.click() });
   const list = h("div", { class: "nb2-ref-list" });
   const el = h("div", { class: "nb2-refs" },
-    h("div", { class: "nb2-row" }, h("b", { text: "References " }), count, add, picker,
+    h("div", { class: "nb2-row" }, h("span", { class: "nb2-section", text: "References" }), count, add, picker,
       h("span", { class: "nb2-hint", text: "drop or paste images here" })),
     list);
 

@@ -18,16 +18,20 @@ export function viewer({ model, channel, report, urls, startCompare }) {
     el.hidden = false;
     img.src = urls.get("view", model.get("image"));
     img.alt = `#${node.number}: ${node.prompt}`;
+    const parent = model.get("history").find((n) => n.id === node.parent);
+    const kind = node.kind === "edit" && parent ? `edit of #${parent.number}` : node.kind;
+    const ratio = node.aspect_ratio === "match_input_image" ? "as the input" : node.aspect_ratio;
     const lines = [
-      `#${node.number} ${node.kind} · ${node.width}×${node.height} ${node.format} · ${node.model.split("/")[1]}${node.resolution ? ` ${node.resolution}` : ""} · ${node.aspect_ratio}`,
-      node.prompt,
-      [node.google_search ? (node.image_search ? "web + image search" : "web search") : "",
+      [`#${node.number} ${kind}`, "nb2-view-title"],
+      [node.prompt, "nb2-view-prompt"],
+      [`${node.width} × ${node.height} px · ${ratio}${node.resolution ? ` · ${node.resolution}` : ""} · ${node.format.toUpperCase()} · ${node.model.split("/")[1]}`, ""],
+      [[node.google_search ? (node.image_search ? "web + image search" : "web search") : "",
         node.time !== null && node.time !== undefined ? seconds(node.time) : "",
-        node.offline ? "offline render ($0)" : `est. $${node.cost.toFixed(3)}`,
-        node.cached ? "from the store" : ""].filter(Boolean).join(" · "),
+        node.offline ? "offline stand-in ($0)" : `est. $${node.cost.toFixed(3)}`,
+        node.cached ? "from the store" : ""].filter(Boolean).join(" · "), ""],
     ];
-    if (node.references.length) lines.push(`references: ${node.references.join(", ")}`);
-    meta.replaceChildren(...lines.map((line, i) => h("div", { class: i === 1 ? "nb2-view-prompt" : "", text: line })));
+    if (node.references.length) lines.push([`references: ${node.references.join(", ")}`, ""]);
+    meta.replaceChildren(...lines.map(([line, cls]) => h("div", { class: cls, text: line })));
     const resolutions = model.get("choices").models[node.model].resolutions.filter((r) => r !== node.resolution);
     actions.replaceChildren(
       h("button", { type: "button", class: "nb2-download", text: "Download full size", onclick: () => download(node) }),

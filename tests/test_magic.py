@@ -199,9 +199,11 @@ def test_card_escapes_and_stays_small(tmp_path):
 def test_panel_for_the_session_with_the_form_filled_in(ip, images):
     shell, magics = ip
     cell(shell, "--session brand", "a first image")  # the session already has history
-    cell(shell, f"--panel --session brand -r 2K -a 4:5 -s --ref {images['palette']}:palette -o p",
-         "A serum bottle on marble")  # fmt: skip
+    line = f"--panel --session brand -r 2K -a 4:5 -s --ref {images['palette']}:palette -o p"
+    shown = cell(shell, line, "A serum bottle on marble")
     panel = shell.user_ns["p"]
+    assert shown is panel  # the cell's value, so the notebook shows it (with -o too)
+    assert isinstance(cell(shell, "--panel", "a lamp"), nb2.Panel)  # without -o as well
     assert isinstance(panel, nb2.Panel) and panel.session is magics.session("brand")
     assert (panel.prompt, panel.resolution, panel.aspect_ratio) == (
         "A serum bottle on marble", "2K", "4:5",

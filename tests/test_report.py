@@ -48,9 +48,10 @@ def test_contact_sheet_places_each_cell_and_labels_the_axes(tmp_path):
         # the thumbnail is this cell's image: its mean colour, within a thumbnail's blur
         want = ImageStat.Stat(cell.result.image.convert("RGB")).mean
         img = cell.result.image
-        scale = min(128 / img.width, 128 / img.height)
+        bw, bh = box[2] - box[0], box[3] - box[1]
+        scale = min(bw / img.width, bh / img.height)
         w, h = round(img.width * scale), round(img.height * scale)
-        left, top = box[0] + (128 - w) // 2, box[1] + (128 - h) // 2
+        left, top = box[0] + (bw - w) // 2, box[1] + (bh - h) // 2
         got = ImageStat.Stat(sheet.crop((left, top, left + w, top + h)).convert("RGB")).mean
         assert max(abs(a - b) for a, b in zip(want, got, strict=True)) < 8
     # the header band above the first row carries the column labels (dark text pixels)

@@ -115,7 +115,8 @@ def test_cache_modes(tmp_path):
     backend = OfflineBackend()
     auto = nb2.Session(backend=backend, store=tmp_path / "runs")
     a = auto.generate("x")
-    assert auto.generate("x") is a and backend.calls == 1
+    again = auto.generate("x")  # the same turn, said as a cache hit
+    assert again == a and again.cached and again.number == a.number and backend.calls == 1
     b = auto.generate("x", fresh=True)
     assert b.id != a.id and backend.calls == 2
     off = nb2.Session(backend=backend, store=tmp_path / "runs", cache="off")

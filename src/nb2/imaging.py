@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import Any
 
@@ -60,3 +61,35 @@ def open_file(path: Any) -> Any:
     img = Image.open(path)
     img.load()
     return img
+
+
+# A font with accents and the common non-Latin letters (café, Zürich, Ελλάδα, Москва): DejaVu
+# Sans, from the system where it usually is (Debian/Ubuntu, Fedora, Arch, macOS with it
+# installed), else by name through Pillow's own font search, else Pillow's built-in font (which
+# lacks them). nb2 ships no font file.
+FONT_PATHS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/Library/Fonts/DejaVuSans.ttf",
+    "DejaVuSans.ttf",
+)
+
+
+def font(size: int, bold: bool = False) -> Any:
+    """A TrueType font of ``size`` px that has non-ASCII letters where the system has one."""
+    return _font(max(6, int(size)), bold)
+
+
+@functools.lru_cache(maxsize=64)
+def _font(size: int, bold: bool) -> Any:
+    from PIL import ImageFont
+
+    for path in FONT_PATHS:
+        for name in (path.replace("Sans.ttf", "Sans-Bold.ttf"), path) if bold else (path,):
+            try:
+                return ImageFont.truetype(name, size)
+            except OSError:
+                continue
+    return ImageFont.load_default(size=size)

@@ -1,28 +1,29 @@
 """A deterministic local stand-in for the model: the offline backend and the emulator use it.
 
-It honours the request (exact pixel size, output format), draws a picture from the prompt's words
-(colours, light, time of day, a subject on a surface) and the reference images (their colours and
-thumbnails), and for an edit transforms image 1 by the common instructions (darker, warmer, fog,
-bokeh, ...), captioning any it does not know. Every image says it is offline. Same input, same
-bytes.
+It honours the request (exact pixel size, output format) and draws a scene from the content
+alone: the prompt's words (its subject, colours, light, time of day, a surface) and the
+reference images (a subject reference is the subject; the others lend their colours and sit as
+thumbnails along the bottom). So a comparison shows only what was compared: the resolution
+changes the size and the detail, not the picture; web or image search adds a visible mark; the
+aspect ratio reframes the same scene; the model's name is in the mark, not in the scene. An edit
+transforms image 1 by what the instruction names (see render_edit). Every image says it is
+offline. Same input, same bytes.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
-import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .. import models
-from ..imaging import encode
+from ..imaging import encode, font
 from ..references import EDIT_PREFIX
 
 OFFLINE_MARK = "nb2 OFFLINE (local stand-in, not the model)"
-_CANVAS = 480  # longest side of the low-resolution drawing, upscaled once to the output size
+_DETAIL = 3  # the drawing is at a third of the output size: sharper (more detail) as it grows
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "white": (236, 236, 232), "marble": (226, 224, 220), "black": (24, 24, 28),
@@ -45,6 +46,12 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 _WARM = ("golden hour", "sunset", "sunrise", "warm", "candle", "fire", "autumn")
 _DARK = ("night", "dark", "moody", "noir", "midnight", "shadow")
 _SURFACE = ("on ", "table", "marble", "floor", "desk", "counter", "ground", "sand", "rooftop")
+# the subject is the prompt's first phrase: up to a comma or one of these words
+_BREAK = re.compile(
+    r",|;|\s(?:at|on|in|into|with|under|by|near|over|against|beside|from|during|for|behind|"
+    r"above|below|across|through|inside|outside|among|of the|while)\s|\s\w{3,}ing\s"
+)
+_ROLE = re.compile(r"(subject|colour palette) (?:of|from) image (\d+)")
 
 
 def render(
@@ -54,8 +61,11 @@ def render(
     model: str = models.DEFAULT_MODEL,
     variant: int = 0,
 ) -> bytes:
-    """The image for an API input; ``images`` are the decoded bytes of ``image_input``."""
+    """The image for an API input; ``images`` are the decoded bytes of ``image_input``.
+    ``variant`` (a repeat's sample number) moves the scene a little, as a new sample would."""
     from PIL import Image
+
+    from .render_edit import edit
 
     spec = models.resolve_model(model)
     pics = [Image.open(io.BytesIO(b)) for b in images]
@@ -64,177 +74,151 @@ def render(
         ratio = models.nearest_ratio(spec, *pics[0].size) if pics else "1:1"
     size = spec.size(inp.get("resolution"), ratio)
     prompt = str(inp.get("prompt", ""))
-    seed = _seed(inp, images, model, variant)
     if pics and prompt.startswith(EDIT_PREFIX):
-        instruction = prompt[len(EDIT_PREFIX) :].split("\n", 1)[0]
-        img = _edit(pics[0], instruction, size, seed)
+        img = edit(pics[0], prompt[len(EDIT_PREFIX) :].split("\n", 1)[0], size)
     else:
-        img = _compose(prompt, pics, size, seed)
+        img = _compose(prompt, pics, list(images), size, variant)
+    if inp.get("google_search") or inp.get("image_search"):
+        _grounding_mark(img, bool(inp.get("image_search")))
     _mark(img, model)
     return encode(img, str(inp.get("output_format") or "jpg"))
 
 
-def _seed(inp: dict[str, Any], images: Sequence[bytes], model: str, variant: int) -> bytes:
-    scalars = {k: v for k, v in inp.items() if k != "image_input"}
-    blob = json.dumps([scalars, model, variant], sort_keys=True).encode()
-    h = hashlib.sha256(blob)
-    for b in images:
-        h.update(hashlib.sha256(b).digest())
+def _hash(*parts: Any) -> bytes:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode())
+        h.update(b"\0")
     return h.digest()
 
 
+def subject_phrase(prompt: str) -> str:
+    """The prompt's subject, as the stand-in reads it: its first phrase without articles
+    ("A glass serum bottle on marble" -> "glass serum bottle")."""
+    return _split(prompt)[0]
+
+
+def _split(prompt: str) -> tuple[str, str]:
+    """(the subject phrase, the rest of the first line: the setting), lower case."""
+    first = " ".join(prompt.split("\n", 1)[0].lower().split())
+    parts = _BREAK.split(f"{first} ", maxsplit=1)
+    words = [w for w in re.findall(r"[\w'-]+", parts[0]) if w not in ("a", "an", "the")]
+    return " ".join(words), first[len(parts[0]) :]
+
+
+def _roles(prompt: str, count: int) -> dict[str, list[int]]:
+    """Which reference (0-based) the prompt's role sentences name as subject or palette."""
+    out: dict[str, list[int]] = {"subject": [], "palette": []}
+    for role, n in _ROLE.findall(prompt):
+        if 0 < int(n) <= count:
+            out["subject" if role == "subject" else "palette"].append(int(n) - 1)
+    return out
+
+
+def _dominant(pic: Any) -> tuple[int, int, int]:
+    q = pic.convert("RGB").resize((16, 16)).quantize(2)
+    pal = q.getpalette() or [128, 128, 128]
+    idx = sorted(q.getcolors() or [(1, 0)], reverse=True)[0][1]
+    return tuple(pal[idx * 3 : idx * 3 + 3])  # type: ignore[return-value]
+
+
 def palette(prompt: str, pics: Sequence[Any], seed: bytes) -> list[tuple[int, int, int]]:
-    """Colours named in the prompt (in order), then each reference's dominant colour."""
+    """Colours named in the prompt (in order), then each reference's dominant colour, then
+    colours from ``seed`` (the content's hash) until there are three."""
     words = re.findall(r"[a-z]+", prompt.lower())
     cols = [COLOURS[w] for w in words if w in COLOURS]
-    for pic in pics:
-        small = pic.convert("RGB").resize((16, 16))
-        q = small.quantize(2)
-        pal = q.getpalette() or [128, 128, 128]
-        counts = sorted(q.getcolors() or [(1, 0)], reverse=True)
-        idx = counts[0][1]
-        cols.append(tuple(pal[idx * 3 : idx * 3 + 3]))  # type: ignore[arg-type]
+    cols += [_dominant(pic) for pic in pics]
     while len(cols) < 3:
         i = len(cols) * 3
         cols.append((64 + seed[i] % 160, 64 + seed[i + 1] % 160, 64 + seed[i + 2] % 160))
     return cols
 
 
-def _compose(prompt: str, pics: Sequence[Any], size: tuple[int, int], seed: bytes) -> Any:
+def _compose(
+    prompt: str, pics: Sequence[Any], data: Sequence[bytes], size: tuple[int, int], variant: int
+) -> Any:
     from PIL import Image, ImageDraw, ImageFilter
 
     w, h = size
-    scale = _CANVAS / max(w, h)
-    cw, ch = max(8, round(w * scale)), max(8, round(h * scale))
-    text = prompt.lower()
-    cols = palette(prompt, pics, seed)
-    top, bottom, accent = cols[0], cols[1], cols[2]
+    cw, ch = max(8, w // _DETAIL), max(8, h // _DETAIL)
+    user = prompt.split("\n", 1)[0]
+    text = user.lower()
+    roles = _roles(prompt, len(pics))
+    subject_pic = pics[roles["subject"][0]] if roles["subject"] else None
+    subject, setting = _split(user)
+    # the subject's look from the subject alone; the setting's from the whole prompt
+    hs = _hash("subject", data[roles["subject"][0]] if roles["subject"] else subject, variant)
+    hb = _hash("setting", user, [data[i] for i in roles["palette"]], variant)
+    others = [p for i, p in enumerate(pics) if i not in roles["subject"]]
+    cols = palette(f"{setting} {subject}", others, hb)  # the setting's colours first
+    top, bottom = cols[0], cols[1]
+    named = [COLOURS[x] for x in re.findall(r"[a-z]+", subject) if x in COLOURS]
+    accent = named[0] if named else (64 + hs[0] % 160, 64 + hs[1] % 160, 64 + hs[2] % 160)
     if any(k in text for k in _DARK):
         top, bottom = _mix(top, (10, 10, 20), 0.6), _mix(bottom, (10, 10, 20), 0.5)
     if any(k in text for k in _WARM):
         top, bottom = _mix(top, (255, 170, 80), 0.35), _mix(bottom, (255, 150, 70), 0.25)
-    canvas = _gradient((cw, ch), top, bottom)
+    canvas = gradient((cw, ch), top, bottom)
     draw = ImageDraw.Draw(canvas)
-    horizon = ch * (0.55 + (seed[10] % 20) / 100)
-    if any(k in text for k in _SURFACE):  # something stands on a surface
-        draw.rectangle((0, horizon, cw, ch), fill=_mix(bottom, (255, 255, 255), 0.25))
-    # the subject, on a rule-of-thirds point picked by the seed
-    sx = cw * (1 / 3 if seed[11] % 2 else 2 / 3)
-    sy = horizon - ch * 0.12
-    rx, ry = cw * (0.08 + seed[12] % 10 / 100), ch * (0.16 + seed[13] % 10 / 100)
-    shape = draw.ellipse if seed[14] % 3 else draw.rounded_rectangle
+    horizon = ch * (0.58 + (hb[10] % 14) / 100)
+    if any(k in text for k in _SURFACE):  # something stands on a surface: it has a grain
+        ground = _mix(bottom, (255, 255, 255), 0.25)
+        draw.rectangle((0, horizon, cw, ch), fill=ground)
+        line = _mix(ground, (0, 0, 0), 0.08)
+        for i in range(1, max(cw, ch) // 12):  # finer grain the larger the output
+            y = horizon + (ch - horizon) * (i / (max(cw, ch) // 12)) ** 1.6
+            draw.line((0, y, cw, y), fill=line, width=1)
+    # the subject, on a rule-of-thirds point: where and how big depends on the subject alone
+    unit = min(cw, ch)
+    sx = cw * (1 / 3 if hs[11] % 2 else 2 / 3)
+    rx, ry = unit * (0.13 + hs[12] % 8 / 100), unit * (0.2 + hs[13] % 8 / 100)
+    sy = horizon - ry * 0.75
     draw.ellipse(
-        (sx - rx, horizon - ry * 0.15, sx + rx * 1.3, horizon + ry * 0.15),
+        (sx - rx * 1.1, horizon - ry * 0.12, sx + rx * 1.4, horizon + ry * 0.12),
         fill=_mix(bottom, (0, 0, 0), 0.35),
     )  # its shadow
-    shape((sx - rx, sy - ry, sx + rx, sy + ry), fill=accent)
-    # light: a soft highlight on the side the prompt names
-    lx = cw * (0.85 if "right" in text else 0.15 if "left" in text else 0.5)
-    ly = ch * (0.1 if ("above" in text or "top" in text) else 0.3)
-    glow = Image.new("L", (cw, ch), 0)
+    box = (round(sx - rx), round(sy - ry), round(sx + rx), round(sy + ry))
+    if subject_pic is not None:  # a subject reference is the subject, in every scene
+        _paste_subject(canvas, subject_pic, box)
+    elif hs[14] % 3:
+        draw.ellipse(box, fill=accent)
+    else:
+        draw.rounded_rectangle(box, radius=unit // 20, fill=accent)
+    # light: a soft highlight on the side the prompt names (drawn small: it is soft anyway)
+    gw, gh = max(8, cw // 8), max(8, ch // 8)
+    lx = gw * (0.85 if "right" in text else 0.15 if "left" in text else 0.5)
+    ly = gh * (0.1 if ("above" in text or "top" in text) else 0.3)
+    glow = Image.new("L", (gw, gh), 0)
     ImageDraw.Draw(glow).ellipse(
-        (lx - cw * 0.3, ly - ch * 0.3, lx + cw * 0.3, ly + ch * 0.3),
+        (lx - gw * 0.3, ly - gh * 0.3, lx + gw * 0.3, ly + gh * 0.3),
         fill=150 if "soft" in text else 200,
     )
-    glow = glow.filter(ImageFilter.GaussianBlur(max(cw, ch) / 8))
+    glow = glow.filter(ImageFilter.GaussianBlur(max(gw, gh) / 8)).resize((cw, ch))
     canvas = Image.composite(Image.new("RGB", (cw, ch), (255, 248, 235)), canvas, glow)
-    # the references, as small thumbnails along the bottom edge
-    side = max(8, min(cw, ch) // 7)
-    for i, pic in enumerate(pics[:14]):
+    # the other references, as small thumbnails along the bottom edge
+    side = max(8, unit // 7)
+    for i, pic in enumerate(others[:14]):
         thumb = pic.convert("RGB")
         thumb.thumbnail((side, side))
         canvas.paste(thumb, (4 + i * (side + 3), ch - side - 4))
     img = canvas.resize((w, h), Image.Resampling.BICUBIC)
-    _caption(img, prompt.split("\n", 1)[0])
+    caption(img, user)
     return img
 
 
-# An edit instruction's words and what the stand-in does for them.
-@functools.lru_cache(maxsize=1)
-def _ops() -> list[tuple[tuple[str, ...], Callable[[Any], Any]]]:
-    from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+def _paste_subject(canvas: Any, pic: Any, box: tuple[int, int, int, int]) -> None:
+    from PIL import Image, ImageDraw, ImageOps
 
-    def tint(rgb: tuple[int, int, int], amount: float) -> Callable[[Any], Any]:
-        return lambda im: Image.blend(im, Image.new("RGB", im.size, rgb), amount)
-
-    def small(fn: Callable[[Any], Any], f: int = 8) -> Callable[[Any], Any]:
-        def run(im: Any) -> Any:
-            lo = im.resize((max(1, im.width // f), max(1, im.height // f)))
-            return fn(lo).resize(im.size, Image.Resampling.BICUBIC)
-
-        return run
-
-    def fog(im: Any) -> Any:
-        mask = _gradient((32, 32), (90, 90, 90), (190, 190, 190)).convert("L").resize(im.size)
-        return Image.composite(Image.new("RGB", im.size, (225, 228, 232)), im, mask)
-
-    def vignette(im: Any) -> Any:
-        from PIL import ImageDraw
-
-        m = Image.new("L", (64, 64), 255)
-        ImageDraw.Draw(m).ellipse((6, 6, 58, 58), fill=0)
-        m = m.filter(ImageFilter.GaussianBlur(8)).resize(im.size)
-        return Image.composite(Image.new("RGB", im.size, (0, 0, 0)), im, m.point(lambda v: v * 0.7))
-
-    return [
-        (("darker", "darken", "dim", "moodier", "night"),
-         lambda im: ImageEnhance.Brightness(im).enhance(0.65)),
-        (("brighter", "brighten", "lighter", "lighten", "more light"),
-         lambda im: ImageEnhance.Brightness(im).enhance(1.3)),
-        (("warmer", "warm ", "golden"), tint((255, 150, 60), 0.18)),
-        (("cooler", "colder", "cool ", "blue tone", "bluer"), tint((70, 130, 255), 0.18)),
-        (("fog", "mist", "haze", "hazy", "smoke"), fog),
-        (("blur", "bokeh", "soft focus", "defocus"),
-         small(lambda im: im.filter(ImageFilter.GaussianBlur(3)))),
-        (("more contrast", "increase contrast", "higher contrast", "punchier", "contrast"),
-         lambda im: ImageEnhance.Contrast(im).enhance(1.4)),
-        (("less contrast", "flatter", "lower contrast"),
-         lambda im: ImageEnhance.Contrast(im).enhance(0.7)),
-        (("black and white", "black-and-white", "grayscale", "greyscale", "monochrome"),
-         lambda im: ImageOps.grayscale(im).convert("RGB")),
-        (("sepia", "vintage"),
-         lambda im: ImageOps.colorize(ImageOps.grayscale(im), (40, 26, 13), (255, 240, 200))),
-        (("vignette",), vignette),
-        (("saturat", "vivid", "vibrant", "more colour", "more color"),
-         lambda im: ImageEnhance.Color(im).enhance(1.5)),
-        (("desaturat", "muted", "pastel"), lambda im: ImageEnhance.Color(im).enhance(0.5)),
-        (("sharpen", "sharper", "crisp"), lambda im: im.filter(ImageFilter.SHARPEN)),
-        (("mirror", "flip horizontally", "flip it"), ImageOps.mirror),
-    ]  # fmt: skip
+    bw, bh = max(1, box[2] - box[0]), max(1, box[3] - box[1])
+    face = ImageOps.fit(pic.convert("RGB"), (bw, bh), Image.Resampling.BICUBIC)
+    mask = Image.new("L", (bw, bh), 0)
+    ImageDraw.Draw(mask).rounded_rectangle(
+        (0, 0, bw - 1, bh - 1), radius=min(bw, bh) // 6, fill=255
+    )
+    canvas.paste(face, box[:2], mask)
 
 
-def edit_ops(instruction: str) -> list[str]:
-    """The names of the transforms the stand-in applies for an instruction (for tests, logs)."""
-    return [name for name, _ in _matching_ops(instruction)]
-
-
-def _matching_ops(instruction: str) -> list[tuple[str, Callable[[Any], Any]]]:
-    # A word matches at a word start ("saturat" is not in "desaturate") and not after "no " or
-    # "less " ("less contrast" is its own op, so it does not also mean "more contrast").
-    text = f" {instruction.lower()} "
-    found = []
-    for words, fn in _ops():
-        alternatives = "|".join(re.escape(w) for w in words)
-        if re.search(rf"(?<!\bno )(?<!\bless )\b(?:{alternatives})", text):
-            found.append((words[0], fn))
-    return found
-
-
-def _edit(base: Any, instruction: str, size: tuple[int, int], seed: bytes) -> Any:
-    from PIL import Image, ImageOps
-
-    img = base.convert("RGB")
-    if img.size != size:
-        img = ImageOps.fit(img, size, Image.Resampling.BICUBIC)
-    ops = _matching_ops(instruction)
-    for _, fn in ops:
-        img = fn(img)
-    if not ops:  # an instruction the stand-in cannot draw: write it on the image instead
-        _caption(img, f"edit: {instruction}", band=(20, 20, 30))
-    return img
-
-
-def _gradient(size: tuple[int, int], top: tuple[int, ...], bottom: tuple[int, ...]) -> Any:
+def gradient(size: tuple[int, int], top: tuple[int, ...], bottom: tuple[int, ...]) -> Any:
     from PIL import Image
 
     col = Image.new("RGB", (1, 256))
@@ -246,25 +230,40 @@ def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, int, in
     return tuple(round(x + (y - x) * t) for x, y in zip(a, b, strict=False))[:3]  # type: ignore[return-value]
 
 
-def _font(px: int) -> Any:
-    from PIL import ImageFont
-
-    return ImageFont.load_default(size=max(10, px))
-
-
-def _caption(img: Any, text: str, band: tuple[int, int, int] = (0, 0, 0)) -> None:
+def caption(img: Any, text: str, band: tuple[int, int, int] = (0, 0, 0)) -> None:
+    """The text in a band along the bottom, at most three lines, sized to the image (so it
+    covers the same share of the picture at every resolution)."""
     from PIL import ImageDraw
 
     w, h = img.size
     px = max(12, min(w, h) // 28)
-    lines = _wrap(text, max(10, int(w / (px * 0.55))))[:3]
-    bh = int(px * 1.35 * len(lines) + px)
     draw = ImageDraw.Draw(img)
+    lines = _wrap(draw, text, font(px), w - px)[:3]
+    bh = int(px * 1.35 * len(lines) + px)
     draw.rectangle((0, h - bh, w, h), fill=band)
     for i, line in enumerate(lines):
         draw.text(
-            (px // 2, h - bh + px // 2 + i * px * 1.35), line, fill=(240, 240, 240), font=_font(px)
+            (px // 2, h - bh + px // 2 + i * px * 1.35), line, fill=(240, 240, 240), font=font(px)
         )
+
+
+def _grounding_mark(img: Any, images_too: bool) -> None:
+    """Top right: a globe and "web search" (or "web + image search"), as big as the mark."""
+    from PIL import ImageDraw
+
+    px = max(12, min(img.size) // 36)
+    label = "web + image search" if images_too else "web search"
+    draw = ImageDraw.Draw(img)
+    width = draw.textlength(label, font=font(px))
+    r = px * 0.55
+    right, top = img.width - px // 2, px // 2
+    left = right - width - 2 * r - px * 1.5
+    draw.rounded_rectangle((left, top, right, top + px * 1.6), radius=px // 3, fill=(25, 103, 210))
+    cx, cy = left + px * 0.5 + r, top + px * 0.8
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(255, 255, 255), width=max(1, px // 10))
+    draw.ellipse((cx - r / 2.2, cy - r, cx + r / 2.2, cy + r), outline=(255, 255, 255), width=1)
+    draw.line((cx - r, cy, cx + r, cy), fill=(255, 255, 255), width=1)
+    draw.text((cx + r + px * 0.4, top + px * 0.25), label, fill=(255, 255, 255), font=font(px))
 
 
 def _mark(img: Any, model: str) -> None:
@@ -273,12 +272,18 @@ def _mark(img: Any, model: str) -> None:
     px = max(12, min(img.size) // 36)
     label = f"{OFFLINE_MARK} · {model.split('/')[-1]}"
     draw = ImageDraw.Draw(img)
-    box = draw.textbbox((px // 2, px // 2), label, font=_font(px))
+    box = draw.textbbox((px // 2, px // 2), label, font=font(px))
     draw.rectangle((0, 0, box[2] + px // 2, box[3] + px // 2), fill=(255, 214, 0))
-    draw.text((px // 2, px // 2), label, fill=(0, 0, 0), font=_font(px))
+    draw.text((px // 2, px // 2), label, fill=(0, 0, 0), font=font(px))
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(" ".join(text.split()), width) or [""]
+def _wrap(draw: Any, text: str, face: Any, width: float) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        trial = f"{line} {word}".strip()
+        if line and draw.textlength(trial, font=face) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    return [*lines, line] if line else [""]

@@ -56,11 +56,20 @@ class Plan:
             f"  cached:        {self.cached}",
             f"  new calls:     {self.new_calls}",
             f"  est. cost:     {cost}",
-            f"  est. time:     {duration(self.seconds)} at {self.concurrency} at once",
+            f"  est. time:     {self.time_text()}",
         ]
         lines += [f"  note:          {n}" for n in self.notes]
         lines += [f"  refused:       {r}" for r in self.refused]
         return "\n".join(lines)
+
+    def time_text(self) -> str:
+        """The wall time in words: nothing to call, a local stand-in, or waves of calls."""
+        if self.new_calls == 0:
+            return "none (every cell is in the store)"
+        if self.offline:
+            return "seconds (the offline stand-in renders locally)"
+        at_once = min(self.concurrency, self.new_calls)
+        return f"~{duration(self.seconds)}, {at_once} call{'s' if at_once > 1 else ''} at once"
 
     def _repr_html_(self) -> str:
         from ..views.html import plan_html

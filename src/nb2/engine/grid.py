@@ -89,6 +89,7 @@ class Grid:
             self._cell(combo) for combo in itertools.product(*self.axes.values())
         ]
         self.spent = 0.0
+        self.first_plan: Plan | None = None  # the plan as the first run began (for reports)
         self._cancel = threading.Event()
         self._lock = threading.Lock()
 
@@ -188,6 +189,7 @@ class Grid:
                 f"${budget:.2f}; nothing was started"
             )
         self._cancel.clear()
+        self.first_plan = self.first_plan or plan
         # a cell moderation blocked is not sent again (retry_failed leaves it too)
         todo = [c for c in self.cells if not c.done and c.status not in ("blocked", "refused")]
         main = threading.current_thread() is threading.main_thread()
@@ -302,6 +304,8 @@ class Grid:
                 "params": c.params.to_dict() if c.params is not None else None,
                 "run_id": c.result.id if c.result else None,
                 "path": str(c.result.path) if c.result else None,
+                "cached": c.status == "cached",
+                "wall_time": c.result.record.get("wall_time") if c.result else None,
                 "cost": c.result.cost if c.result and c.status == "succeeded" else 0.0,
             }
             for c in self.cells
@@ -322,7 +326,7 @@ class Grid:
             self,
             path,
             fixed=manifests.jsonable_fixed(self),
-            plan=repr(self.plan()),
+            plan=repr(self.first_plan or self.plan()),
             backend=self.session.backend.describe(),
             version=__version__,
         )

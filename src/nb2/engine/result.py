@@ -177,6 +177,14 @@ class Result:
         """The same request again at a higher resolution (the resolution ladder)."""
         return self._session().upscale(self, resolution)
 
+    def as_cached(self) -> Result:
+        """This result (the same turn, equal to it) as a cache hit: an identical request
+        answered again from the store says so, in this kernel as after a restart."""
+        return Result(
+            self.record, self.store, session=self.session, params=self._params,
+            number=self.number, cached=True,
+        )  # fmt: skip
+
     def _session(self) -> Session:
         if self.session is None:
             raise RuntimeError(

@@ -332,6 +332,8 @@ class Session:
                 turn = self._turns[record["run_id"]]
                 if kind != "grid":
                     self._show(turn, checkout)
+                if cached and not turn.result.cached:  # said as a hit, as after a restart
+                    return turn.result.as_cached()
                 return turn.result
             number = len(self._order) + 1
             result = Result(

@@ -4,6 +4,7 @@ dispatches on it. Every bad line is a ``UsageError`` naming the option."""
 from __future__ import annotations
 
 import builtins
+import difflib
 import glob
 import keyword
 import math
@@ -87,6 +88,19 @@ class CellArgs:
     @property
     def is_grid(self) -> bool:
         return len(self.prompts) > 1 or bool(self.axes) or self.repeat > 1
+
+
+def suggest(message: str, parser: Any) -> str:
+    """argparse's "unrecognized arguments: --resoluton 2K", with the flag that was meant."""
+    known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    hints = []
+    for word in message.split():
+        if word.startswith("--") and word not in known:
+            close = difflib.get_close_matches(word.split("=")[0], known, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{word}: did you mean {close[0]}?")
+    text = f"%%nb2: {message}"
+    return f"{text} ({'; '.join(hints)})" if hints else f"{text} (see %%nb2? for the options)"
 
 
 def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:

@@ -27,10 +27,21 @@ def run_live(progress: bool, work: Callable[[Any, Callable[[str], None]], Any]) 
     try:
         result = work(None, say)
     except BaseException as exc:
-        handle.say(f"nb2: not done ({type(exc).__name__})")
+        if _says_itself(exc):  # its one line follows; a status line before it is noise
+            handle.clear()
+        else:
+            handle.say(f"nb2: not done ({type(exc).__name__})")
         raise
     handle.show(result)
     return result
+
+
+def _says_itself(exc: BaseException) -> bool:
+    from IPython.core.error import UsageError
+
+    from ..errors import Nb2Error
+
+    return isinstance(exc, (Nb2Error, UsageError))
 
 
 class Lines(str):
@@ -53,6 +64,10 @@ class Handle:
     def say(self, text: str) -> None:
         if self.handle is not None:
             self.handle.update(Text(text))
+
+    def clear(self) -> None:
+        if self.handle is not None:
+            self.handle.update({"text/plain": ""}, raw=True)
 
     def show(self, value: Any) -> None:
         from IPython.display import display

@@ -11,7 +11,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import (
+    MagicHelpFormatter,
+    argument,
+    magic_arguments,
+    parse_argstring,
+)
 from traitlets import Bool, Float, Int, Unicode, default
 
 from . import cellargs, chainargs
@@ -134,8 +139,10 @@ class Nb2Magics(Magics):
         ns = self.shell.user_ns if self.shell else {}
         cell_args = cellargs.parse(self._parse(line), cell, ns)
         session = self.session(cell_args.session)
-        if cell_args.panel:
-            return self._store(cell_args.out, self._panel(cell_args, session))
+        if cell_args.panel:  # returned, so the cell shows it (with -o too)
+            panel = self._panel(cell_args, session)
+            self._store(cell_args.out, panel)
+            return panel
         if cell_args.then and not cell_args.prompts:  # steps on the current image
             base = cellargs.parent(cell_args.parent, session, ns) or session.current
             done = chainargs.run(cell_args.then, base, self._live)
@@ -207,6 +214,8 @@ class Nb2Magics(Magics):
             return parse_argstring(self.nb2, line)
         except ValueError as exc:  # shlex: an unclosed quote or a trailing backslash
             raise UsageError(f"%%nb2 {line}: {exc}") from None
+        except UsageError as exc:  # a mistyped flag: name the one meant
+            raise UsageError(cellargs.suggest(str(exc), self.nb2.parser)) from None
 
     def _grid(self, args: CellArgs, session: Any) -> Any:
         varies_model = "model" in args.axes
@@ -295,12 +304,28 @@ class Nb2Magics(Magics):
             f"cache: {self.cache or os.environ.get('NB2_CACHE') or 'auto'}",
         ]
         names = [trait for trait, _ in _DEFAULTS] + ["concurrency", "confirm_cells", "budget"]
-        lines += [f"{name}: {_shown(getattr(self, name))}" for name in names]
+        lines += [f"{name}: {_shown(name, getattr(self, name))}" for name in names]
         return "\n".join(lines)
 
 
-def _shown(value: Any) -> str:
+def _shown(name: str, value: Any) -> str:
+    if name == "budget" and not value:
+        return "none (no cap)"
     return str(value) if value != "" else "(the model's own default)"
+
+
+class _CellHelp(MagicHelpFormatter):
+    """``%%nb2?`` as a cell magic's help: "Usage: %%nb2 ...", not rst's ``::``."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = "Usage: %") -> None:
+        super().add_usage(usage, actions, groups, prefix)
+
+
+Nb2Magics.nb2.parser.prog = "%nb2"  # after the formatter's "%": %%nb2
+Nb2Magics.nb2.parser.formatter_class = _CellHelp
+Nb2Magics.nb2.__doc__ = Nb2Magics.nb2.parser.format_help().replace(
+    "[--panel]", "[--panel]\n             PROMPT (the cell's lines)", 1
+)
 
 
 def load_ipython_extension(ipython: Any) -> None:

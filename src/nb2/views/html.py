@@ -11,21 +11,14 @@ from html import escape
 from typing import Any
 
 from .judging import rating_badge
-from .types import GridLike, HistoryLike, ResultLike, cell_at, layout
+from .style import CSS
+from .types import GridLike, HistoryLike, ResultLike, axis_name, cell_at, layout
 
 THUMB_SIDE = 384  # a card's thumbnail; tens of KB whatever the image's resolution
 SMALL_SIDE = 160  # history and grid cells
 REF_SIDE = 56
 
-_CSS = (
-    "<style>.nb2{font:13px/1.4 system-ui,sans-serif;color:#222}"
-    ".nb2 img{border-radius:4px;display:block}.nb2 .meta{color:#555}"
-    ".nb2 .badge{display:inline-block;padding:0 5px;border-radius:3px;font-size:11px;"
-    "margin-right:3px;background:#eee}.nb2 .off{background:#ffd600;color:#000}"
-    ".nb2 .bad{background:#c62828;color:#fff}.nb2 .ok{background:#e3f2e5}"
-    ".nb2 table{border-collapse:collapse}.nb2 td,.nb2 th{padding:4px;vertical-align:top;"
-    "text-align:left}.nb2 code{font-size:11px}</style>"
-)
+_CSS = CSS
 
 
 @functools.lru_cache(maxsize=256)
@@ -60,56 +53,101 @@ def badges(result: ResultLike | None, status: str | None = None) -> str:
             )
         else:
             out.append(f'<span class="badge" title="web search at {when}">grounded</span>')
-    out.append(rating_badge(result))  # issue 15: the rating, wherever a result shows
+    out.append(rating_badge(result))  # the rating, wherever a result shows
     if status in ("failed", "blocked", "canceled"):
         out.append(f'<span class="badge bad">{escape(status)}</span>')
     return "".join(out)
 
 
 def result_html(result: ResultLike) -> str:
+    """The card: the thumbnail left (its width set by the image alone), then the heading,
+    the prompt and label-value pairs, left-aligned next to their labels."""
     rec = result.record
     p = rec["params"]
-    w, h = result.size
-    rows = [
-        ("model", p["model"]),
-        (
-            "size",
-            f"{w}x{h} {rec['output']['format']} ({p.get('resolution') or '-'}, "
-            f"{p['aspect_ratio']})",
-        ),
-    ]
+    rows = [("model", p["model"]), ("size", size_text(result))]
     if p.get("google_search") or p.get("image_search"):
         how = "web + image search" if p.get("image_search") else "web search"
         if result.grounded_at:
             how += f", a snapshot of the web at {result.grounded_at}"
         rows.append(("grounding", how))
     time_s = rec.get("wall_time")
-    rows.append(("time", f"{time_s:.1f} s" if isinstance(time_s, (int, float)) else "-"))
+    took = f"{time_s:.1f} s" if isinstance(time_s, (int, float)) else "–"
+    rows.append(("time", took + (" (then; now from the store)" if result.cached else "")))
     cost = "0 (offline)" if result.offline else f"~${result.cost:.3f}"
     if not getattr(result, "cost_known", True):
         cost = "unknown (nb2.models.set_price)"
     rows.append(("cost", cost))
-    rows.append(("file", str(result.path)))
-    refs = ""
-    if result.params.references:
-        cells = []
-        for ref, meta in zip(result.params.references, p["references"], strict=False):
-            uri = "data:image/jpeg;base64," + base64.b64encode(ref.thumbnail(REF_SIDE)).decode()
-            cells.append(
-                f'<td><img src="{uri}" alt="{escape(meta["name"])}"><code>'
-                f"{escape(meta['name'][:18])}</code><br>{escape(meta['role'] or '')}</td>"
-            )
-        refs = f"<table><tr>{''.join(cells)}</tr></table>"
-    table = "".join(
-        f'<tr><th class="meta">{escape(k)}</th><td>{escape(str(v))}</td></tr>' for k, v in rows
+    pairs = "".join(
+        f'<div class="nb2-k">{escape(k)}</div><div class="nb2-v">{escape(str(v))}</div>'
+        for k, v in rows
     )
-    prompt = escape(p["prompt"])
-    head = f"#{result.number} {escape(rec.get('kind', 'generate'))}" if result.number else ""
+    path = escape(str(result.path))
+    pairs += f'<div class="nb2-k">file</div><div class="nb2-v"><code>{path}</code></div>'
     return (
-        f'{_CSS}<div class="nb2"><table><tr><td>{_img(result, THUMB_SIDE)}</td><td>'
-        f"<div><b>{head}</b> {badges(result)}</div><div>{prompt}</div>"
-        f"<table>{table}</table>{refs}</td></tr></table></div>"
+        f'{_CSS}<div class="nb2"><div class="nb2-card">'
+        f'<div class="nb2-thumb">{_img(result, THUMB_SIDE)}</div><div class="nb2-body">'
+        f'<div class="nb2-title">{title(result)} {badges(result)}</div>'
+        f'<div class="nb2-text">{escape(p["prompt"])}</div>'
+        f'<div class="nb2-kv">{pairs}</div>{_refs_html(result)}</div></div></div>'
     )
+
+
+def title(result: ResultLike) -> str:
+    """``#3 generate``, or for an edit ``#2 edit of #1`` (its parent by number, not by hash)."""
+    kind = str(result.record.get("kind", "generate"))
+    head = f"#{result.number} {kind}" if result.number else kind
+    parent = _parent_number(result)
+    if kind in ("edit", "upscale") and parent:
+        head += f" of #{parent}"
+    return escape(head)
+
+
+def _parent_number(result: ResultLike) -> int:
+    try:
+        parent = getattr(result, "parent", None)
+    except Exception:  # a result read from a store without its session
+        return 0
+    return int(getattr(parent, "number", 0) or 0)
+
+
+def size_text(result: ResultLike) -> str:
+    """What came out, in plain words: ``1376 × 768 px, 16:9, 1K, PNG`` (an aspect of
+    ``match_input_image`` is said as the ratio it came out at, "as the input")."""
+    from .. import models
+
+    p = result.record["params"]
+    w, h = result.size
+    fmt = str(result.record["output"].get("format") or p.get("output_format") or "").upper()
+    aspect = p.get("aspect_ratio") or ""
+    if aspect in ("", models.MATCH_INPUT):
+        try:
+            spec = models.resolve_model(p["model"])
+            aspect = f"{models.nearest_ratio(spec, w, h)} as the input"
+        except Exception:  # a model this version does not know
+            aspect = "as the input"
+    bits = [f"{w} × {h} px", aspect, p.get("resolution") or "", fmt]
+    return ", ".join(b for b in bits if b)
+
+
+def _refs_html(result: ResultLike) -> str:
+    if not result.params.references:
+        return ""
+    parent = _parent_number(result)
+    cells = []
+    metas = result.record["params"]["references"]
+    for ref, meta in zip(result.params.references, metas, strict=False):
+        uri = "data:image/jpeg;base64," + base64.b64encode(ref.thumbnail(REF_SIDE)).decode()
+        role = meta.get("role") or ""
+        if role == "edit":  # the image being edited: its turn, not its hash
+            name = f"#{parent}, edited" if parent else "the image edited"
+        else:
+            name = meta["name"] if len(meta["name"]) <= 24 else meta["name"][:23] + "…"
+            name += f" · {role}" if role else ""
+        cells.append(
+            f'<div class="nb2-card-ref" title="{escape(meta["name"])}"><img src="{uri}" '
+            f'alt="{escape(meta["name"])}">{escape(name)}</div>'
+        )
+    return f'<div class="nb2-card-refs">{"".join(cells)}</div>'
 
 
 def history_html(history: HistoryLike) -> str:
@@ -117,12 +155,12 @@ def history_html(history: HistoryLike) -> str:
 
     def walk(turn: Any, depth: int) -> None:
         r = turn.result
-        current = ' style="outline:2px solid #1e88e5"' if r == history.current else ""
+        current = " nb2-current" if r == history.current else ""
         lines.append(
-            f'<div style="margin-left:{depth * 28}px;display:flex;gap:8px;margin-bottom:6px">'
-            f"<div{current}>{_img(r, 96, r.params.prompt)}</div><div><b>#{turn.number}</b> "
-            f"{escape(turn.kind)} {badges(r)}<br>{escape(r.params.prompt)}<br>"
-            f'<span class="meta">{r.size[0]}x{r.size[1]}</span></div></div>'
+            f'<div class="nb2-turn{current}" style="margin-left:{depth * 28}px">'
+            f'<div>{_img(r, 96, r.params.prompt)}</div><div class="nb2-turn-body">'
+            f"<b>{title(r)}</b> {badges(r)}<br>{escape(r.params.prompt)}<br>"
+            f'<span class="meta">{escape(size_text(r))}</span></div></div>'
         )
         for child in turn.children:
             walk(child, depth + 1)
@@ -150,17 +188,20 @@ def grid_html(grid: GridLike) -> str:
         title = ", ".join(f"{n}={v}" for n, v in zip(outer, key, strict=True))
         cols = list(dict.fromkeys(c.labels[col] for c in cells)) if col else [""]
         rows = list(dict.fromkeys(c.labels[row] for c in cells)) if row else [""]
-        head = "".join(f"<th>{escape(col or '')}={escape(c)}</th>" for c in cols)
+        head = "".join(f"<th>{_label(col, c)}</th>" for c in cols)
         body = []
         for rv in rows:
             tds = []
             for cv in cols:
                 cell = cell_at(cells, row, rv, col, cv)
                 tds.append(f"<td>{_cell_html(cell)}</td>")
-            label = f"{escape(row)}={escape(rv)}" if row else ""
-            body.append(f"<tr><th>{label}</th>{''.join(tds)}</tr>")
+            label = _label(row, rv) if row else ""
+            body.append(f'<tr><th class="nb2-rowhead">{label}</th>{"".join(tds)}</tr>')
         caption = f"<caption>{escape(title)}</caption>" if title else ""
-        parts.append(f"<table>{caption}<tr><th></th>{head}</tr>{''.join(body)}</table>")
+        parts.append(
+            f'<table class="nb2-grid">{caption}<thead><tr><th></th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
     return f'{_CSS}<div class="nb2">{"".join(parts)}{prompts}</div>'
 
 
@@ -171,8 +212,11 @@ def _cell_html(cell: Any) -> str:
         r = cell.result
         cost = "" if r.offline or r.cached else f" ~${r.cost:.3f}"
         t = r.record.get("wall_time")
-        t = f" {t:.1f}s" if isinstance(t, (int, float)) and not r.cached else ""
-        return f"{_img(r, SMALL_SIDE, r.params.prompt)}{badges(r)}<span class=meta>{cost}{t}</span>"
+        t = f" {t:.1f} s" if isinstance(t, (int, float)) and not r.cached else ""
+        return (
+            f"{_img(r, SMALL_SIDE, r.params.prompt)}"
+            f'<div class="nb2-cellmeta">{badges(r)}<span class="meta">{cost}{t}</span></div>'
+        )
     err = f'<div class="meta">{escape((cell.error or "")[:160])}</div>' if cell.error else ""
     return f'<span class="badge {"bad" if cell.error else ""}">{escape(cell.status)}</span>{err}'
 
@@ -184,13 +228,27 @@ def _prompt_legend(grid: GridLike) -> str:
         f"<li><b>{escape(label)}</b> {_diff_words(value, grid)}</li>"
         for label, value in grid.axes["prompt"]
     ]
-    return f"<ul>{''.join(items)}</ul>"
+    return f'<ul class="nb2-legend">{"".join(items)}</ul>'
+
+
+def _label(axis: str | None, value: str) -> str:
+    """A header: the value, the axis name in grey before it (``resolution`` 2K)."""
+    axis = axis_name(axis)
+    return f'<span class="meta">{escape(axis)}</span> {escape(value)}' if axis else escape(value)
 
 
 def _diff_words(prompt: str, grid: GridLike) -> str:
-    """The prompt with the words that not every variant shares in bold."""
-    others = [set(v.split()) for _, v in grid.axes["prompt"]]
+    """The prompt with the words that not every variant shares marked; words compare without
+    case and surrounding punctuation ("hour" and "Hour," are one word)."""
+    others = [{_word(w) for w in v.split()} for _, v in grid.axes["prompt"]]
     common = set.intersection(*others) if others else set()
     return " ".join(
-        escape(w) if w in common else f"<mark>{escape(w)}</mark>" for w in prompt.split()
+        escape(w) if _word(w) in common else f"<mark>{escape(w)}</mark>" for w in prompt.split()
     )
+
+
+def _word(token: str) -> str:
+    return token.strip(_PUNCT).casefold()
+
+
+_PUNCT = ".,;:!?\"'()[]{}«»“”‘’…-–—"

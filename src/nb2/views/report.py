@@ -15,20 +15,18 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .types import CellLike, GridLike, cell_at, layout
+from .types import CellLike, GridLike, axis_name, cell_at, layout, plain
 
-_PAD = 8
+_M = 24  # the sheet's margin
+_GAP = 12  # between cells
+_INK, _GREY, _RULE = (32, 33, 36), (110, 113, 118), (218, 220, 224)
 _BAD = {"failed": (251, 225, 225), "blocked": (255, 236, 200)}
 
 
-def _font(size: int) -> Any:
-    """DejaVu Sans where installed (it has accents: café), else Pillow's own font."""
-    from PIL import ImageFont
+def _font(size: int, bold: bool = False) -> Any:
+    from ..imaging import font
 
-    try:
-        return ImageFont.truetype("DejaVuSans.ttf", size)
-    except OSError:
-        return ImageFont.load_default(size=size)
+    return font(size, bold)
 
 
 def _fit(draw: Any, text: str, font: Any, width: float) -> str:
@@ -51,94 +49,149 @@ def _wrap(draw: Any, text: str, font: Any, width: float) -> list[str]:
     return [*lines, line] if line else lines
 
 
+def _slot(grid: GridLike, thumb: int) -> tuple[int, int]:
+    """One cell's box: ``thumb`` on the long side, shaped to the widest and the tallest image
+    (16:9 images get 16:9 slots, not squares with blank bands)."""
+    w = h = 0
+    for c in grid.cells:
+        try:
+            pw, ph = c.result.size if c.result is not None else c.params.pixel_size()
+        except Exception:  # a request whose size cannot be known: a square
+            pw = ph = 1
+        w, h = max(w, round(thumb * pw / max(pw, ph))), max(h, round(thumb * ph / max(pw, ph)))
+    return max(w, thumb // 3), max(h, thumb // 3)
+
+
 def contact_sheet(grid: GridLike, fixed: dict[str, Any], thumb: int = 256) -> Any:
-    """One PIL image: a block per value of the outer axes, row and column headers, each cell's
-    thumbnail (or its status and reason), and the prompt legend (with ``fixed``, the grid's
-    fixed parameters as plain values) underneath.
+    """One PIL image, for a slide: a block per value of the outer axes (titled), column
+    headers over each column and row headers beside each row (axis in grey, value in bold),
+    each cell's thumbnail in a slot of the images' own shape (or its status and reason), and
+    the prompts and fixed parameters underneath.
 
     ``sheet.info["nb2_cells"]`` lists ``(labels, (left, top, right, bottom))`` per cell.
     """
     from PIL import Image, ImageDraw
 
-    font, bold = _font(max(11, thumb // 18)), _font(max(13, thumb // 14))
-    line_h = int(font.size * 1.35)
+    size = max(12, thumb // 16)
+    font, bold, title_font = _font(size), _font(size, True), _font(round(size * 1.25), True)
+    line_h = round(size * 1.45)
+    sw, sh = _slot(grid, thumb)
     outer, row, col, groups = layout(grid)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    row_labels = {f"{row}={c.labels[row]}" for c in grid.cells} if row else set()
-    label_w = min(
-        math.ceil(max((probe.textlength(t, font=font) for t in row_labels), default=0)) + _PAD,
-        thumb,
-    )
+    row_values = {c.labels[row] for c in grid.cells} if row else set()
+    texts = [(axis_name(row), font)] + [(v, bold) for v in row_values]
+    label_w = 0
+    if row:
+        widest = max(probe.textlength(t, font=f) for t, f in texts)
+        label_w = min(math.ceil(widest), thumb) + _GAP
     ncols = max(len({c.labels[col] for c in cells}) if col else 1 for cells in groups.values())
-    width = _PAD + label_w + ncols * (thumb + _PAD) + _PAD
-    legend = _legend(grid, fixed)
-    legend_lines = [ln for text in legend for ln in _wrap(probe, text, font, width - 2 * _PAD)]
-    blocks = []
-    for cells in groups.values():
+    width = 2 * _M + label_w + ncols * sw + (ncols - 1) * _GAP
+    inner = width - 2 * _M
+    head_h = 2 * line_h if col else 0
+    titles = {
+        key: _wrap(probe, _block_title(grid, outer, key), title_font, inner) if outer else []
+        for key in groups
+    }
+    legend = [ln for t in _legend(grid, fixed) for ln in _wrap(probe, t, font, inner)]
+    height = _M
+    for key, cells in groups.items():
         nrows = len({c.labels[row] for c in cells}) if row else 1
-        blocks.append((line_h if outer else 0) + line_h + nrows * (thumb + _PAD) + _PAD)
-    height = _PAD + sum(blocks) + len(legend_lines) * line_h + _PAD
+        height += len(titles[key]) * round(line_h * 1.25) + head_h + nrows * (sh + _GAP) + _M
+    height += (len(legend) * line_h + _M // 2) if legend else 0
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
     boxes: list[tuple[dict[str, str], tuple[int, int, int, int]]] = []
     sheet.info["nb2_cells"] = boxes
-    y = _PAD
-    for key, cells in groups.items():
-        if outer:
-            title = ", ".join(f"{n}={v}" for n, v in zip(outer, key, strict=True))
-            draw.text((_PAD, y), _fit(draw, title, bold, width - 2 * _PAD), fill="black", font=bold)
-            y += line_h
+    y = _M
+    for n, (key, cells) in enumerate(groups.items()):
+        if n:  # a rule between blocks
+            draw.line((_M, y - _M // 2, width - _M, y - _M // 2), fill=_RULE, width=1)
+        for text in titles[key]:
+            draw.text((_M, y), text, fill=_INK, font=title_font)
+            y += round(line_h * 1.25)
         cols = list(dict.fromkeys(c.labels[col] for c in cells)) if col else [""]
         rows = list(dict.fromkeys(c.labels[row] for c in cells)) if row else [""]
-        x0 = _PAD + label_w
-        for j, cv in enumerate(cols):
-            text = _fit(draw, f"{col}={cv}" if col else "", font, thumb)
-            draw.text((x0 + j * (thumb + _PAD), y), text, fill="black", font=font)
-        y += line_h
+        x0 = _M + label_w
+        if col:  # the axis in grey over its value in bold, centred on the column
+            for j, cv in enumerate(cols):
+                cx = x0 + j * (sw + _GAP) + sw / 2
+                _centred(draw, _fit(draw, axis_name(col), font, sw), cx, y, font, _GREY)
+                _centred(draw, _fit(draw, cv, bold, sw), cx, y + line_h, bold, _INK)
+            y += head_h
         for rv in rows:
-            if row:
-                text = _fit(draw, f"{row}={rv}", font, label_w - _PAD)
-                draw.text((_PAD, y + 2), text, fill="black", font=font)
+            if row:  # beside its row, centred on the images, right-aligned to them
+                top = y + sh / 2 - line_h
+                for i, (text, face, ink) in enumerate(
+                    ((axis_name(row), font, _GREY), (rv, bold, _INK))
+                ):
+                    text = _fit(draw, text, face, label_w - _GAP)
+                    tx = x0 - _GAP - draw.textlength(text, font=face)
+                    draw.text((tx, top + i * line_h), text, fill=ink, font=face)
             for j, cv in enumerate(cols):
                 cell = cell_at(cells, row, rv, col, cv)
-                at = (x0 + j * (thumb + _PAD), y)
-                _draw_cell(sheet, draw, cell, at, thumb, font)
+                at = (x0 + j * (sw + _GAP), y)
+                _draw_cell(sheet, draw, cell, at, (sw, sh), font)
                 if cell is not None:  # where each cell went: for image maps (and tests)
-                    boxes.append((dict(cell.labels), (*at, at[0] + thumb, at[1] + thumb)))
-            y += thumb + _PAD
-        y += _PAD
-    for text in legend_lines:
-        draw.text((_PAD, y), text, fill=(60, 60, 60), font=font)
+                    boxes.append((dict(cell.labels), (*at, at[0] + sw, at[1] + sh)))
+            y += sh + _GAP
+        y += _M - _GAP
+    for text in legend:
+        draw.text((_M, y), text, fill=_GREY, font=font)
         y += line_h
     return sheet
 
 
+def _centred(draw: Any, text: str, cx: float, y: float, font: Any, ink: Any) -> None:
+    draw.text((cx - draw.textlength(text, font=font) / 2, y), text, fill=ink, font=font)
+
+
+def _block_title(grid: GridLike, outer: list[str], key: tuple) -> str:
+    """``prompt P1: a rooftop café…`` (a prompt label with its text), ``web search on``."""
+    prompts = dict(grid.axes.get("prompt", []))
+    bits = []
+    for name, value in zip(outer, key, strict=True):
+        text = f"{axis_name(name)} {value}"
+        if name == "prompt" and value in prompts:
+            text += f": {prompts[value]}"
+        bits.append(text)
+    return " · ".join(bits)
+
+
 def _draw_cell(
-    sheet: Any, draw: Any, cell: CellLike | None, at: tuple[int, int], side: int, font: Any
-) -> None:
+    sheet: Any, draw: Any, cell: CellLike | None, at: tuple[int, int], slot: tuple[int, int],
+    font: Any,
+) -> None:  # fmt: skip
     from ..imaging import open_image, thumbnail_bytes
 
     x, y = at
+    sw, sh = slot
     if cell is None:
         return
     if cell.result is not None:
-        img = open_image(thumbnail_bytes(cell.result.path.read_bytes(), side))
-        sheet.paste(img.convert("RGB"), (x + (side - img.width) // 2, y + (side - img.height) // 2))
+        img = open_image(thumbnail_bytes(cell.result.path.read_bytes(), max(sw, sh)))
+        img.thumbnail((sw, sh))
+        sheet.paste(img.convert("RGB"), (x + (sw - img.width) // 2, y + (sh - img.height) // 2))
         return
-    draw.rectangle((x, y, x + side - 1, y + side - 1), fill=_BAD.get(cell.status, (236, 236, 236)))
-    lines = [cell.status.upper(), *_wrap(draw, (cell.error or "")[:200], font, side - 2 * _PAD)]
-    for i, text in enumerate(lines[: max(1, side // int(font.size * 1.35) - 1)]):
-        draw.text((x + _PAD, y + _PAD + i * int(font.size * 1.35)), text, fill="black", font=font)
+    draw.rectangle((x, y, x + sw - 1, y + sh - 1), fill=_BAD.get(cell.status, (236, 236, 236)))
+    pad, lh = 8, int(font.size * 1.35)
+    lines = [cell.status.upper(), *_wrap(draw, (cell.error or "")[:200], font, sw - 2 * pad)]
+    for i, text in enumerate(lines[: max(1, sh // lh - 1)]):
+        draw.text((x + pad, y + pad + i * lh), text, fill="black", font=font)
 
 
 def _legend(grid: GridLike, fixed: dict[str, Any]) -> list[str]:
-    out = [f"{label}: {value}" for label, value in grid.axes.get("prompt", [])]
+    out = []
+    outer = layout(grid)[0]
+    if "prompt" not in outer:  # a block title already carries its prompt
+        out = [f"{label}: {value}" for label, value in grid.axes.get("prompt", [])]
     if "prompt" not in grid.axes and grid.cells:
         shown = next((c.params.prompt for c in grid.cells if c.params is not None), "")
         out.append(f"prompt: {shown}")
     fixed = {k: v for k, v in fixed.items() if k != "prompt"}
     if fixed:
-        out.append("fixed: " + ", ".join(f"{k}={v}" for k, v in sorted(fixed.items())))
+        out.append(
+            "fixed: " + ", ".join(f"{axis_name(k)} {plain(k, v)}" for k, v in sorted(fixed.items()))
+        )
     return out
 
 
@@ -161,34 +214,58 @@ def to_html(
     axes = " x ".join(f"{escape(k)} ({len(v)})" for k, v in grid.axes.items()) or "none"
     offline = " (offline stand-in, not the model)" if backend.get("offline") else ""
     fixed = "".join(
-        f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in sorted(fixed.items())
+        f"<tr><th>{escape(axis_name(k))}</th><td>{escape(plain(k, v))}</td></tr>"
+        for k, v in sorted(fixed.items())
     )
-    rows = "".join(_record_row(rec) for rec in grid.records())
+    out = Path(path)
+    rows = "".join(_record_row(rec, out) for rec in grid.records())
     head = "".join(f"<th>{escape(h)}</th>" for h in ("cell", "status", "cost", "time", "file"))
     title = escape(f"nb2 grid: {len(grid.cells)} cells")
     page = (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'
-        f'<body style="font:14px system-ui,sans-serif;margin:16px"><h1>{title}</h1>'
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_PAGE_CSS}</style></head><body><h1>{title}</h1>"
         f"<p>Axes: {axes}. {escape(counts)}. Spent ~${grid.spent:.2f}. "
         f"Backend: {escape(str(backend.get('name')))}{offline}. nb2 {escape(version)}, "
         f"{escape(_now())}.</p>{grid_html(grid)}"
-        f"<h2>Plan</h2><pre>{escape(plan)}</pre>"
-        f"<h2>Fixed parameters</h2><table>{fixed}</table>"
-        f"<h2>Cells</h2><table><tr>{head}</tr>{rows}</table></body></html>"
+        f"<h2>Plan, as the run began</h2><pre>{escape(plan)}</pre>"
+        f'<h2>Fixed parameters</h2><table class="nb2-report">{fixed}</table>'
+        f'<h2>Cells</h2><table class="nb2-report"><tr>{head}</tr>{rows}</table>'
+        "<p class=meta>Files are relative to this report's folder; the thumbnails above are "
+        "inside the page.</p></body></html>"
     )
-    out = Path(path)
     out.write_text(page, encoding="utf-8")
     return out
 
 
-def _record_row(rec: dict[str, Any]) -> str:
-    labels = ", ".join(f"{k}={v}" for k, v in rec["labels"].items())
-    cost = f"${rec['cost']:.3f}" if rec.get("cost") else "-"
+_PAGE_CSS = (
+    "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#202124;max-width:1200px}"
+    "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
+    "table.nb2-report{border-collapse:collapse}.nb2-report th,.nb2-report td{text-align:left;"
+    "vertical-align:top;padding:4px 10px;border-bottom:1px solid #e0e0e0}"
+    ".nb2-report th{color:#5f6368;font-weight:600}.meta{color:#5f6368}"
+)
+
+
+def _record_row(rec: dict[str, Any], where: Path) -> str:
+    labels = ", ".join(f"{axis_name(k)} {v}" for k, v in rec["labels"].items())
+    cost = f"${rec['cost']:.3f}" if rec.get("cost") else "–"
     t = rec.get("wall_time")
-    time_s = f"{t:.1f} s" if isinstance(t, (int, float)) else "-"
+    time_s = f"{t:.1f} s" if isinstance(t, (int, float)) else "–"
+    if rec.get("cached"):
+        time_s += " (then; from the store now)" if time_s != "–" else " (from the store)"
     status = rec["status"] + (f": {rec['error'][:200]}" if rec.get("error") else "")
-    cells = (labels, status, cost, time_s, rec.get("path") or "-")
+    cells = (labels, status, cost, time_s, _relative(rec.get("path"), where))
     return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def _relative(path: str | None, where: Path) -> str:
+    """A file as seen from the report's folder (the report travels; local paths do not)."""
+    if not path:
+        return "–"
+    try:
+        return Path(os.path.relpath(path, where.resolve().parent)).as_posix()
+    except ValueError:  # another drive (Windows): the name alone
+        return Path(path).name
 
 
 def _now() -> str:

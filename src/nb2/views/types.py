@@ -73,3 +73,31 @@ def cell_at(cells: list[Any], row: str | None, rv: str, col: str | None, cv: str
         (c for c in cells if (not row or c.labels[row] == rv) and (not col or c.labels[col] == cv)),
         None,
     )
+
+
+_AXIS_WORDS = {
+    "aspect_ratio": "aspect",
+    "google_search": "web search",
+    "image_search": "image search",
+    "output_format": "format",
+}
+
+
+def axis_name(axis: str | None) -> str:
+    """An axis as people say it: ``google_search`` is "web search"."""
+    return _AXIS_WORDS.get(axis or "", axis or "")
+
+
+def plain(name: str, value: Any) -> str:
+    """A fixed parameter's value in words: references by name and role, not as dicts."""
+    if name == "references" and isinstance(value, list):
+        items = [
+            f"{v.get('name')} ({v['role']})"
+            if isinstance(v, dict) and v.get("role")
+            else str(v.get("name") if isinstance(v, dict) else v)
+            for v in value
+        ]
+        return ", ".join(items) or "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "as the input" if value == "match_input_image" else str(value)
