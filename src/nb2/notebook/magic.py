@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -59,7 +60,7 @@ class Nb2Magics(Magics):
     def __init__(self, shell: Any = None, **kw: Any) -> None:
         super().__init__(shell=shell, **kw)
         self.sessions: dict[str, Any] = {}
-        self.active = "default"
+        self.active = notebook_session()
 
     # -- sessions ---------------------------------------------------------------------------
     def session(self, name: str | None = None) -> Any:
@@ -275,6 +276,12 @@ class Nb2Magics(Magics):
         names = [trait for trait, _ in _DEFAULTS] + ["concurrency", "confirm_cells", "budget"]
         lines += [f"{name}: {_shown(getattr(self, name))}" for name in names]
         return "\n".join(lines)
+
+
+def notebook_session() -> str:
+    """The notebook's own session, so two notebooks on one store keep two trees: its file name
+    (Jupyter tells a kernel in JPY_SESSION_NAME), else ``default``."""
+    return Path(os.environ.get("JPY_SESSION_NAME", "")).stem or "default"
 
 
 def _shown(value: Any) -> str:
