@@ -28,10 +28,16 @@ _LAZY = {
     "leave_one_out": ".engine.cells",
     "diff_manifests": ".engine.manifests",
     "recover": ".engine.recover",
+    "find": ".engine.find",
+    "store_stats": ".engine.find",
+    "export": ".engine.bundle",
+    "import_bundle": ".engine.bundle",
+    "Gallery": ".notebook.gallery",
 }
 
 __all__ = [
     "Emulator",
+    "Gallery",
     "History",
     "OfflineBackend",
     "Panel",
@@ -44,10 +50,14 @@ __all__ = [
     "__version__",
     "diff_manifests",
     "errors",
+    "export",
+    "find",
+    "import_bundle",
     "leave_one_out",
     "models",
     "open",
     "recover",
+    "store_stats",
 ]
 
 if TYPE_CHECKING:
@@ -55,12 +65,15 @@ if TYPE_CHECKING:
     from .backends.offline import OfflineBackend
     from .backends.replicate import ReplicateBackend
     from .emulator import Emulator
+    from .engine.bundle import export, import_bundle
     from .engine.cells import leave_one_out
+    from .engine.find import find, store_stats
     from .engine.history import History
     from .engine.manifests import diff_manifests
     from .engine.recover import recover
     from .engine.result import Result
     from .engine.session import Session
+    from .notebook.gallery import Gallery
     from .notebook.panel import Panel
     from .params import Params
     from .references import Reference

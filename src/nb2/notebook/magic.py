@@ -15,7 +15,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Int, Unicode, default
 
-from . import cellargs
+from . import cellargs, findargs
 from .cellargs import CellArgs, interpolate, split_variants
 from .live import Handle, Lines, run_live
 
@@ -241,7 +241,7 @@ class Nb2Magics(Magics):
     # -- %nb2 -------------------------------------------------------------------------------
     @line_magic("nb2")
     def nb2_line(self, line: str) -> Any:
-        """%nb2 history | sessions | use NAME | config"""
+        """%nb2 history | sessions | use NAME | config | find WORDS --since 7d | store | gallery"""
         words = line.split()
         verb = words[0] if words else "config"
         if verb == "history":
@@ -260,7 +260,24 @@ class Nb2Magics(Magics):
             return None
         if verb == "config":
             return Lines(self.config_text())
-        raise UsageError("%nb2: use history [NAME], sessions, use NAME, or config")
+        if verb in ("find", "store", "gallery"):
+            return self._catalog(verb, line.split(None, 1)[1] if len(words) > 1 else "")
+        raise UsageError(
+            "%nb2: use history [NAME], sessions, use NAME, config, find WORDS [--OPTIONS], "
+            "store or gallery"
+        )
+
+    def _catalog(self, verb: str, rest: str) -> Any:
+        """%nb2 find / store / gallery: the whole store, not one session."""
+        import nb2
+
+        store = self.store or None
+        if verb == "find":
+            text, filters = findargs.parse(rest)
+            return nb2.find(text, store=store, **filters)
+        if verb == "store":
+            return nb2.store_stats(store)
+        return nb2.Gallery(store=store, session=self.session())
 
     def config_text(self) -> str:
         s = self.sessions.get(self.active)
