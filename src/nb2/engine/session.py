@@ -90,8 +90,7 @@ class Session:
         self._inflight = runner.InFlight()
         self.panel_selected: str | None = None  # the panel's selected node, kept with the tree
         self._saver = persist.Saver(self)
-        saved = persist.restore(self) if resume else None
-        if saved is not None:
+        if saved := persist.restore(self) if resume else None:
             self._turns, self._order, self._current, refs = saved
             self.references = self.references if references is not None else refs or []
         _announce(self.backend)
@@ -103,7 +102,6 @@ class Session:
             f"cache={self.cache!r}, turns={len(self._order)})"
         )
 
-    # -- the public verbs ----------------------------------------------------------------------
     @property
     def current(self) -> Result | None:
         return self._current.result if self._current else None
@@ -226,6 +224,13 @@ class Session:
             self._show(self._turns[result.id])
         return result
 
+    def adopt(self, result: Result) -> Result:
+        """A stored run (nb2.find, the gallery, a bundle) joins the tree as the current turn,
+        under its parent if that is in the tree: edits then build on it."""
+        rec, up = result.record, self._turns.get(str(result.record.get("parent")))
+        kind = "generate" if rec.get("kind") in (None, "grid") else str(rec["kind"])
+        return self._add(rec, result.params, kind, up.result if up else None, cached=True)
+
     def note_selected(self, result: Result) -> None:
         """Keep the panel's selection with the saved tree (it never moves the current turn)."""
         with self._lock:
@@ -246,8 +251,7 @@ class Session:
         checkout: bool = True,
     ) -> Result:
         """One request, from the store or the backend. ``checkout=False`` leaves the current
-        turn where it is (the panel's runs: what ``edit()`` in code builds on never depends on
-        clicks)."""
+        turn where it is (the panel's runs: code's ``edit()`` never depends on clicks)."""
         mine = None  # the cache key this call makes, when it is the one in flight
         while self.cache != "off" and not fresh:
             record = self.lookup(params)
