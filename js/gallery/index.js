@@ -87,7 +87,7 @@ function render({ model, el }) {
     const meta = [item.model.split("/").pop(), item.resolution, item.aspect_ratio, item.search ? "search" : "", item.offline ? "OFFLINE" : ""].filter(Boolean).join(" · ");
     return h("div", { class: `nb2g-card${item.id === model.get("selected") ? " nb2g-selected" : ""}${chosen >= 0 ? " nb2g-picked" : ""}`, role: "listitem", dataset: { id: item.id } },
       h("button", { type: "button", class: "nb2g-thumb", title: item.prompt, onclick: () => ask("select", { run: item.id }) },
-        h("img", { src: urls.get(`t:${item.id}`, item.thumb), alt: item.prompt.slice(0, 80), loading: "lazy" })),
+        h("img", { src: urls.get(`t:${item.id}`, item.thumb), alt: item.prompt.slice(0, 80) })),
       h("div", { class: "nb2g-caption", text: item.prompt }),
       h("div", { class: "nb2g-meta", text: meta }),
       h("label", { class: "nb2g-pick" },
@@ -148,7 +148,7 @@ function render({ model, el }) {
         d.lineage.map((a) => h("button", { type: "button", class: "nb2g-ancestor", title: `${a.kind}: ${a.prompt}`, onclick: () => ask("select", { run: a.id }) },
           h("img", { src: urls.get(`a:${a.id}`, a.thumb), alt: a.prompt.slice(0, 60) }))))
       : null;
-    detail.replaceChildren(
+    detail.replaceChildren(...[
       h("div", { class: "nb2g-detail-head" },
         h("b", { text: "Run" }),
         h("button", { type: "button", class: "nb2g-close", text: "×", title: "close", onclick: () => { model.set("detail", {}); model.save_changes(); } })),
@@ -161,7 +161,7 @@ function render({ model, el }) {
         h("button", { type: "button", class: "nb2g-continue", text: "Continue editing from here", onclick: () => ask("continue", { run: d.id }) }),
         h("button", { type: "button", class: "nb2g-compare-with", text: "Compare with…", onclick: () => pick(d.id, true) })),
       h("div", { class: "nb2g-cell-head" }, h("span", { class: "nb2g-label", text: "the cell that makes it again" }), copy),
-      code);
+      code].filter(Boolean));
   }
 
   // -- comparing two runs --------------------------------------------------------------------
@@ -188,6 +188,10 @@ function render({ model, el }) {
       })));
   }
 
+  const sidePane = h("div", { class: "nb2g-side-pane" }, compare, detail);
+  function drawSide() {
+    sidePane.hidden = detail.hidden && compare.hidden; // the grid takes the width alone
+  }
   function drawNotice() {
     notice.textContent = model.get("notice");
   }
@@ -195,15 +199,16 @@ function render({ model, el }) {
   root.append(
     h("div", { class: "nb2g-bar" }, text, buildFilters(), h("div", { class: "nb2g-pages" }, prev, count, next)),
     errors, notice,
-    h("div", { class: "nb2g-body" }, grid, h("div", { class: "nb2g-side-pane" }, detail, compare)));
+    h("div", { class: "nb2g-body" }, grid, sidePane));
   drawGrid();
   drawDetail();
   drawCompare();
+  drawSide();
   drawNotice();
   const events = {
     "change:items change:total change:page change:selected": drawGrid,
-    "change:detail change:image": drawDetail,
-    "change:compare change:compare_images": drawCompare,
+    "change:detail change:image": () => { drawDetail(); drawSide(); },
+    "change:compare change:compare_images": () => { drawCompare(); drawSide(); },
     "change:notice": drawNotice,
   };
   for (const [name, fn] of Object.entries(events)) model.on(name, fn);

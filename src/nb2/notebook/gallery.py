@@ -131,7 +131,7 @@ class Gallery(anywidget.AnyWidget):
         if self.panel is not None:
             self.panel.close()
         self.panel = panel
-        self.outlet.clear_output()
+        self.outlet.outputs = ()  # set, not clear_output(): that needs a front end to apply it
         self.outlet.append_display_data(panel)
         self.notice = f"the parameters of {result.id} are in the panel below"
         return panel
