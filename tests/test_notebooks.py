@@ -54,9 +54,9 @@ def images(nb: Any) -> list[list[tuple[tuple[int, int], str]]]:
     return out
 
 
-def test_there_are_seven_tutorials() -> None:
+def test_there_are_eight_tutorials() -> None:
     names = [p.name.split("-", 1)[0] for p in TUTORIALS]
-    assert names == ["01", "02", "03", "04", "05", "06", "07"], [p.name for p in TUTORIALS]
+    assert names == ["01", "02", "03", "04", "05", "06", "07", "08"], [p.name for p in TUTORIALS]
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)

@@ -71,7 +71,7 @@ class Runs(list[Result]):
                     "format": p.get("output_format") or "",
                     "search": bool(p.get("google_search")),
                     "size": f"{o.get('width')}x{o.get('height')}" if o else "",
-                    "when": str(rec.get("requested_at") or "")[:16].replace("T", " "),
+                    "when": str(rec.get("requested_at") or "")[:19],
                     "cost": r.cost,
                     "offline": r.offline,
                     "session": rec.get("session") or "",
