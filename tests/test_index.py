@@ -193,18 +193,20 @@ def test_store_stats(runs):
 
 def test_the_line_magic_finds_and_summarises(runs):
     from IPython.core.error import UsageError
-    from IPython.testing.globalipapp import start_ipython
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nb2.notebook.magic import Nb2Magics
 
     store, made = runs
-    ip = start_ipython()
-    ip.run_line_magic("load_ext", "nb2")
-    ip.run_line_magic("config", f"Nb2Magics.store = {str(store.root)!r}")
-    found = ip.run_line_magic("nb2", "find lighthouse --model nano-banana-2 --since 7d")
+    shell = InteractiveShell.instance()
+    magics = Nb2Magics(shell=shell)
+    magics.store = str(store.root)
+    shell.register_magics(magics)
+    found = shell.run_line_magic("nb2", "find lighthouse --model nano-banana-2 --since 7d")
     assert ids(found) == [made[0]["run_id"]]
-    found = ip.run_line_magic("nb2", "find --search --resolution 2K")
+    found = shell.run_line_magic("nb2", "find --search --resolution 2K")
     assert ids(found) == [made[0]["run_id"]]
-    assert len(ip.run_line_magic("nb2", "find --sort cost --limit 2")) == 2
-    assert ip.run_line_magic("nb2", "store").runs == 5
+    assert len(shell.run_line_magic("nb2", "find --sort cost --limit 2")) == 2
+    assert shell.run_line_magic("nb2", "store").runs == 5
     with pytest.raises(UsageError, match="find"):
-        ip.run_line_magic("nb2", "find --limit many")
-    ip.run_line_magic("config", "Nb2Magics.store = ''")
+        shell.run_line_magic("nb2", "find --limit many")
