@@ -172,3 +172,23 @@ class _Out:
     def __call__(self, msg) -> None:  # type: ignore[no-untyped-def]
         if msg["msg_type"] == "stream":
             self.text.append(msg["content"]["text"])
+
+
+def test_the_magic_lists_saved_sessions_and_resumes_one(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nb2.notebook.magic import Nb2Magics
+
+    earlier = nb2.Session(nb2.OfflineBackend(), store=tmp_path / "runs", name="hero")
+    made = earlier.generate("a lighthouse")
+    earlier.edit("add fog")
+    shell = InteractiveShell.instance()
+    magics = Nb2Magics(shell=shell)  # a new kernel's magic: it has made no session yet
+    magics.store, magics.progress = str(tmp_path / "runs"), False
+    shell.register_magics(magics)
+    listed = str(shell.run_line_magic("nb2", "sessions"))
+    assert "  hero: 2 turns" in listed and "* default: 0 turns" in listed
+    shell.run_cell_magic("nb2", "--session hero --edit -o e", "make it night")
+    e = shell.user_ns.pop("e")
+    assert e.parent.params.prompt == "add fog" and e.parent.id != made.id
+    assert "  hero: 3 turns" in str(shell.run_line_magic("nb2", "sessions"))

@@ -247,14 +247,7 @@ class Nb2Magics(Magics):
         if verb == "history":
             return self.session(words[1] if len(words) > 1 else None).history
         if verb == "sessions":
-            names = sorted(set(self.sessions) | {self.active})
-            return Lines(
-                "\n".join(
-                    f"{'*' if n == self.active else ' '} {n}: "
-                    f"{len(self.sessions[n].history) if n in self.sessions else 0} turns"
-                    for n in names
-                )
-            )
+            return Lines(self.sessions_text())
         if verb == "use" and len(words) == 2:
             self.active = words[1]
             return None
@@ -278,6 +271,24 @@ class Nb2Magics(Magics):
         if verb == "store":
             return nb2.store_stats(store)
         return nb2.Gallery(store=store, session=self.session())
+
+    def sessions_text(self) -> str:
+        """This kernel's sessions and those saved in the store (``--session NAME`` resumes)."""
+        from ..store import Store
+        from ..store.sessions import read_session, session_names
+
+        root = Path(self.store) if self.store else Store.default_root()
+        store = Store(root) if Store.is_store(root) else None  # listing makes no store
+        saved = set(session_names(store)) if store else set()
+        names = sorted(set(self.sessions) | {self.active} | saved)
+
+        def turns(name: str) -> int:
+            if name in self.sessions:
+                return len(self.sessions[name].history)
+            return len((read_session(store, name) or {}).get("turns", [])) if store else 0
+
+        star = {n: "*" if n == self.active else " " for n in names}
+        return "\n".join(f"{star[n]} {n}: {turns(n)} turns" for n in names)
 
     def config_text(self) -> str:
         s = self.sessions.get(self.active)
