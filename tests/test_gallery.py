@@ -140,3 +140,6 @@ def test_the_line_magic_opens_the_gallery_on_its_session(made):
     assert isinstance(g, Gallery) and g.total == 4 and g.session is magics.session()
     data, _ = g._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data and "runs=4" in data["text/plain"]
+    html = data["text/html"]  # where no widget manager runs: the page's first runs, escaped
+    assert "lighthouse {at} dusk &lt;b&gt;" in html and "<b>" not in html
+    assert html.count("data:image/") == 4

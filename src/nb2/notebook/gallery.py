@@ -31,6 +31,7 @@ log = logging.getLogger("nb2")
 STATIC = Path(__file__).parent.parent / "static"
 PAGE = 48
 VIEW_SIDE = 1280
+STATIC_ROWS = 8  # runs shown where the widget cannot run (the notebook file stays light)
 FILTERS = ("model", "resolution", "aspect_ratio", "output_format", "google_search",
            "session", "since", "status", "sort")  # fmt: skip
 
@@ -217,8 +218,17 @@ class Gallery(anywidget.AnyWidget):
             self._box = ipywidgets.VBox([self, self.outlet])
         bundle = self._box._repr_mimebundle_(**kwargs)
         data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
-        data = {**(data or {}), "text/plain": repr(self)}
+        data = {**(data or {}), "text/plain": repr(self), "text/html": self._static_html()}
         return data, meta
+
+    def _static_html(self) -> str:
+        """Where no widget manager runs (GitHub, nbviewer): the first runs of the page."""
+        from ..engine.find import Runs
+        from ..views.runs import runs_table_html
+
+        records = [self.store.get(i["id"]) for i in self.items[:STATIC_ROWS]]
+        runs = Runs([Result(r, self.store) for r in records if r], self.store)
+        return runs_table_html(runs.rows(STATIC_ROWS), total=self.total)
 
 
 def _image(result: Result, side: int) -> bytes:
