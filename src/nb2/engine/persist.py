@@ -31,7 +31,7 @@ class Saver:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._refs: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(item) -> (item, entry)
+        self._refs: dict[int, tuple[Any, dict[str, Any] | None]] = {}  # id -> (item, entry)
         self.failed = False
 
     def save(self, order: list[Turn], current: Turn | None) -> None:
@@ -63,13 +63,15 @@ class Saver:
         for i, item in enumerate(self.session.references):
             seen = self._refs.get(id(item))
             if seen is not None and seen[0] is item:
-                out.append(seen[1])
+                if seen[1] is not None:
+                    out.append(seen[1])
                 continue
             try:
                 ref = as_reference(item, i)
                 sha, _ = self.session.store.put_image(ref.data, ref.load().ext)
-            except (Nb2Error, OSError) as exc:  # kept in memory all the same
+            except (Nb2Error, OSError) as exc:  # kept in memory all the same; said once
                 log.warning("nb2: reference %d of %r is not saved (%s)", i, self.session.name, exc)
+                self._refs[id(item)] = (item, None)
                 continue
             entry = {"sha256": sha, "ext": ref.load().ext, "role": ref.role, "name": ref.name}
             self._refs[id(item)] = (item, entry)
