@@ -105,3 +105,22 @@ def test_export_takes_ids_a_history_or_a_find(made, tmp_path):
     assert json.loads(zipfile.ZipFile(found).read("manifest.json"))["runs"] == [c.id]
     with pytest.raises(ValidationError, match="not a run"):
         nb2.export(["no-such-run"], tmp_path / "x.zip", store=s.store)
+
+
+def test_a_bundle_missing_an_image_its_records_need_is_refused(made, tmp_path):
+    _, a, _, _ = made
+    path = nb2.export([a], tmp_path / "a.zip")
+    output = a.record["output"]["sha256"]
+
+    def drop(name, data):
+        if name != "manifest.json":
+            return data
+        m = json.loads(data)
+        m["files"] = {k: v for k, v in m["files"].items() if output not in k}
+        return json.dumps(m).encode()
+
+    _rewrite(path, tmp_path / "thin.zip", drop)
+    theirs = nb2.Store(tmp_path / "theirs")
+    with pytest.raises(ValidationError, match="does not carry"):
+        nb2.import_bundle(tmp_path / "thin.zip", store=theirs)
+    assert list(theirs.records()) == []

@@ -148,6 +148,11 @@ def import_bundle(
                 records[run[1]] = record
             else:
                 images[name] = data
+    carried = {m[1] for name in images if (m := _IMAGE.fullmatch(name))}
+    for run_id, record in records.items():  # a record never points at an image nobody has
+        for sha in _images_of(record):
+            if sha not in carried and store.image_path(sha) is None:
+                raise _bad(path, f"run {run_id} needs image {sha[:12]}, which it does not carry")
     report = Imported()
     for name, data in images.items():  # images first: a record never points at nothing
         store.put_image(data, name.rsplit(".", 1)[1])
