@@ -32,12 +32,18 @@ _LAZY = {
     "diff": ".engine.diff",
     "Duel": ".notebook.duel",
     "Explorer": ".notebook.explore",
+    "find": ".engine.find",
+    "store_stats": ".engine.find",
+    "export": ".engine.bundle",
+    "import_bundle": ".engine.bundle",
+    "Gallery": ".notebook.gallery",
 }
 
 __all__ = [
     "Duel",
     "Emulator",
     "Explorer",
+    "Gallery",
     "History",
     "OfflineBackend",
     "Panel",
@@ -51,10 +57,14 @@ __all__ = [
     "diff",
     "diff_manifests",
     "errors",
+    "export",
+    "find",
+    "import_bundle",
     "leave_one_out",
     "models",
     "open",
     "recover",
+    "store_stats",
 ]
 
 if TYPE_CHECKING:
@@ -62,8 +72,10 @@ if TYPE_CHECKING:
     from .backends.offline import OfflineBackend
     from .backends.replicate import ReplicateBackend
     from .emulator import Emulator
+    from .engine.bundle import export, import_bundle
     from .engine.cells import leave_one_out
     from .engine.diff import diff
+    from .engine.find import find, store_stats
     from .engine.history import History
     from .engine.manifests import diff_manifests
     from .engine.recover import recover
@@ -71,6 +83,7 @@ if TYPE_CHECKING:
     from .engine.session import Session
     from .notebook.duel import Duel
     from .notebook.explore import Explorer
+    from .notebook.gallery import Gallery
     from .notebook.panel import Panel
     from .params import Params
     from .references import Reference

@@ -61,6 +61,14 @@ def recover(
     return report
 
 
+def on_open(store: Store, backend: Backend) -> list[dict[str, Any]]:
+    """What a new Session settles of what earlier kernels left unsettled (cheap when nothing
+    is): finished predictions are collected, running ones left for later."""
+    if not store.has_unsettled():
+        return []
+    return recover(store, backend=backend, running="leave", timeout=15.0)
+
+
 def _settle(
     store: Store,
     record: dict[str, Any],

@@ -227,6 +227,15 @@ class Result:
         return hash(self.id)
 
 
+def snapshot_warning(result: Result) -> GroundedSnapshotWarning:
+    """What a grounded result from the store is: the web of then, not a new search."""
+    return GroundedSnapshotWarning(
+        f"nb2: {_short(result.params.prompt)!r} is grounded and comes from the store: "
+        f"it is a snapshot of the web at {result.grounded_at}, not a fresh search "
+        "(pass fresh=True to search again; said once per session)"
+    )
+
+
 def _short(text: str, n: int = 48) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"

@@ -23,10 +23,10 @@ from ..inputs import ModelInput
 from ..params import Params
 from ..references import EDIT_ROLE, Reference
 from ..store import CACHE_MODES, Store
-from . import anymodel, runner
+from . import anymodel, persist, recover, runner
 from .history import History, Turn
 from .modelschemas import Schemas
-from .result import GroundedSnapshotWarning, Result, _short
+from .result import Result, snapshot_warning
 from .siblings import sibling_records
 
 if TYPE_CHECKING:
@@ -41,7 +41,9 @@ class Session:
     ``backend`` defaults to Replicate when REPLICATE_API_TOKEN is set and to the offline
     stand-in otherwise; ``store`` is a folder (default ``./nb2-runs``); ``cache`` is ``auto``
     (reuse identical requests), ``replay`` (never call the backend) or ``off`` (default from
-    ``NB2_CACHE``, else auto). The keyword defaults apply to every ``generate``.
+    ``NB2_CACHE``, else auto). The keyword defaults apply to every ``generate``. The tree is
+    saved in the store under ``name`` and picked up by the next ``Session`` of that name
+    (``resume=False``: a fresh tree, which replaces the saved one at its first turn).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Session:
         cache: str | None = None,
         *,
         name: str = "default",
+        resume: bool = True,
         model: str = models.DEFAULT_MODEL,
         resolution: str | None = None,
         aspect_ratio: str | None = None,
@@ -88,17 +91,13 @@ class Session:
         self._snapshot_noted = False  # the grounded-replay note is said once per session
         self._inflight = runner.InFlight()
         self.schemas = Schemas(self)  # other models' input schemas: the store, else the API
+        self.panel_selected: str | None = None  # the panel's selected node, kept with the tree
+        self._saver = persist.Saver(self)
+        if saved := persist.restore(self) if resume else None:
+            self._turns, self._order, self._current, refs = saved
+            self.references = self.references if references is not None else refs or []
         runner.announce(self.backend)
-        self.recovered = self._recover()
-
-    def _recover(self) -> list[dict[str, Any]]:
-        """Settle what earlier kernels left unsettled in this store (cheap when nothing is):
-        finished predictions are collected, running ones left for later."""
-        if not self.store.has_unsettled():
-            return []
-        from .recover import recover
-
-        return recover(self.store, backend=self.backend, running="leave", timeout=15.0)
+        self.recovered = recover.on_open(self.store, self.backend)
 
     def __repr__(self) -> str:
         return (
@@ -106,7 +105,6 @@ class Session:
             f"cache={self.cache!r}, turns={len(self._order)})"
         )
 
-    # -- the public verbs ----------------------------------------------------------------------
     @property
     def current(self) -> Result | None:
         return self._current.result if self._current else None
@@ -227,8 +225,22 @@ class Session:
         """Make ``result`` the current turn: the next ``edit`` builds on it."""
         result = self._own(result)
         with self._lock:
-            self._current = self._turns[result.id]
+            self._show(self._turns[result.id])
         return result
+
+    def adopt(self, result: Result) -> Result:
+        """A stored run (nb2.find, the gallery, a bundle) joins the tree as the current turn,
+        under its parent if that is in the tree: edits then build on it."""
+        rec, up = result.record, self._turns.get(str(result.record.get("parent")))
+        kind = "generate" if rec.get("kind") in (None, "grid") else str(rec["kind"])
+        return self._add(rec, result.params, kind, up.result if up else None, cached=True)
+
+    def note_selected(self, result: Result) -> None:
+        """Keep the panel's selection with the saved tree (it never moves the current turn)."""
+        with self._lock:
+            if result.id in self._turns and self.panel_selected != result.id:
+                self.panel_selected = result.id
+                self._saver.save(self._order, self._current)
 
     # -- the one path every request takes (the pipeline itself is runner.py) -----------------
     def run(
@@ -243,8 +255,7 @@ class Session:
         checkout: bool = True,
     ) -> Result:
         """One request, from the store or the backend. ``checkout=False`` leaves the current
-        turn where it is (the panel's runs: what ``edit()`` in code builds on never depends on
-        clicks)."""
+        turn where it is (the panel's runs: code's ``edit()`` never depends on clicks)."""
         mine = None  # the cache key this call makes, when it is the one in flight
         while self.cache != "off" and not fresh:
             record = self.lookup(params)
@@ -301,20 +312,11 @@ class Session:
 
     def _note_snapshot(self, result: Result) -> None:
         """Once per session: a stored grounded result is the web of then, not a new search."""
-        if not result.grounded_at:
-            return
         with self._lock:
-            if self._snapshot_noted:
+            if not result.grounded_at or self._snapshot_noted:
                 return
             self._snapshot_noted = True
-        warnings.warn(
-            GroundedSnapshotWarning(
-                f"nb2: {_short(result.params.prompt)!r} is grounded and comes from the store: "
-                f"it is a snapshot of the web at {result.grounded_at}, not a fresh search "
-                "(pass fresh=True to search again; said once per session)"
-            ),
-            stacklevel=3,
-        )
+        warnings.warn(snapshot_warning(result), stacklevel=3)
 
     # -- records and turns -----------------------------------------------------------------
     def _add(
@@ -373,6 +375,7 @@ class Session:
             self._order.append(turn)
         if current:
             self._current = turn
+        self._saver.save(self._order, self._current)
 
     def compare(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -19,7 +20,7 @@ from IPython.core.magic_arguments import (
 )
 from traitlets import Bool, Float, Int, Unicode, default
 
-from . import cellargs, chainargs
+from . import cellargs, chainargs, findargs
 from .cellargs import CellArgs, interpolate, split_variants
 from .live import Handle, Lines, run_live
 
@@ -64,7 +65,7 @@ class Nb2Magics(Magics):
     def __init__(self, shell: Any = None, **kw: Any) -> None:
         super().__init__(shell=shell, **kw)
         self.sessions: dict[str, Any] = {}
-        self.active = "default"
+        self.active = notebook_session()
 
     # -- sessions ---------------------------------------------------------------------------
     def session(self, name: str | None = None) -> Any:
@@ -263,7 +264,8 @@ class Nb2Magics(Magics):
     # -- %nb2 -------------------------------------------------------------------------------
     @line_magic("nb2")
     def nb2_line(self, line: str) -> Any:
-        """%nb2 history | sessions | use NAME | config | then OWNER/MODEL [KEY=VALUE ...]"""
+        """%nb2 history | sessions | use NAME | config | then OWNER/MODEL [KEY=VALUE ...] |
+        find WORDS --since 7d | store | gallery"""
         words = line.split()
         verb = words[0] if words else "config"
         if verb == "then" and len(words) > 1:  # chain steps on the current image
@@ -272,25 +274,51 @@ class Nb2Magics(Magics):
         if verb == "history":
             return self.session(words[1] if len(words) > 1 else None).history
         if verb == "sessions":
-            names = sorted(set(self.sessions) | {self.active})
-            return Lines(
-                "\n".join(
-                    f"{'*' if n == self.active else ' '} {n}: "
-                    f"{len(self.sessions[n].history) if n in self.sessions else 0} turns"
-                    for n in names
-                )
-            )
+            return Lines(self.sessions_text())
         if verb == "use" and len(words) == 2:
             self.active = words[1]
             return None
         if verb == "config":
             return Lines(self.config_text())
+        if verb in ("find", "store", "gallery"):
+            return self._catalog(verb, line.split(None, 1)[1] if len(words) > 1 else "")
         raise UsageError(
-            "%nb2: use history [NAME], sessions, use NAME, config, or then OWNER/MODEL [K=V ...]"
+            "%nb2: use history [NAME], sessions, use NAME, config, then OWNER/MODEL [K=V ...], "
+            "find WORDS [--OPTIONS], store or gallery"
         )
 
     def _live(self, fn: Any) -> Any:
         return run_live(self.progress, fn)
+
+    def _catalog(self, verb: str, rest: str) -> Any:
+        """%nb2 find / store / gallery: the whole store, not one session."""
+        import nb2
+
+        store = self.store or None
+        if verb == "find":
+            text, filters = findargs.parse(rest)
+            return nb2.find(text, store=store, **filters)
+        if verb == "store":
+            return nb2.store_stats(store)
+        return nb2.Gallery(store=store, session=self.session())
+
+    def sessions_text(self) -> str:
+        """This kernel's sessions and those saved in the store (``--session NAME`` resumes)."""
+        from ..store import Store
+        from ..store.sessions import read_session, session_names
+
+        root = Path(self.store) if self.store else Store.default_root()
+        store = Store(root) if Store.is_store(root) else None  # listing makes no store
+        saved = set(session_names(store)) if store else set()
+        names = sorted(set(self.sessions) | {self.active} | saved)
+
+        def turns(name: str) -> int:
+            if name in self.sessions:
+                return len(self.sessions[name].history)
+            return len((read_session(store, name) or {}).get("turns", [])) if store else 0
+
+        star = {n: "*" if n == self.active else " " for n in names}
+        return "\n".join(f"{star[n]} {n}: {turns(n)} turns" for n in names)
 
     def config_text(self) -> str:
         s = self.sessions.get(self.active)
@@ -306,6 +334,12 @@ class Nb2Magics(Magics):
         names = [trait for trait, _ in _DEFAULTS] + ["concurrency", "confirm_cells", "budget"]
         lines += [f"{name}: {_shown(name, getattr(self, name))}" for name in names]
         return "\n".join(lines)
+
+
+def notebook_session() -> str:
+    """The notebook's own session, so two notebooks on one store keep two trees: its file name
+    (Jupyter tells a kernel in JPY_SESSION_NAME), else ``default``."""
+    return Path(os.environ.get("JPY_SESSION_NAME", "")).stem or "default"
 
 
 def _shown(name: str, value: Any) -> str:

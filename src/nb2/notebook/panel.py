@@ -104,8 +104,9 @@ class Panel(anywidget.AnyWidget):
         self._sync_history()
         self._sync_references()
         history = self.session.history
-        start = self.session.current or (history[-1] if len(history) else None)
-        if start is not None:  # the notebook's current turn, else the latest
+        kept = [r for r in history if r.id == self.session.panel_selected]
+        start = (kept or [self.session.current])[0] or (history[-1] if len(history) else None)
+        if start is not None:  # the saved selection, else code's current turn, else the latest
             self._select(start, missing_ok=True)
 
     def __repr__(self) -> str:
@@ -362,6 +363,7 @@ class Panel(anywidget.AnyWidget):
         image = (ps.image_or_empty if missing_ok else ps.image_of)(result, VIEW_SIDE, 88)
         self.image = image  # the panel's selection; the session's current turn is code's
         self.selected = result.id
+        self.session.note_selected(result)  # saved with the tree, for the next kernel
 
     def _node(self, node: Any) -> Result:
         return ps.node_of(self.session, node)

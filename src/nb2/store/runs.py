@@ -8,6 +8,9 @@ Layout under the root folder::
     pending/<run id>            runs that may have spent money and are not settled yet: their
                                 prediction id is in the record; the running process holds a
                                 lock on this file, so nb2.recover() leaves live runs alone
+    sessions/<name>.json        each named session's tree (sessions.py)
+    index.sqlite, thumbs/       the run index and kept thumbnails (index.py, thumbs.py): both
+                                made again from the above when missing
 
 Every write goes to a temporary file in the same folder and is renamed into place, so a reader
 (another kernel, a crash) sees a whole file or none. Images are verified against their name
