@@ -1,8 +1,10 @@
 """nb2 against the official client by hand, side by side, in one run.
 
-    python benchmarks/run.py           # the full figures (about two minutes)
+    python benchmarks/run.py           # the full figures (about three minutes)
     python benchmarks/run.py --quick   # fewer repeats; the plain loop is extrapolated
 
+The store at scale (a 10,000-run store: index rebuild, find, resume, the gallery's page) comes
+from outlives.py; judging (diff, the duel) has its own script, bench_judging.py.
 Prints a table (figure, nb2, baseline, ratio/target, met) and writes
 benchmarks/results/run.json (run-quick.json with --quick).
 """
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # figures.py sits next to this f
 
 import figures
 import money
+import outlives
 
 
 def machine() -> str:
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows: list[figures.Row] = []
     t0 = time.perf_counter()
-    for fig in [*figures.FIGURES, money.interrupts]:
+    for fig in [*figures.FIGURES, money.interrupts, outlives.figures]:
         print(f"... {fig.__name__}", file=sys.stderr, flush=True)
         rows += fig(args.quick)
     took = time.perf_counter() - t0

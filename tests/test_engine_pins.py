@@ -50,7 +50,7 @@ def test_an_edit_is_read_from_the_store_unless_fresh(s):
     e1 = s.edit("make it red")
     s.checkout(r)
     e2 = s.edit("make it red")
-    assert e2 is e1 and s.backend.calls == 2
+    assert e2 == e1 and e2.cached and e2.number == e1.number and s.backend.calls == 2
     s.checkout(r)
     e3 = s.edit("make it red", fresh=True)
     assert e3.id != e1.id and s.backend.calls == 3
@@ -61,7 +61,7 @@ def test_a_cache_hit_on_a_held_run_becomes_current(s):
     b = s.generate("a boat")
     assert s.current is b
     again = s.generate("a kite")
-    assert again is a and s.current is a and s.backend.calls == 2
+    assert again == a and again.cached and s.current == a and s.backend.calls == 2
     assert s.edit("add a tail").record["parent"] == a.id
 
 
@@ -72,7 +72,7 @@ def test_checkout_false_leaves_the_current_turn(s):
     s.run(s.params("a kite"), checkout=False)
     assert s.current is a
     s.run(s.params("a boat"))
-    assert s.current is b
+    assert s.current == b
 
 
 def test_a_grid_cell_used_as_a_parent_joins_the_tree(s):
@@ -306,3 +306,144 @@ def test_durations_read_as_people_say_them():
         "2 min 5 s",
         "60 min 0 s",
     ]
+
+
+# -- the runner ---------------------------------------------------------------------------
+class Scripted:
+    """A backend that answers what a test tells it, after the test lets it go."""
+
+    name = "scripted"
+    offline = True
+
+    def __init__(self, answer: Any) -> None:
+        self.answer, self.calls, self.go = answer, 0, threading.Event()
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "offline": True}
+
+    def run(self, params, *, cancel=None, on_status=None, on_created=None) -> Output:
+        self.calls += 1
+        assert self.go.wait(30)
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+
+def test_identical_requests_wait_for_a_blocked_one_and_are_not_sent(tmp_path):
+    from nb2.errors import ModerationError
+
+    backend = Scripted(ModerationError("E005: flagged as sensitive"))
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            s.generate("a kite")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    while backend.calls == 0:
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.2)  # the others are waiting on the first now
+    backend.go.set()
+    for t in threads:
+        t.join(30)
+    assert backend.calls == 1 and len(errors) == 3
+    assert all(isinstance(e, ModerationError) for e in errors)
+    assert sum("just blocked" in str(e) for e in errors) == 2
+
+
+def test_a_waiter_that_is_stopped_stops_without_sending(tmp_path):
+    backend = Scripted(CanceledError("never reached"))
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+
+    def ask() -> None:
+        with pytest.raises(CanceledError):
+            s.generate("a kite")
+
+    first = threading.Thread(target=ask)
+    first.start()
+    while backend.calls == 0:
+        threading.Event().wait(0.01)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(CanceledError, match="identical request"):
+        s.generate("a kite", cancel=stop)
+    backend.go.set()
+    first.join(30)
+    assert backend.calls == 1
+
+
+def test_an_output_that_is_not_an_image_fails_and_is_recorded(tmp_path):
+    from nb2.errors import GenerationError
+
+    backend = Scripted(Output(b"<html>busy</html>", "png", prediction_id="p-junk"))
+    backend.go.set()
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    with pytest.raises(GenerationError, match="not an image"):
+        s.generate("a kite")
+    (record,) = s.store.records()
+    assert record["status"] == "failed" and record["prediction_id"] == "p-junk"
+    assert 0 <= record["wall_time"] < 60 and not s.store.has_unsettled()
+
+
+def test_a_store_that_fills_after_the_money_is_spent_keeps_the_prediction(tmp_path, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    from nb2.errors import StoreError
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
+    backend = Scripted(Output(buf.getvalue(), "png", prediction_id="p-paid"))
+    backend.go.set()
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+
+    def full(data, ext):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(s.store, "put_image", full)
+    with pytest.raises(StoreError, match="p-paid"):
+        s.generate("a kite")
+    (record,) = s.store.records()
+    assert record["status"] == "pending" and record["prediction_id"] == "p-paid"
+    assert s.store.has_unsettled() and len(s.history) == 0
+
+
+def test_records_say_when_in_utc_and_name_runs_by_time(s):
+    import re
+
+    r = s.generate("a kite")
+    rec = r.record
+    assert re.fullmatch(r"\d{8}T\d{12}-[0-9a-f]{8}", rec["run_id"])
+    for key in ("requested_at", "completed_at"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", rec[key]), key
+    assert rec["requested_at"] <= rec["completed_at"] and s.recovered == []
+
+
+def test_replay_never_calls_the_backend(s):
+    s.generate("a kite")
+    replay = nb2.Session(backend=s.backend, store=s.store.root, cache="replay")
+    assert replay.generate("a kite").cached
+    with pytest.raises(nb2.errors.ReplayMissError):
+        replay.generate("a boat")
+    assert s.backend.calls == 1
+
+
+def test_a_grounded_result_from_the_store_says_it_is_a_snapshot_once(s):
+    from nb2.engine.result import GroundedSnapshotWarning
+
+    s.generate("a cafe", google_search=True)
+    again = nb2.Session(backend=s.backend, store=s.store.root)
+    with pytest.warns(GroundedSnapshotWarning, match="snapshot of the web"):
+        again.generate("a cafe", google_search=True)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again.generate("a cafe", google_search=True)  # said once per session
+        again.generate("a kite")  # not grounded: nothing to say

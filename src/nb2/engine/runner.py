@@ -152,6 +152,8 @@ def _settle(
         except BaseException as exc:
             _fail(store, record, exc, time.perf_counter() - t0)
             raise
+        # a backend that never said on_created still names its prediction: keep it for recover
+        record["prediction_id"] = record.get("prediction_id") or out.prediction_id
         try:
             fill(record, out, time.perf_counter() - t0, store)
             if out.more:  # a list output: the other files are sibling runs
