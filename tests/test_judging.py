@@ -335,13 +335,15 @@ def test_a_grid_with_repeats_shows_each_cells_samples_in_one_row(session: nb2.Se
     g = session.compare(prompt=["a red fox", "a blue fox"], repeat=3)
     g.run()
     html = g._repr_html_()
-    rows = re.findall(r"<tr><th>prompt=(P\d)</th>(.*?)</tr>", html)
+    rows = re.findall(
+        r'<tr><th class="nb2-rowhead"><span class="meta">prompt</span> (P\d)</th>(.*?)</tr>', html
+    )
     assert [p for p, _ in rows] == ["P1", "P2"]
     for prompt, row in rows:
         ids = re.findall(r'alt="nb2 result ([^"]+)"', row)
         mine = [c.result.id for c in g.cells if c.labels["prompt"] == prompt]
         assert ids == mine and len(set(ids)) == 3  # the three samples, side by side
-    assert "repeat=#3" in html
+    assert '<span class="meta">repeat</span> #3' in html
     assert [r["samples"] for r in g.summary().rows] == [3, 3]
     assert [r["cells"] for r in g.summary().rows] == [1, 1]
 
