@@ -25,6 +25,7 @@ export function comparePane({ model, channel, report, urls }) {
   const tagA = h("span", { class: "nb2-wipe-tag nb2-wipe-tag-a", text: "A" });
   const tagB = h("span", { class: "nb2-wipe-tag nb2-wipe-tag-b", text: "B" });
   const diffImg = h("img", { class: "nb2-diff-img", alt: "difference map" });
+  const mapBox = h("div", { class: "nb2-diff-map" }); // holds the map once it has come
   const figures = h("div", { class: "nb2-diff-figures", role: "status" });
   const diffNote = h("div", { class: "nb2-cmp-caption nb2-diff-note" });
   const buttons = MODES.map(([mode, label]) => h("button", {
@@ -33,7 +34,7 @@ export function comparePane({ model, channel, report, urls }) {
   const panes = {
     side: h("div", { class: "nb2-side" }, h("figure", {}, a, captionA), h("figure", {}, b, captionB)),
     wipe: h("div", { class: "nb2-wipe-box" }, h("div", { class: "nb2-wipe" }, wipeA, wipeB, line, tagA, tagB), slider),
-    diff: h("div", { class: "nb2-diff" }, figures, diffImg, diffNote),
+    diff: h("div", { class: "nb2-diff" }, figures, mapBox, diffNote),
   };
   const el = h("div", { class: "nb2-compare" },
     h("div", { class: "nb2-row" }, h("span", { class: "nb2-section", text: "Compare" }),
@@ -66,11 +67,12 @@ export function comparePane({ model, channel, report, urls }) {
     delete el.dataset.changed;
     delete el.dataset.ssim;
     figures.textContent = "computing the difference…";
-    diffImg.removeAttribute("src");
+    mapBox.replaceChildren();
     try {
       const { msg, buffers } = await channel.request("diff", { nodes: ids });
       if (shown !== key) return;
       diffImg.src = urls.get("cmp:diff", buffers[0]);
+      mapBox.replaceChildren(diffImg);
       figures.textContent = diffFigures(msg.changed, msg.ssim);
       el.dataset.changed = String(msg.changed);
       el.dataset.ssim = String(msg.ssim);
