@@ -45,14 +45,16 @@ export function historyTree({ model, urls, onPick, picks }) {
       type: "button",
       class: classes.join(" "),
       dataset: { id: n.id, number: String(n.number) },
-      title: `#${n.number} ${kind}: ${n.prompt}\n${n.width}×${n.height} ${n.format}`,
+      title: `#${n.number} ${kind}: ${n.prompt}\n${n.width}×${n.height} ${n.format}${n.rating ? `\nrated ${n.rating} of 5` : ""}`,
       onclick: () => onPick(n),
     },
       h("img", { src: urls.get(`node:${n.id}`, n.thumb), alt: `#${n.number}` }),
       h("span", { class: "nb2-node-text" },
         h("span", {},
           h("span", { class: "nb2-node-label", text: `#${n.number}${pick >= 0 ? ` (${"AB"[pick]})` : ""}` }),
-          h("span", { class: "nb2-node-badges", text: ` ${[kind, ...badges].join(" · ")}` })),
+          h("span", { class: "nb2-node-badges", text: ` ${[kind, ...badges].join(" · ")}` }),
+          n.rating ? h("span", { class: "nb2-node-rating", dataset: { rating: String(n.rating) }, title: `rated ${n.rating} of 5`,
+            text: ` ${"\u2605".repeat(n.rating)}` }) : null),
         // the instruction (or prompt) itself, on the node: the tree reads without hovering
         h("span", { class: "nb2-node-prompt", text: n.prompt })));
   }

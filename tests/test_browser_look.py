@@ -354,6 +354,7 @@ def test_the_tree_reads_at_thirty_nodes_and_the_wipe_names_a_and_b(page: Any, py
     panel.locator('.nb2-node.nb2-selected[data-number="2"]').wait_for()
     panel.locator(".nb2-compare-start").click()
     panel.locator('.nb2-node[data-number="3"]').click()
+    panel.locator('.nb2-cmp-mode[data-mode="wipe"]').click()  # side by side is the default
     panel.locator(".nb2-wipe-tag-b").wait_for()
     panel.locator(".nb2-wipe-slider").fill("30")
     assert panel.locator(".nb2-wipe-tag-a").inner_text() == "A · #2"

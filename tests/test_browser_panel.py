@@ -380,6 +380,7 @@ def test_compare_two_nodes(page: Any, py: Kernel) -> None:
         "() => [...document.querySelectorAll('.nb2-panel')[0].querySelectorAll('.nb2-compare img')]"
         ".every(i => i.complete && i.naturalWidth > 0)"
     )
+    panel.locator('.nb2-cmp-mode[data-mode="wipe"]').click()  # side by side is the default
     slider = panel.locator(".nb2-wipe-slider")
     slider.fill("25")
     assert "25%" in (panel.locator(".nb2-wipe-b").get_attribute("style") or "")
