@@ -210,3 +210,21 @@ def test_the_line_magic_finds_and_summarises(runs):
     assert shell.run_line_magic("nb2", "store").runs == 5
     with pytest.raises(UsageError, match="find"):
         shell.run_line_magic("nb2", "find --limit many")
+
+
+def test_find_filters_on_ratings(tmp_path):
+    from nb2.backends.offline import OfflineBackend
+    from nb2.errors import ValidationError
+
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+    kite, boat, _cat = (s.generate(p) for p in ("a kite", "a boat", "a cat"))
+    kite.rate(5)
+    boat.rate(3)
+    found = nb2.find(store=s.store, min_rating=4)
+    assert [r.id for r in found] == [kite.id]
+    assert {r.id for r in nb2.find(store=s.store, min_rating=3)} == {kite.id, boat.id}
+    assert len(nb2.find(store=s.store, min_rating=1, limit=1)) == 1
+    assert len(nb2.find(store=s.store)) == 3
+    with pytest.raises(ValidationError) as exc:
+        nb2.find(store=s.store, min_rating=6)
+    assert exc.value.field == "min_rating"

@@ -12,6 +12,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
+from ..errors import ValidationError
 from ..store import Store
 from ..store.filters import Query
 from ..store.index import Index
@@ -31,17 +32,37 @@ def find(
     *,
     store: Store | str | os.PathLike[str] | None = None,
     limit: int | None = None,
+    min_rating: int | None = None,
     **filters: Any,
 ) -> Runs:
     """The stored runs matching ``text`` (every word, as a prefix, in the prompt) and the
     filters, newest first: model, resolution, aspect (aspect_ratio), format, search
     (google_search), image_search, status (default ``succeeded``; None: any), session, kind,
-    grid, offline, since / until (``7d``, ``12h``, an ISO date), min_cost / max_cost, and
-    sort (``time``, ``oldest``, ``cost``, ``cheapest``)."""
+    grid, offline, since / until (``7d``, ``12h``, an ISO date), min_cost / max_cost,
+    min_rating (1 to 5: rated at least that), and sort (``time``, ``oldest``, ``cost``,
+    ``cheapest``)."""
     store = as_store(store)
-    query = Query.make(text, limit=limit, **filters)
+    least = _least_rating(min_rating)
+    # ratings live beside the records (store/judgments.py), not in the index: filter after it
+    query = Query.make(text, limit=None if least else limit, **filters)
     rows = Index.of(store).search(query)
-    return Runs([Result(r["record"], store) for r in rows], store, query)
+    found = [Result(r["record"], store) for r in rows]
+    if least:
+        found = [r for r in found if (r.rating or 0) >= least][:limit]
+    return Runs(found, store, query)
+
+
+def _least_rating(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise ValidationError(
+            f"min_rating: {value!r} is not a rating; allowed: 1 to 5",
+            field="min_rating",
+            value=value,
+            allowed="1 to 5",
+        )
+    return value
 
 
 class Runs(list[Result]):

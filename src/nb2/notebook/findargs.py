@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--min-cost", type=float)
     ap.add_argument("--max-cost", type=float)
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--min-rating", type=int)
     ap.add_argument("--any-status", action="store_true")
     return ap
 
