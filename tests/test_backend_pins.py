@@ -1,0 +1,253 @@
+"""Pins for the Replicate backend's edges, each a mutant the mutation run found unpinned
+(scripts/mutate.py backend): the "never pay twice" raise, statuses nobody mapped, downloads that
+must not be retried, an unreachable server, polls that must not swallow a 4xx, the rate limiter.
+
+Through the official client over loopback HTTP against the emulator, with a one-second sync
+hold. Nothing waits on a clock: a fault is armed from ``on_status`` at the step it targets, and
+the assertions read what the emulator saw (``requests``, ``created``, ``canceled``)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+import pytest
+
+import nb2
+from nb2 import errors
+from nb2.emulator import Emulator
+from nb2.params import Params
+
+from .conftest import TOKEN
+
+
+def _backend(emu: Emulator | str, **kw: Any) -> nb2.ReplicateBackend:
+    kw.setdefault("poll_interval", 0.05)
+    kw.setdefault("wait", 1)
+    kw.setdefault("lost_create_grace", 0.05)
+    url = emu if isinstance(emu, str) else emu.base_url
+    return nb2.ReplicateBackend(api_token=TOKEN, base_url=url, **kw)
+
+
+def _count(emu: Emulator, method: str, test: Any) -> int:
+    return sum(1 for m, p in emu.requests if m == method and test(p))
+
+
+def _creates(emu: Emulator) -> int:
+    return _count(emu, "POST", lambda p: p.startswith("/v1/models/"))
+
+
+def _lists(emu: Emulator) -> int:
+    return _count(emu, "GET", lambda p: p.startswith("/v1/predictions?"))
+
+
+def _polls(emu: Emulator, pid: str) -> int:
+    return _count(emu, "GET", lambda p: p == f"/v1/predictions/{pid}")
+
+
+def _cancels(emu: Emulator) -> int:
+    return _count(emu, "POST", lambda p: p.endswith("/cancel"))
+
+
+def _at(status: str, then: Any) -> Any:
+    """An ``on_status`` that calls ``then()`` the first time the run says ``status``."""
+    fired: list[bool] = []
+
+    def on_status(s: str) -> None:
+        if s == status and not fired:
+            fired.append(True)
+            then()
+
+    return on_status
+
+
+def _closed_port() -> str:
+    """A loopback URL where nothing listens: a connect is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# -- creates: lost, 5xx, 4xx ----------------------------------------------------------------------
+def test_a_lost_create_whose_list_cannot_be_read_is_an_error_never_a_second_create(emulator):
+    backend = _backend(emulator)
+    emulator.faults.rate_limit_other = (1, 3600)
+    backend.api.request("GET", "/v1/files", timeout=5)  # the one call allowed: all else is 429
+    emulator.faults.drop_create_responses = 1
+    with pytest.raises(errors.GenerationError, match="nothing is billed twice") as exc:
+        backend.run(Params("a lighthouse"))
+    assert "Unreadable" in str(exc.value)
+    assert len(emulator.created) == 1 and _creates(emulator) == 1
+    assert _lists(emulator) == 3  # three tries at the list, then give up rather than resend
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_5xx_on_create_is_looked_up_and_the_prediction_it_made_is_used(emulator, status):
+    emulator.faults.create_html = 1
+    emulator.faults.create_html_status = status
+    out = _backend(emulator).run(Params("a lighthouse"))
+    assert emulator.created == [out.prediction_id] and _creates(emulator) == 1
+    assert _lists(emulator) >= 1 and out.data[:3] == b"\xff\xd8\xff"
+
+
+def test_a_create_cut_before_the_server_acted_is_sent_again_once(emulator):
+    emulator.faults.drop_connections = 1  # read, never acted on: nothing made
+    out = _backend(emulator).run(Params("a lighthouse"))
+    assert emulator.created == [out.prediction_id]
+    assert _creates(emulator) == 2 and _lists(emulator) >= 1  # looked first, then resent
+
+
+@pytest.mark.parametrize("status", [400, 404, 418])
+def test_an_unmapped_4xx_on_create_is_a_named_error_sent_once(emulator, status):
+    emulator.faults.create_html = 1
+    emulator.faults.create_html_status = status
+    with pytest.raises(errors.GenerationError, match=f"Replicate error {status}"):
+        _backend(emulator).run(Params("x"))
+    assert _creates(emulator) == 1 and _lists(emulator) == 0
+
+
+def test_a_create_refused_at_once_is_not_sent_again(emulator):
+    emulator.faults.credit = False
+    with pytest.raises(errors.InsufficientCreditError):
+        _backend(emulator).run(Params("x"))
+    assert _creates(emulator) == 1 and emulator.created == []
+
+
+# -- an unreachable server ------------------------------------------------------------------------
+def test_an_unreachable_server_is_not_called_a_rate_limit():
+    with pytest.raises(errors.GenerationError, match="after 2 tries") as exc:
+        _backend(_closed_port(), create_retries=1).run(Params("x"))
+    assert not isinstance(exc.value, errors.RateLimitError)
+    assert "reach" in str(exc.value)
+
+
+def test_a_429_then_a_lost_answer_is_not_reported_as_still_throttled(emulator):
+    emulator.faults.throttle_creates = 1
+    emulator.faults.retry_after = 0.01
+    emulator.faults.drop_every = 2  # the second create is cut before the server acts on it
+    with pytest.raises(errors.GenerationError, match="after 2 tries: its answers were lost"):
+        _backend(emulator, create_retries=1).run(Params("x"))
+    assert emulator.created == [] and _creates(emulator) == 2 and _lists(emulator) == 1
+
+
+def test_an_unreachable_server_near_the_deadline_is_not_called_a_rate_limit():
+    with pytest.raises(errors.GenerationError, match="reach") as exc:
+        _backend(_closed_port(), timeout=1).run(Params("x"))
+    assert not isinstance(exc.value, errors.RateLimitError)
+
+
+# -- polls ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [400, 404])
+def test_a_4xx_while_polling_is_a_named_error_at_once(emulator, status):
+    (pid,) = emulator.add_foreign(1, status="processing")
+    emulator.faults.poll_errors = 1
+    emulator.faults.poll_error_status = status
+    with pytest.raises(errors.GenerationError, match=str(status)) as exc:
+        _backend(emulator).collect(pid, "jpg", running="wait", timeout=30)
+    assert exc.value.prediction_id == pid and _polls(emulator, pid) == 1
+
+
+def test_a_4xx_while_a_run_polls_ends_the_run_with_its_id(emulator):
+    emulator.faults.latency = 30  # the one-second hold ends first: the run polls
+
+    def fail_polls() -> None:
+        emulator.faults.poll_errors = 1
+        emulator.faults.poll_error_status = 400
+
+    backend = _backend(emulator)
+    with pytest.raises(errors.GenerationError, match="400") as exc:
+        backend.run(Params("x"), on_status=_at("starting", fail_polls))
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and _polls(emulator, pid) == 1
+
+
+def test_unreadable_and_5xx_answers_while_polling_are_tried_again(emulator):
+    emulator.faults.latency = 1.3
+    emulator.faults.poll_retry_after = 0.01  # their pause: the test need not wait
+
+    def garble_polls() -> None:
+        emulator.faults.poll_errors = 3
+        emulator.faults.poll_error_status = 200  # a 200 whose body is no prediction
+
+    out = _backend(emulator).run(Params("x"), on_status=_at("starting", garble_polls))
+    assert emulator.created == [out.prediction_id] and out.data[:3] == b"\xff\xd8\xff"
+    assert _polls(emulator, out.prediction_id) >= 4 and emulator.faults.poll_errors == 0
+
+
+def test_a_collect_of_a_running_prediction_can_leave_or_cancel_it(emulator):
+    (pid,) = emulator.add_foreign(1, status="processing")
+    backend = _backend(emulator)
+    assert backend.collect(pid, "jpg", running="leave") is None
+    assert emulator.canceled == []
+    with pytest.raises(errors.CanceledError, match="still running; canceled") as exc:
+        backend.collect(pid, "jpg", running="cancel")
+    assert exc.value.prediction_id == pid and emulator.canceled == [pid]
+
+
+# -- stops and cancels ----------------------------------------------------------------------------
+def test_a_stop_while_polling_cancels_at_the_server_once(emulator):
+    emulator.faults.latency = 30
+    stop = threading.Event()
+    with pytest.raises(errors.CanceledError) as exc:
+        _backend(emulator).run(Params("x"), cancel=stop, on_status=_at("starting", stop.set))
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and emulator.canceled == [pid]
+    assert emulator.predictions[pid].status == "canceled" and _cancels(emulator) == 1
+
+
+def test_a_cancel_answered_404_is_not_tried_again(emulator):
+    emulator.faults.latency = 30
+    stop = threading.Event()
+
+    def vanish_then_stop() -> None:
+        emulator.predictions.clear()  # gone at the server: its cancel answers 404
+        stop.set()
+
+    with pytest.raises(errors.CanceledError) as exc:
+        _backend(emulator).run(
+            Params("x"), cancel=stop, on_status=_at("starting", vanish_then_stop)
+        )
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and _cancels(emulator) == 1
+
+
+# -- downloads ------------------------------------------------------------------------------------
+def test_a_4xx_download_is_final_and_keeps_the_id(emulator):
+    def expire() -> None:
+        emulator.faults.data_retention = -1.0  # the delivery host answers 404 from now on
+
+    backend = _backend(emulator)
+    with pytest.raises(errors.UncollectedError, match="HTTP 404") as exc:
+        backend.run(Params("x"), on_status=_at("downloading", expire))
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and len(emulator.downloads) == 1
+
+
+def test_a_download_cut_once_is_tried_again(emulator):
+    def cut() -> None:
+        emulator.faults.drop_connections = 1
+
+    out = _backend(emulator).run(Params("x"), on_status=_at("downloading", cut))
+    assert len(emulator.dropped) == 1 and len(emulator.downloads) == 1
+    assert out.data[:3] == b"\xff\xd8\xff" and emulator.created == [out.prediction_id]
+
+
+# -- the rate limiter -----------------------------------------------------------------------------
+def test_creates_past_the_bucket_wait_for_the_limiter_not_the_server(emulator):
+    backend = _backend(emulator, creates_per_minute=1, burst=2, timeout=5)
+    backend.run(Params("one"))
+    backend.run(Params("two"))
+    with pytest.raises(errors.RateLimitError, match="rate limit"):
+        backend.run(Params("three"))  # the next slot is a minute away, past the 5 s limit
+    assert len(emulator.created) == 2 and _creates(emulator) == 2
+
+
+def test_a_429_empties_the_bucket_for_every_create(emulator):
+    backend = _backend(emulator, creates_per_minute=1, burst=5, timeout=5)
+    emulator.faults.throttle_creates = 1
+    emulator.faults.retry_after = 0.05
+    with pytest.raises(errors.RateLimitError, match="rate limit"):
+        backend.run(Params("x"))  # a token was left, but the 429 took them all
+    assert _creates(emulator) == 1 and emulator.created == []
