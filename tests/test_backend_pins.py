@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 import nb2
 from nb2 import errors
+from nb2.backends.api import Unreadable
+from nb2.backends.lost import Claims, request_key, since_for, wait_for_others
 from nb2.emulator import Emulator
 from nb2.params import Params
 
@@ -251,3 +255,102 @@ def test_a_429_empties_the_bucket_for_every_create(emulator):
     with pytest.raises(errors.RateLimitError, match="rate limit"):
         backend.run(Params("x"))  # a token was left, but the 429 took them all
     assert _creates(emulator) == 1 and emulator.created == []
+
+
+# -- the prediction list, and finding what a lost create made -------------------------------------
+def _since(minutes: float = 10) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(minutes=minutes)
+
+
+def test_the_list_is_read_to_its_last_page_and_a_longer_one_is_unreadable(emulator):
+    emulator.faults.page_size = 1
+    emulator.add_foreign(50, spread=5.0)
+    api = _backend(emulator).api
+    assert len(api.list_since(_since(), timeout=5)) == 50  # exactly 50 pages: all read
+    assert _lists(emulator) == 50
+    emulator.add_foreign(1, spread=0.0)
+    with pytest.raises(Unreadable, match="more than 50 pages"):
+        api.list_since(_since(), timeout=5)
+
+
+def test_an_orphan_is_the_oldest_unheld_prediction_of_the_same_request(emulator):
+    a = _backend(emulator)
+    p = Params("a lighthouse")
+    first, second = a.run(p).prediction_id, a.run(p).prediction_id
+    a.run(Params("another prompt"))
+    (junk,) = emulator.add_foreign(1, spread=0.0)  # the newest entry, and no prediction
+    emulator.foreign[junk].body["id"] = None
+    data = p.scalar_input()
+    assert a.find_orphan(p.model, data, _since()) is None  # this process holds both
+    b = _backend(emulator)  # another kernel: holds none
+    assert b.find_orphan("google/nano-banana", data, _since()) is None  # another model
+    assert b.find_orphan(p.model, data, _since()).id == first  # the oldest first
+    assert b.find_orphan(p.model, data, _since()).id == second
+    assert b.find_orphan(p.model, data, _since()) is None  # each is claimed once
+
+
+def test_a_listed_entry_older_than_since_is_not_taken_and_an_undated_one_is(emulator):
+    """A server that ignores ``created_after``: the client checks ``created_at`` itself."""
+    p = Params("a lighthouse")
+    old, new, undated = emulator.add_foreign(3, spread=0.0)
+    for fid in (old, new, undated):
+        emulator.foreign[fid].body["input"] = p.scalar_input()
+    hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    emulator.foreign[old].odd_created_at = hour_ago.isoformat().replace("+00:00", "Z")
+    emulator.foreign[undated].odd_created_at = "not a time"
+    b = _backend(emulator)
+    got = [b.find_orphan(p.model, p.scalar_input(), _since()) for _ in range(3)]
+    assert [g.id if g else None for g in got] == [new, undated, None]
+
+
+def test_an_orphan_with_uploads_matches_by_the_number_of_images(emulator, images):
+    """As nb2.recover asks: the upload URLs are not known any more, their count is."""
+    p = Params("a lighthouse", references=[images["palette"], images["face"]])
+    made = _backend(emulator).run(p).prediction_id
+    data = {**p.scalar_input(), "image_input": None, "image_count": 1}
+    b = _backend(emulator)
+    assert b.find_orphan(p.model, data, _since()) is None
+    assert b.find_orphan(p.model, {**data, "prompt": "other"}, _since()) is None
+    assert b.find_orphan(p.model, {**data, "image_count": 2}, _since()).id == made
+
+
+def test_claims_count_waiting_creates_and_hold_each_id_once():
+    claims = Claims()
+    key = request_key("m", {"b": 1, "a": 2})
+    assert key == request_key("m", {"a": 2, "b": 1}) and key.startswith("m\n")
+    claims.sending(key)
+    claims.sending(key)
+    assert claims.others_waiting(key) == 2
+    claims.done_waiting(key)
+    assert claims.others_waiting(key) == 1
+    claims.done_waiting(key)
+    assert claims.others_waiting(key) == 0 and claims.others_waiting("other") == 0
+    assert claims.hold("p1") and not claims.hold("p1") and claims.holds("p1")
+    assert not claims.holds("p2")
+
+
+def test_waiting_for_identical_creates_asks_only_while_one_waits():
+    claims, asked = Claims(), []
+
+    def stop() -> bool:
+        asked.append(1)
+        return True
+
+    wait_for_others(claims, "k", time.monotonic() + 30, stop)
+    assert asked == []  # nobody waits: no question
+    claims.sending("k")
+    wait_for_others(claims, "k", time.monotonic() + 30, stop)
+    assert asked == [1]  # one waits: the stop is asked, and ends it
+
+
+def test_since_is_the_servers_clock_less_a_margin(emulator):
+    emulator.faults.clock_skew = -600.0  # the server's clock is ten minutes behind
+    api = _backend(emulator).api
+    assert api.server_now() is None
+    before = since_for(api)  # no Date header yet: two minutes back by the local clock
+    assert abs((datetime.now(timezone.utc) - before).total_seconds() - 120) < 30
+    api.request("GET", "/v1/files", timeout=5)
+    server = api.server_now()
+    assert server is not None
+    assert abs((datetime.now(timezone.utc) - server).total_seconds() - 600) < 30
+    assert 2 < (server - since_for(api)).total_seconds() < 10
