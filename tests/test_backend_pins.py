@@ -8,6 +8,7 @@ the assertions read what the emulator saw (``requests``, ``created``, ``canceled
 
 from __future__ import annotations
 
+import email.utils
 import socket
 import threading
 import time
@@ -18,8 +19,9 @@ import pytest
 
 import nb2
 from nb2 import errors
-from nb2.backends.api import Unreadable
+from nb2.backends.api import Answer, Prediction, Unreadable, parse_time
 from nb2.backends.lost import Claims, request_key, since_for, wait_for_others
+from nb2.backends.replicate_errors import map_answer, moderation
 from nb2.emulator import Emulator
 from nb2.params import Params
 
@@ -354,3 +356,117 @@ def test_since_is_the_servers_clock_less_a_margin(emulator):
     assert server is not None
     assert abs((datetime.now(timezone.utc) - server).total_seconds() - 600) < 30
     assert 2 < (server - since_for(api)).total_seconds() < 10
+
+
+# -- answers read defensively ---------------------------------------------------------------------
+@pytest.mark.parametrize("obj", [None, "x", [], {}, {"id": 5}, {"id": ""}, {"status": "ok"}])
+def test_what_is_not_a_prediction_is_unreadable(obj):
+    with pytest.raises(Unreadable, match="not a prediction"):
+        Prediction.parse(obj)
+
+
+def test_an_unreadable_answer_is_quoted_short():
+    with pytest.raises(Unreadable) as exc:
+        Prediction.parse("x" * 500)
+    assert str(exc.value) == "not a prediction: " + repr("x" * 120)
+
+
+def test_a_prediction_keeps_what_nb2_reads_and_survives_odd_fields():
+    p = Prediction.parse({"id": "p", "status": 7, "error": None, "metrics": "fast", "input": []})
+    assert (p.status, p.error, p.metrics, p.input, p.terminal) == ("unknown", None, {}, None, False)
+    p = Prediction.parse(
+        {"id": "p", "status": "failed", "error": {"code": "E9"}, "data_removed": 1}
+    )
+    assert p.error == "{'code': 'E9'}" and p.data_removed is True and p.terminal
+    assert Prediction.parse({"id": "p", "status": "x"}).data_removed is False
+
+
+@pytest.mark.parametrize(
+    ("status", "output", "url", "ready"),
+    [
+        ("succeeded", "http://o/1.jpg", "http://o/1.jpg", True),
+        ("succeeded", None, None, True),
+        ("processing", ["http://o/1.jpg", "http://o/2.jpg"], "http://o/1.jpg", True),
+        ("starting", "http://o/1.jpg", "http://o/1.jpg", True),
+        ("processing", None, None, False),
+        ("processing", [], None, False),
+        ("processing", "", None, False),
+        ("processing", 5, None, False),
+        ("failed", "http://o/1.jpg", "http://o/1.jpg", False),
+        ("canceled", None, None, False),
+    ],
+)
+def test_output_url_and_ready(status, output, url, ready):
+    p = Prediction.parse({"id": "p", "status": status, "output": output})
+    assert p.output_url == url and p.ready is ready
+
+
+def test_terminal_statuses_are_the_references():
+    for status in ("succeeded", "failed", "canceled", "aborted"):
+        assert Prediction("p", status).terminal
+    for status in ("starting", "processing", "unknown"):
+        assert not Prediction("p", status).terminal
+
+
+def test_answer_ok_is_2xx_and_detail_falls_back_in_order():
+    assert [Answer(s, None, {}).ok for s in (199, 200, 201, 299, 300)] == [
+        False, True, True, True, False,
+    ]  # fmt: skip
+    assert Answer(404, {"detail": "d", "title": "t"}, {}, "text").detail() == "d"
+    assert Answer(404, {"title": "t"}, {}, "text").detail() == "t"
+    assert Answer(502, None, {}, "x" * 300).detail() == "x" * 200
+    assert Answer(502, None, {}, "").detail() == "502"
+
+
+def test_retry_after_takes_zero_and_fractions_and_skips_negatives():
+    assert Answer(429, {"retry_after": 0}, {}).retry_after() == 0
+    assert Answer(429, {"retry_after": 0.5}, {}).retry_after() == 0.5
+    assert Answer(429, {"retry_after": -1}, {"retry-after": "4"}).retry_after() == 4
+    later = Answer(429, {"detail": "Expected available in 3 seconds."}, {}).retry_after()
+    assert later == 3
+    assert Answer(429, {}, {"retry-after": "soon"}).retry_after() is None
+
+
+def test_retry_after_as_an_http_date():
+    when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=90), True)
+    assert 60 < Answer(429, {}, {"retry-after": when}).retry_after() <= 90
+    gone = email.utils.format_datetime(datetime.now(timezone.utc) - timedelta(hours=1), True)
+    assert Answer(429, {}, {"retry-after": gone}).retry_after() == 0
+
+
+def test_parse_time():
+    assert parse_time("2025-03-01T10:00:00Z") == datetime(2025, 3, 1, 10, tzinfo=timezone.utc)
+    assert parse_time("2025-03-01T10:00:00") == datetime(2025, 3, 1, 10, tzinfo=timezone.utc)
+    assert parse_time("") is None and parse_time(None) is None and parse_time("soon") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "words"),
+    [
+        (401, {"detail": "bad token"}, errors.AuthenticationError, "401"),
+        (402, {"detail": "no money"}, errors.InsufficientCreditError, "402"),
+        (422, {"detail": "bad", "invalid_fields": [{"field": "input.x"}, "junk"]},
+         errors.ValidationError, "at input.x:"),
+        (422, {"detail": "bad"}, errors.ValidationError, "at input:"),
+        (429, {"detail": "slow", "retry_after": 2}, errors.RateLimitError, "throttling"),
+        (404, {"detail": "gone"}, errors.GenerationError, "p1 is not found"),
+        (400, None, errors.GenerationError, "Replicate error 400"),
+        (500, None, errors.GenerationError, "Replicate error 500"),
+    ],
+)  # fmt: skip
+def test_every_status_maps_to_a_named_error(status, body, cls, words):
+    err = map_answer(Answer(status, body, {}, "text"), "p1")
+    assert type(err) is cls and words in str(err)
+    if status == 422:
+        assert err.field == ("input.x" if body.get("invalid_fields") else "input")
+        assert err.invalid_fields == [f for f in body.get("invalid_fields", []) if f != "junk"]
+    if status == 429:
+        assert err.retry_after == 2
+    if cls is errors.GenerationError:
+        assert err.prediction_id == "p1"
+    assert "is not found" not in str(map_answer(Answer(404, None, {}, "gone"))), "no id, no claim"
+
+
+def test_moderation_is_told_by_e005_or_its_words():
+    assert moderation("failed: E005") and moderation("was Flagged as Sensitive.")
+    assert not moderation("Internal error")
