@@ -94,6 +94,9 @@ class Creating:
 
         left = deadline - time.monotonic()
         hold = max(1, min(self.wait, int(left)))
+        # the answer comes when the hold ends: wait a second past it even near the deadline,
+        # or a create sent with a second left is lost by construction (made, never recorded)
+        read = max(hold + 1.0, min(hold + 5.0, left))
         headers = {"Prefer": f"wait={hold}", "Cancel-After": f"{max(5, math.ceil(left))}s"}
         box: dict[str, Any] = {}
         lock, done = threading.Lock(), threading.Event()
@@ -105,7 +108,7 @@ class Creating:
             try:
                 a = self.api.request(
                     "POST", f"/v1/models/{model}/predictions", json_body={"input": data},
-                    headers=headers, timeout=min(hold + 5.0, max(left, 1.0)),
+                    headers=headers, timeout=read,
                 )  # fmt: skip
                 if a.ok:
                     pred = Prediction.parse(a.body)
