@@ -9,6 +9,7 @@ the assertions read what the emulator saw (``requests``, ``created``, ``canceled
 from __future__ import annotations
 
 import email.utils
+import re
 import socket
 import threading
 import time
@@ -470,3 +471,128 @@ def test_every_status_maps_to_a_named_error(status, body, cls, words):
 def test_moderation_is_told_by_e005_or_its_words():
     assert moderation("failed: E005") and moderation("was Flagged as Sensitive.")
     assert not moderation("Internal error")
+
+
+# -- the backend's settings -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("wait", [1, 60], [0, 61, 1.5, True, "x", float("nan")]),
+        ("timeout", [1, 86400], [0.5, 86401, float("inf")]),
+        ("poll_interval", [0.01, 60], [0.001, 61]),
+        ("max_retry_after", [0, 3600], [-1, 3601]),
+        ("lost_create_grace", [0, 60], [-0.1, 61]),
+        ("create_retries", [0, 100], [-1, 101, 2.5]),
+    ],
+)
+def test_settings_are_checked_with_their_bounds(name, good, bad):
+    for value in good:
+        b = nb2.ReplicateBackend(api_token=TOKEN, **{name: value})
+        assert getattr(b, name) == value
+    for value in bad:
+        with pytest.raises(errors.ValidationError) as exc:
+            nb2.ReplicateBackend(api_token=TOKEN, **{name: value})
+        assert exc.value.field == name
+
+
+def test_defaults_are_the_references_numbers(monkeypatch):
+    monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("REPLICATE_BASE_URL", "http://127.0.0.1:9/")
+    b = nb2.ReplicateBackend()
+    assert b.limiter.per_minute == 600  # creates a minute
+    assert b.data_uri_limit == 256 * 1024  # data URIs up to about 256 KB
+    assert b.wait == 10 and b.create_retries == 6 and isinstance(b.wait, int)
+    assert b.base_url == "http://127.0.0.1:9/" and b.offline is False
+    assert b.describe() == {"name": "replicate", "offline": False, "base_url": "http://127.0.0.1:9"}
+    assert TOKEN not in repr(b) and "token=set" in repr(b)
+    monkeypatch.delenv("REPLICATE_BASE_URL")
+    assert nb2.ReplicateBackend().describe()["base_url"] == "https://api.replicate.com"
+
+
+# -- a run's steps --------------------------------------------------------------------------------
+def test_a_run_says_each_step_and_journals_the_id_before_waiting(emulator):
+    emulator.faults.latency = 1.3  # past the hold: the run polls
+    seen: list[str] = []
+    journal: list[tuple[str, list[str]]] = []
+    out = _backend(emulator).run(
+        Params("x", output_format="png"),
+        on_status=seen.append,
+        on_created=lambda pid: journal.append((pid, list(seen))),
+    )
+    assert journal == [(out.prediction_id, ["queued"])]
+    assert seen[0] == "queued" and seen[-1] == "downloading" and "starting" in seen
+    assert out.format == "png" and out.data[:4] == b"\x89PNG" and out.predict_time
+    assert out.model_version == "hidden" and out.completed_at and out.started_at
+
+
+def test_a_journal_that_fails_cancels_the_prediction_and_raises(emulator):
+    emulator.faults.latency = 30
+
+    def journal(pid: str) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        _backend(emulator).run(Params("x"), on_created=journal)
+    assert emulator.canceled == emulator.created and len(emulator.created) == 1
+
+
+def test_a_run_past_its_time_is_canceled_and_says_so(emulator):
+    emulator.faults.latency = 30
+    with pytest.raises(errors.GenerationError, match="took longer than 1 s; canceled") as exc:
+        _backend(emulator, timeout=1).run(Params("x"))
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and emulator.canceled == [pid]
+    assert not isinstance(exc.value, errors.UncollectedError)
+
+
+def test_a_run_past_its_time_that_cannot_be_canceled_is_left_for_recover(emulator):
+    emulator.faults.latency = 30
+    backend = _backend(emulator, timeout=1)
+    emulator.faults.rate_limit_other = (1, 3600)
+    backend.api.request("GET", "/v1/files", timeout=5)  # from now on every cancel is a 429
+    with pytest.raises(errors.UncollectedError, match="could not be canceled") as exc:
+        backend.run(Params("x"))
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and _cancels(emulator) == 3  # tried three times
+    assert emulator.predictions[pid].status not in ("canceled", "succeeded")
+
+
+# -- collecting a recorded prediction -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("status", "cls", "words"),
+    [
+        ("canceled", errors.CanceledError, "was canceled"),
+        ("failed", errors.GenerationError, "failed: Internal error (someone else's)"),
+        ("aborted", errors.GenerationError, "aborted: its deadline (Cancel-After) passed"),
+        ("succeeded", errors.UncollectedError, "could not be downloaded (HTTP 404)"),
+    ],
+)
+def test_collect_names_how_a_prediction_ended(emulator, status, cls, words):
+    (pid,) = emulator.add_foreign(1, status=status)  # its output URL is not served: a 404
+    with pytest.raises(cls, match=re.escape(words)) as exc:
+        _backend(emulator).collect(pid, "jpg")
+    assert exc.value.prediction_id == pid
+    assert len(emulator.downloads) == (status == "succeeded")
+
+
+def test_collect_of_a_blocked_or_emptied_prediction(emulator):
+    blocked, emptied = emulator.add_foreign(2, status="failed")
+    emulator.foreign[blocked].body["error"] = "flagged as sensitive (E005)"
+    emulator.foreign[emptied].body.update(status="succeeded", output=None, data_removed=True)
+    backend = _backend(emulator)
+    with pytest.raises(errors.ModerationError, match="E005"):
+        backend.collect(blocked, "jpg")
+    with pytest.raises(errors.GenerationError, match="no output") as exc:
+        backend.collect(emptied, "jpg")
+    assert exc.value.prediction_id == emptied and emulator.downloads == []
+
+
+def test_collect_waits_for_a_running_prediction_when_asked(emulator):
+    emulator.faults.latency = 1.0
+    p = Params("x", output_format="png")
+    pred = emulator.create(p.model, p.scalar_input(), None)  # made elsewhere, still running
+    backend = _backend(emulator)
+    assert backend.collect(pred.id, "png") is None  # left, by default
+    out = backend.collect(pred.id, "png", running="wait", timeout=30)
+    assert out is not None and out.prediction_id == pred.id and out.data[:4] == b"\x89PNG"
+    assert _polls(emulator, pred.id) >= 2 and emulator.canceled == []
