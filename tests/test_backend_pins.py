@@ -21,7 +21,9 @@ import pytest
 import nb2
 from nb2 import errors
 from nb2.backends.api import Answer, Prediction, Unreadable, parse_time
+from nb2.backends.download import download
 from nb2.backends.lost import Claims, request_key, since_for, wait_for_others
+from nb2.backends.ratelimit import RateLimiter
 from nb2.backends.replicate_errors import map_answer, moderation
 from nb2.emulator import Emulator
 from nb2.params import Params
@@ -596,3 +598,83 @@ def test_collect_waits_for_a_running_prediction_when_asked(emulator):
     out = backend.collect(pred.id, "png", running="wait", timeout=30)
     assert out is not None and out.prediction_id == pred.id and out.data[:4] == b"\x89PNG"
     assert _polls(emulator, pred.id) >= 2 and emulator.canceled == []
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_a_transient_status_while_polling_is_tried_again(emulator, status):
+    p = Params("x")
+    pred = emulator.create(p.model, p.scalar_input(), None)
+    emulator.faults.poll_errors = 1
+    emulator.faults.poll_error_status = status
+    emulator.faults.poll_retry_after = 0.01
+    out = _backend(emulator).collect(pred.id, "jpg", running="wait", timeout=30)
+    assert out is not None and out.prediction_id == pred.id
+    assert emulator.faults.poll_errors == 0 and _polls(emulator, pred.id) >= 2
+
+
+# -- a stop during the create ---------------------------------------------------------------------
+def test_a_stop_during_the_sync_hold_cancels_what_the_create_made(emulator):
+    emulator.faults.latency = 30
+    stop = threading.Event()
+    with pytest.raises(errors.CanceledError, match="canceled") as exc:
+        _backend(emulator, wait=5).run(Params("x"), cancel=stop, on_status=_at("queued", stop.set))
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and pid in emulator.canceled
+    assert emulator.predictions[pid].status == "canceled"
+
+
+# -- images in ------------------------------------------------------------------------------------
+def test_an_upload_cut_short_is_a_named_error_and_nothing_is_created(emulator, images):
+    emulator.faults.drop_connections = 1  # the upload's connection
+    p = Params("x", references=[images["palette"]])
+    with pytest.raises(errors.GenerationError, match=re.escape("uploading palette.jpg failed")):
+        _backend(emulator, data_uri_limit=100).run(p)
+    assert emulator.created == [] and _creates(emulator) == 0
+
+
+def test_an_upload_refused_is_the_servers_error(emulator, images):
+    emulator.faults.tokens = ("another-token",)
+    p = Params("x", references=[images["palette"]])
+    with pytest.raises(errors.AuthenticationError, match="401"):
+        _backend(emulator, data_uri_limit=100).run(p)
+    assert emulator.created == [] and _creates(emulator) == 0
+
+
+def test_a_reference_at_the_data_uri_limit_is_sent_inline(emulator, images):
+    size = images["palette"].stat().st_size
+    p = Params("x", references=[images["palette"]])
+    assert _backend(emulator, data_uri_limit=size).run(p).image_inputs == ["data_uri"]
+    assert _backend(emulator, data_uri_limit=size - 1).run(p).image_inputs == ["upload"]
+
+
+# -- outputs --------------------------------------------------------------------------------------
+def test_an_output_of_exactly_the_limit_is_kept(emulator):
+    size = len(_backend(emulator).run(Params("x")).data)  # the renderer is deterministic
+    assert len(_backend(emulator, max_output_bytes=size).run(Params("x")).data) == size
+    with pytest.raises(errors.GenerationError, match=f"over {size - 1} bytes"):
+        _backend(emulator, max_output_bytes=size - 1).run(Params("x"))
+
+
+def test_a_data_uri_output_is_decoded_without_a_request():
+    got = download(None, "data:image/png;base64,aGVsbG8=", "p", deadline=time.monotonic() + 5)
+    assert got == b"hello"
+
+
+def test_a_download_with_no_time_left_is_not_tried():
+    with pytest.raises(errors.UncollectedError, match="no attempt"):
+        download(None, "http://127.0.0.1:9/x.jpg", "p", deadline=time.monotonic() - 1)
+
+
+# -- the limiter on its own -----------------------------------------------------------------------
+def test_the_limiter_gives_its_burst_then_refuses_past_a_deadline_or_on_a_stop():
+    limiter = RateLimiter(per_minute=60, burst=3)
+    for _ in range(3):
+        limiter.acquire(deadline=time.monotonic() + 0.5)  # the burst: at once
+    with pytest.raises(errors.RateLimitError) as exc:
+        limiter.acquire(deadline=time.monotonic() + 0.5)  # the next token is a second away
+    assert 0 < exc.value.retry_after <= 1
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(errors.CanceledError):
+        limiter.acquire(stop)
+    assert RateLimiter(per_minute=6).burst == 1  # the reference: 6 a minute, a burst of 1
