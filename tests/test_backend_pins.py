@@ -8,6 +8,7 @@ the assertions read what the emulator saw (``requests``, ``created``, ``canceled
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -493,3 +494,35 @@ def test_a_download_with_half_a_second_left_is_still_made(emulator):
     with httpx.Client() as http:
         data = download(http, url["output"], pred.id, deadline=time.monotonic() + 0.5)
     assert data == pred.data
+
+
+class _StopOn(logging.Handler):
+    """Sets ``stop`` when the backend logs ``words``: a step with no status of its own."""
+
+    def __init__(self, words: str, stop: threading.Event) -> None:
+        super().__init__()
+        self.words, self.stop = words, stop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.stop.set()
+
+
+def test_a_stop_while_a_lost_create_is_looked_up_cancels_what_it_made(emulator):
+    emulator.faults.latency = 30
+    emulator.faults.drop_create_responses = 1
+    stop = threading.Event()
+    handler = _StopOn("create answer lost", stop)
+    log = logging.getLogger("nb2.replicate")
+    log.addHandler(handler)
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        with pytest.raises(errors.CanceledError) as exc:
+            _backend(emulator, lost_create_grace=30).run(Params("x"), cancel=stop)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+    (pid,) = emulator.created
+    assert exc.value.prediction_id == pid and emulator.canceled == [pid]
+    assert _creates(emulator) == 1
