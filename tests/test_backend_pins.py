@@ -171,7 +171,7 @@ def test_a_4xx_while_a_run_polls_ends_the_run_with_its_id(emulator):
     assert exc.value.prediction_id == pid and _polls(emulator, pid) == 1
 
 
-def test_unreadable_and_5xx_answers_while_polling_are_tried_again(emulator):
+def test_unreadable_answers_while_polling_are_tried_again(emulator):
     emulator.faults.latency = 1.3
     emulator.faults.poll_retry_after = 0.01  # their pause: the test need not wait
 
