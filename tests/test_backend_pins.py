@@ -437,7 +437,8 @@ def test_a_transient_status_while_polling_is_tried_again(emulator, status):
 def test_a_stop_during_the_sync_hold_cancels_what_the_create_made(emulator):
     emulator.faults.latency = 30
     stop = threading.Event()
-    with pytest.raises(errors.CanceledError, match="canceled") as exc:
+    with pytest.raises(errors.CanceledError, match="during the create; canceled") as exc:
+        # the hold is 5 s: found in the list and canceled within it, not after the answer
         _backend(emulator, wait=5).run(Params("x"), cancel=stop, on_status=_at("queued", stop.set))
     (pid,) = emulator.created
     assert exc.value.prediction_id == pid and emulator.canceled == [pid]  # once
