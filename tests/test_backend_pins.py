@@ -527,3 +527,13 @@ def test_a_stop_while_a_lost_create_is_looked_up_cancels_what_it_made(emulator):
     (pid,) = emulator.created
     assert exc.value.prediction_id == pid and emulator.canceled == [pid]
     assert _creates(emulator) == 1
+
+
+def test_collect_when_the_api_fails_for_its_whole_time_leaves_it_for_later(emulator):
+    (pid,) = emulator.add_foreign(1, status="succeeded")
+    emulator.faults.poll_errors_forever = True  # every GET of it answers 503
+    emulator.faults.poll_retry_after = 0.05
+    with pytest.raises(errors.UncollectedError, match="could not be read") as exc:
+        _backend(emulator).collect(pid, "jpg", timeout=1)
+    assert exc.value.prediction_id == pid and _polls(emulator, pid) >= 2
+    assert emulator.canceled == []
