@@ -8,11 +8,13 @@ the assertions read what the emulator saw (``requests``, ``created``, ``canceled
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -141,9 +143,15 @@ def test_a_429_then_a_lost_answer_is_not_reported_as_still_throttled(emulator):
 
 
 def test_an_unreachable_server_near_the_deadline_is_not_called_a_rate_limit():
-    with pytest.raises(errors.GenerationError, match="reach") as exc:
-        _backend(_closed_port(), timeout=1).run(Params("x"))
+    why = "within this run's time limit: the server could not be reached"
+    with pytest.raises(errors.GenerationError, match=why) as exc:
+        _backend(_closed_port(), timeout=1).run(Params("x"))  # the pause would pass the limit
     assert not isinstance(exc.value, errors.RateLimitError)
+
+
+def test_no_pause_after_the_last_try():
+    with pytest.raises(errors.GenerationError, match="after 1 tries: the server could not"):
+        _backend(_closed_port(), timeout=1, create_retries=0).run(Params("x"))
 
 
 # -- polls ----------------------------------------------------------------------------------------
@@ -198,7 +206,7 @@ def test_a_collect_of_a_running_prediction_can_leave_or_cancel_it(emulator):
 def test_a_stop_while_polling_cancels_at_the_server_once(emulator):
     emulator.faults.latency = 30
     stop = threading.Event()
-    with pytest.raises(errors.CanceledError) as exc:
+    with pytest.raises(errors.CanceledError, match=r"^stopped$") as exc:
         _backend(emulator).run(Params("x"), cancel=stop, on_status=_at("starting", stop.set))
     (pid,) = emulator.created
     assert exc.value.prediction_id == pid and emulator.canceled == [pid]
@@ -509,21 +517,26 @@ class _StopOn(logging.Handler):
             self.stop.set()
 
 
+@contextlib.contextmanager
+def _stop_on(words: str, stop: threading.Event) -> Iterator[None]:
+    handler = _StopOn(words, stop)
+    log = logging.getLogger("nb2.replicate")
+    old_level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+
+
 def test_a_stop_while_a_lost_create_is_looked_up_cancels_what_it_made(emulator):
     emulator.faults.latency = 30
     emulator.faults.drop_create_responses = 1
     stop = threading.Event()
-    handler = _StopOn("create answer lost", stop)
-    log = logging.getLogger("nb2.replicate")
-    log.addHandler(handler)
-    old_level = log.level
-    log.setLevel(logging.INFO)
-    try:
-        with pytest.raises(errors.CanceledError) as exc:
-            _backend(emulator, lost_create_grace=30).run(Params("x"), cancel=stop)
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(old_level)
+    with _stop_on("create answer lost", stop), pytest.raises(errors.CanceledError) as exc:
+        _backend(emulator, lost_create_grace=30).run(Params("x"), cancel=stop)
     (pid,) = emulator.created
     assert exc.value.prediction_id == pid and emulator.canceled == [pid]
     assert _creates(emulator) == 1
@@ -537,3 +550,22 @@ def test_collect_when_the_api_fails_for_its_whole_time_leaves_it_for_later(emula
         _backend(emulator).collect(pid, "jpg", timeout=1)
     assert exc.value.prediction_id == pid and _polls(emulator, pid) >= 2
     assert emulator.canceled == []
+
+
+def test_a_stop_during_a_throttle_pause_ends_it_before_any_create(emulator):
+    emulator.faults.throttle_creates = 1
+    emulator.faults.retry_after = 30
+    stop = threading.Event()
+    with (
+        _stop_on("throttled on create", stop),
+        pytest.raises(errors.CanceledError, match="stopped before the create was sent"),
+    ):
+        _backend(emulator).run(Params("x"), cancel=stop)
+    assert emulator.created == [] and _creates(emulator) == 1
+
+
+def test_a_trickle_past_the_runs_time_says_so(emulator):
+    emulator.faults.output_slow = 0.2
+    with pytest.raises(errors.UncollectedError, match="still downloading when the run's time"):
+        _backend(emulator, timeout=2).run(Params("x"))
+    assert len(emulator.downloads) == 1  # out of time: not tried again
