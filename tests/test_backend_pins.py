@@ -304,9 +304,10 @@ def test_an_orphan_is_the_oldest_unheld_prediction_of_the_same_request(emulator)
 def test_a_listed_entry_older_than_since_is_not_taken_and_an_undated_one_is(emulator):
     """A server that ignores ``created_after``: the client checks ``created_at`` itself."""
     p = Params("a lighthouse")
-    old, new, undated = emulator.add_foreign(3, spread=0.0)
+    old, new, undated, blank = emulator.add_foreign(4, spread=0.0)
     for fid in (old, new, undated):
         emulator.foreign[fid].body["input"] = p.scalar_input()
+    emulator.foreign[blank].body["input"] = None  # no input to compare: never taken as ours
     hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
     emulator.foreign[old].odd_created_at = hour_ago.isoformat().replace("+00:00", "Z")
     emulator.foreign[undated].odd_created_at = "not a time"
