@@ -202,11 +202,9 @@ class Api:
         deciding whether a create was made must not take "unreadable" for "not there".
         """
         stamp = since.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-        path: str | None = f"/v1/predictions?created_after={stamp}"
+        path = f"/v1/predictions?created_after={stamp}"
         out: list[dict[str, Any]] = []
         for _ in range(max_pages):
-            if path is None:
-                return out
             a = self.request("GET", path, timeout=timeout)
             if not a.ok or not isinstance(a.body, dict):
                 raise Unreadable(f"the prediction list answered {a.status}: {a.detail()}")
@@ -215,7 +213,9 @@ class Api:
                 raise Unreadable("the prediction list has no results")
             out += [r for r in results if isinstance(r, dict)]
             nxt = a.body.get("next")
-            path = nxt if isinstance(nxt, str) and nxt else None
+            if not (isinstance(nxt, str) and nxt):
+                return out  # the last page (checked here: exactly max_pages pages is fine)
+            path = nxt
         raise Unreadable(f"more than {max_pages} pages of predictions since {stamp}")
 
 

@@ -45,19 +45,18 @@ class Creating:
         key = request_key(model, data)
         backoff = 1.0
         throttled: Answer | None = None
-        for _attempt in range(self.create_retries + 1):
+        why = "no answer"  # why the last try made nothing (when it was not throttled)
+        for attempt in range(self.create_retries + 1):
             self.limiter.acquire(cancel, deadline)
             since = since_for(self.api)
             kind, value = self._send_create(model, data, key, cancel, deadline)
             if kind == "made":
                 return value
             if kind == "unreached":  # it never reached the server: sending again is safe
-                self._pause(backoff, cancel, deadline)
-                backoff = min(backoff * 2, 8)
-                continue
-            if kind == "answer" and value.status == 429:
+                throttled, why = None, "the server could not be reached"
+            elif kind == "answer" and value.status == 429:
                 throttled = value
-                if _attempt == self.create_retries:
+                if attempt == self.create_retries:
                     break
                 asked = value.retry_after()
                 pause = min(asked if asked is not None else backoff, self.max_retry_after)
@@ -66,15 +65,17 @@ class Creating:
                 self.limiter.pause(pause)
                 self._pause(pause, cancel, deadline, retry_after=asked)
                 continue
-            if kind == "answer" and value.status < 500:
+            elif kind == "answer" and value.status < 500:
                 raise map_answer(value)
-            # a 5xx, a lost or unreadable answer: it may have made a prediction; look first
-            found = self._find_lost(model, data, key, since, cancel, deadline)
-            if found is not None:
-                return found
-            log.info("create answer lost and the server lists no such prediction; sending again")
-            self._pause(backoff, cancel, deadline)
-            backoff = min(backoff * 2, 8)
+            else:  # a 5xx, a lost or unreadable answer: it may have made a prediction; look
+                found = self._find_lost(model, data, key, since, cancel, deadline)
+                if found is not None:
+                    return found
+                log.info("create answer lost and the server lists no such prediction")
+                throttled, why = None, "its answers were lost and the server lists no prediction"
+            if attempt < self.create_retries:  # no pause after the last try
+                self._pause(backoff, cancel, deadline, why=why)
+                backoff = min(backoff * 2, 8)
         if throttled is not None:
             raise errors.RateLimitError(
                 f"Replicate is still throttling after {self.create_retries} retries: "
@@ -82,7 +83,7 @@ class Creating:
                 retry_after=throttled.retry_after(),
             )
         raise errors.GenerationError(
-            f"no prediction could be created after {self.create_retries + 1} tries"
+            f"no prediction could be created after {self.create_retries + 1} tries: {why}"
         )
 
     def _send_create(
@@ -93,6 +94,9 @@ class Creating:
 
         left = deadline - time.monotonic()
         hold = max(1, min(self.wait, int(left)))
+        # the answer comes when the hold ends: wait a second past it even near the deadline,
+        # or a create sent with a second left is lost by construction (made, never recorded)
+        read = max(hold + 1.0, min(hold + 5.0, left))
         headers = {"Prefer": f"wait={hold}", "Cancel-After": f"{max(5, math.ceil(left))}s"}
         box: dict[str, Any] = {}
         lock, done = threading.Lock(), threading.Event()
@@ -107,7 +111,7 @@ class Creating:
                     path, body = "/v1/predictions", {"version": model, "input": data}
                 a = self.api.request(
                     "POST", path, json_body=body,
-                    headers=headers, timeout=min(hold + 5.0, max(left, 1.0)),
+                    headers=headers, timeout=read,
                 )  # fmt: skip
                 if a.ok:
                     pred = Prediction.parse(a.body)
@@ -206,9 +210,15 @@ class Creating:
 
     def _pause(
         self, seconds: float, cancel: threading.Event, deadline: float,
-        retry_after: float | None = None,
+        retry_after: float | None = None, why: str | None = None,
     ) -> None:  # fmt: skip
+        """Wait before the next try; ``why`` names a pause that is not a throttle (an
+        unreachable server is not "Replicate asks to wait")."""
         if time.monotonic() + seconds > deadline:
+            if why is not None:
+                raise errors.GenerationError(
+                    f"no prediction could be created within this run's time limit: {why}"
+                )
             raise errors.RateLimitError(
                 f"Replicate asks to wait {seconds:.0f} s, past this run's time limit",
                 retry_after=retry_after,

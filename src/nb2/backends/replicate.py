@@ -151,8 +151,16 @@ class ReplicateBackend(Creating):
         """A recorded prediction's output now (for ``nb2.recover``): downloaded if it
         succeeded; if still running, waited for (``running="wait"``), canceled ("cancel") or
         left (None). Raises the run's error if it failed, was canceled or its data is gone."""
-        deadline = time.monotonic() + (timeout or self.timeout)
-        pred = self._poll(Prediction(prediction_id, "unknown"), threading.Event(), deadline)
+        limit = timeout or self.timeout
+        deadline = time.monotonic() + limit
+        try:
+            pred = self._poll(Prediction(prediction_id, "unknown"), threading.Event(), deadline)
+        except _Timeout:  # the API never answered: nothing is known, so it stays pending
+            raise errors.UncollectedError(
+                f"prediction {prediction_id} could not be read within {limit:.0f} s; "
+                "left for a later nb2.recover()",
+                prediction_id=prediction_id,
+            ) from None
         if not (pred.ready or pred.terminal):
             if running == "leave":
                 return None
