@@ -447,3 +447,66 @@ def test_a_grounded_result_from_the_store_says_it_is_a_snapshot_once(s):
         warnings.simplefilter("error")
         again.generate("a cafe", google_search=True)  # said once per session
         again.generate("a kite")  # not grounded: nothing to say
+
+
+# -- what outlives a run: locks, siblings, the saved tree ----------------------------------
+def test_a_finished_run_holds_no_lock(s):
+    r = s.generate("a kite")
+    assert s.store.is_live(r.id) is False and not s.store.has_unsettled()
+
+
+def test_every_output_of_a_list_model_is_stored_and_joins_the_tree(s):
+    from nb2.backends import standins
+
+    r = s.generate("jars on a shelf", model=standins.FLUX, num_outputs=3)
+    assert len(r.siblings) == 2 and len({x.path for x in [r, *r.siblings]}) == 3
+    assert len(s.history) == 3 and all(x.path.is_file() for x in r.siblings)
+
+
+def test_a_session_resumes_by_default_with_its_current_turn(tmp_path):
+    store = tmp_path / "runs"
+    s = nb2.Session(backend=OfflineBackend(), store=store, name="hero")
+    first = s.generate("a kite")
+    s.generate("a boat")
+    s.checkout(first)
+    again = nb2.Session(backend=OfflineBackend(), store=store, name="hero")
+    assert len(again.history) == 2 and again.current.id == first.id
+    fresh = nb2.Session(backend=OfflineBackend(), store=store, name="hero", resume=False)
+    assert len(fresh.history) == 0
+
+
+def test_an_adopted_run_is_current_and_marked_from_the_store(s, tmp_path):
+    other = nb2.Session(backend=OfflineBackend(), store=s.store.root, name="other")
+    made = other.generate("a kite")
+    found = nb2.find("kite", store=s.store)[0]
+    adopted = s.adopt(found)
+    assert adopted.id == made.id and adopted.cached and s.current.id == made.id
+
+
+def test_a_grid_without_axes_and_an_offline_plan_say_so(s):
+    plan = s.compare(prompt="a kite").plan()
+    assert "over none" in repr(plan) and plan.cells == 1
+    assert plan.time_text() == "seconds (the offline stand-in renders locally)"
+    s.compare(prompt="a kite").run()
+    assert s.compare(prompt="a kite").plan().time_text() == "none (every cell is in the store)"
+
+
+def test_up_to_64_cells_run_without_confirm(s):
+    from nb2.engine.grid import Grid
+
+    assert len(Grid(s, {"prompt": ["a"]}, {}).cells) == 1  # repeat defaults to one sample
+    g = s.compare(prompt=[f"p{i}" for i in range(64)])
+    assert g.plan().cells == 64
+    g.run()
+    assert g.counts() == {"succeeded": 64}
+    with pytest.raises(ValidationError, match="confirm=True"):
+        s.compare(prompt=[f"q{i}" for i in range(65)]).run()
+
+
+def test_a_grids_report_plan_is_the_one_taken_when_it_first_ran(s):
+    g = s.compare(prompt=["a kite", "a boat"])
+    g.run()
+    first = g.first_plan
+    assert first is not None and first.new_calls == 2
+    g.run()
+    assert g.first_plan is first and g.plan().new_calls == 0
