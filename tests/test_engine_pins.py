@@ -510,3 +510,54 @@ def test_a_grids_report_plan_is_the_one_taken_when_it_first_ran(s):
     assert first is not None and first.new_calls == 2
     g.run()
     assert g.first_plan is first and g.plan().new_calls == 0
+
+
+def test_the_record_is_on_disk_before_the_backend_is_called(tmp_path):
+    seen: list[list[str]] = []
+
+    class Watching(OfflineBackend):
+        def run(self, params, **kw):
+            seen.append([r["status"] for r in store.records()])
+            return super().run(params, **kw)
+
+    s = nb2.Session(backend=Watching(), store=tmp_path / "runs")
+    store = s.store
+    s.generate("a kite")
+    assert seen == [["running"]]
+
+
+def test_a_webp_output_is_stored_as_webp(tmp_path):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (9, 9, 9)).save(buf, "WEBP")
+    backend = Scripted(Output(buf.getvalue(), "png", prediction_id="p-webp"))
+    backend.go.set()
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    with pytest.warns(UserWarning):  # no nb2 metadata can be embedded in a webp
+        r = s.generate("a kite")
+    assert r.path.suffix == ".webp"
+
+
+def test_session_settings_and_verbs_answer_as_documented(s):
+    with pytest.raises(ValidationError) as exc:
+        nb2.Session(backend=OfflineBackend(), store=s.store.root, cache="sometimes")
+    assert exc.value.field == "cache"
+    r = s.generate("a kite", model="nano-banana")  # a model without resolution
+    e = s.edit("make it red")
+    assert e.params.model == "google/nano-banana" and e.params.resolution is None
+    assert s.checkout(r) == r
+
+
+def test_a_grid_without_the_cache_counts_every_cell_as_spent(tmp_path, emulator):
+    from .conftest import TOKEN
+
+    backend = nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url, wait=1)
+    auto = nb2.Session(backend=backend, store=tmp_path / "runs")
+    auto.generate("a kite")
+    off = nb2.Session(backend=backend, store=tmp_path / "runs", cache="off")
+    g = off.compare(prompt=["a kite"]).run()
+    assert g.counts() == {"succeeded": 1} and g.spent == pytest.approx(0.067)
+    assert "nb2-grid" in g._repr_html_() and g.summary() is not None
