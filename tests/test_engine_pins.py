@@ -347,7 +347,7 @@ def test_identical_requests_wait_for_a_blocked_one_and_are_not_sent(tmp_path):
         t.start()
     while backend.calls == 0:
         threading.Event().wait(0.01)
-    threading.Event().wait(0.2)  # the others are waiting on the first now
+    threading.Event().wait(1.0)  # time for the others to reach the wait on the first
     backend.go.set()
     for t in threads:
         t.join(30)
