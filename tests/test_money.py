@@ -218,22 +218,22 @@ def test_a_grid_reports_every_error_it_meets(tmp_path, emulator):
 def test_polls_failing_forever_end_in_a_cancel_by_the_deadline(emulator, tmp_path):
     emulator.faults.latency = 30
     emulator.faults.poll_errors_forever = True
-    s = _session(emulator, tmp_path / "runs", wait=1, timeout=4)
+    s = _session(emulator, tmp_path / "runs", wait=1, timeout=2)
     t0 = time.monotonic()
     with pytest.raises(errors.GenerationError) as exc:
         s.generate("x")
-    assert time.monotonic() - t0 < 9
+    assert time.monotonic() - t0 < 7  # the 2 s limit, a cancel, and a loaded machine's margin
     (pid,) = emulator.created
     assert exc.value.prediction_id == pid and pid in emulator.canceled
 
 
 def test_an_api_that_never_answers_is_bounded_by_the_timeout(emulator, tmp_path):
     emulator.faults.hang_requests = 10**9
-    s = _session(emulator, tmp_path / "runs", wait=1, timeout=5)
+    s = _session(emulator, tmp_path / "runs", wait=1, timeout=2)
     t0 = time.monotonic()
     with pytest.raises(errors.Nb2Error):
         s.generate("x")
-    assert time.monotonic() - t0 < 15
+    assert time.monotonic() - t0 < 8  # the 2 s limit (and the journal's lookups), not forever
 
 
 def test_an_absurd_retry_after_is_capped_and_named(emulator, tmp_path):
@@ -263,11 +263,11 @@ def test_stop_acts_at_once_when_polls_ask_to_retry_after_40s(emulator, tmp_path)
 
 def test_a_trickling_download_is_bounded_and_kept_for_recover(emulator, tmp_path):
     emulator.faults.output_slow = 0.5
-    s = _session(emulator, tmp_path / "runs", timeout=4)
+    s = _session(emulator, tmp_path / "runs", timeout=2)
     t0 = time.monotonic()
     with pytest.raises(errors.UncollectedError):
         s.generate("x")
-    assert time.monotonic() - t0 < 8
+    assert time.monotonic() - t0 < 6
     (rec,) = s.store.records()
     assert rec["status"] == "pending" and rec["prediction_id"] == emulator.created[0]
     emulator.faults.output_slow = 0.0
