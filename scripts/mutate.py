@@ -116,6 +116,8 @@ def run_room(name: str, room: dict, args: argparse.Namespace) -> list[Outcome]:
         todo += [(module, s) for s in sites((ROOT / module).read_text())]
     if args.sample and args.sample < len(todo):
         todo = sorted(random.Random(args.seed).sample(todo, args.sample), key=lambda t: t[1].index)
+    if not (ROOT / "src/nb2/static/panel.js").exists():  # a fresh clone has no bundle yet
+        sys.exit("build the front end first (npm install && npm run build): the widgets load it")
     base = Path(tempfile.mkdtemp(prefix=f"nb2-mutate-{name}-"))
     slots = [make_slot(base, n) for n in range(args.jobs)]
     t0 = time.monotonic()
