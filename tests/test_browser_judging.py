@@ -9,18 +9,12 @@ this module shares).
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from .test_browser_panel import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Kernel, _free_port, _need
+from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -37,108 +31,26 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    _need(CHROMIUM)
-    root = tmp_path_factory.mktemp("lab-judging")
-    dirs = {name: root / name for name in ("work", "settings", "workspaces", "runtime", "config")}
-    for d in dirs.values():
-        d.mkdir()
-    settings = {
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                        "checkForUpdates": False},
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    }  # fmt: skip
-    for name, value in settings.items():
-        f = dirs["settings"] / f"{name}.jupyterlab-settings"
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(json.dumps(value))
-    cells = [{"cell_type": "code", "metadata": {}, "source": src, "outputs": [],
-              "execution_count": None} for src in CELLS]  # fmt: skip
-    (dirs["work"] / "judging.ipynb").write_text(json.dumps({
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }))  # fmt: skip
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-           "JUPYTER_CONFIG_DIR": str(dirs["config"])}  # fmt: skip
-    for name in ("NB2_CACHE", "NB2_STORE", "REPLICATE_API_TOKEN"):
-        env.pop(name, None)
-    log = (root / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.token={token}",
-         f"--ServerApp.root_dir={dirs['work']}",
-         f"--LabApp.user_settings_dir={dirs['settings']}",
-         f"--LabApp.workspaces_dir={dirs['workspaces']}",
-         "--LabApp.expose_app_in_browser=True"],
-        cwd=dirs["work"], env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/api/status", params={"token": token}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start: {(root / 'lab.log').read_text()}")
-            time.sleep(0.3)
-        yield {"url": url, "token": token, "runtime": dirs["runtime"], "work": dirs["work"]}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with jupyterlab(tmp_path_factory.mktemp("lab-judging"), "judging.ipynb", CELLS) as lab:
+        yield lab
+
+
+def _both(page: Any) -> bool:
+    return page.locator(".nb2-duel").count() >= 1 and page.locator(".nb2-explore").count() >= 1
 
 
 @pytest.fixture(scope="module")
 def page(lab: dict[str, Any]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         pg = browser.new_page(viewport={"width": 1400, "height": 1100})
-        pg.set_default_timeout(60_000)
-        httpx.post(
-            f"{lab['url']}/api/sessions", params={"token": lab["token"]},
-            json={"path": "judging.ipynb", "type": "notebook", "name": "judging.ipynb",
-                  "kernel": {"name": "python3"}},
-        ).raise_for_status()  # fmt: skip
-        pg.goto(f"{lab['url']}/lab/tree/judging.ipynb?token={lab['token']}")
-        pg.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
-        pg.wait_for_selector(".jp-Notebook .jp-Cell")
-        pg.wait_for_function(
-            "() => { const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session"
-            "?.kernel; return k && k.connectionStatus === 'connected' && k.status === 'idle' }"
-        )
-        pg.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        deadline = time.monotonic() + 120
-        while pg.locator(".nb2-duel").count() < 1 or pg.locator(".nb2-explore").count() < 1:
-            accept = pg.locator(".jp-Dialog .jp-mod-accept")
-            if accept.count():
-                accept.click()
-                pg.evaluate(
-                    "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
-                )
-            if time.monotonic() > deadline:
-                pg.screenshot(path=str(ARTIFACTS / "judging-00-no-widgets.png"), full_page=True)
-                raise AssertionError("the duel and the explorer did not appear")
-            time.sleep(0.25)
+        open_notebook(pg, lab, _both, "the duel and the explorer")
         yield pg
-        browser.close()
 
 
 @pytest.fixture(scope="module")
 def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    kernel = Kernel(lab)
-    yield kernel
-    kernel.client.stop_channels()
+    with Kernel.on(lab) as kernel:
+        yield kernel
 
 
 def shot(page: Any, name: str) -> None:

@@ -10,20 +10,14 @@ panel on screen. Screenshots go to test-artifacts/browser/look-*.png.
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from .test_browser_panel import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Kernel, _free_port, _need
+from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook, set_theme
 
 pytestmark = pytest.mark.browser
 
@@ -43,111 +37,25 @@ CELLS = [
     "%%nb2 --panel -o lp\na poster of the lighthouse",
 ]
 CARDS = ".jp-OutputArea-output .nb2-card"
-
-
-def _write(path: Path) -> None:
-    cells = [
-        {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
-        for src in CELLS
-    ]
-    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    path.write_text(
-        json.dumps({"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
-    )
+PANEL = ".jp-OutputArea-output .nb2-panel"
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    _need(CHROMIUM)
-    root = tmp_path_factory.mktemp("look")
-    dirs = {n: root / n for n in ("work", "settings", "workspaces", "runtime", "config")}
-    for d in dirs.values():
-        d.mkdir()
-    settings = {
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                        "checkForUpdates": False},
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    }  # fmt: skip
-    for name, value in settings.items():
-        f = dirs["settings"] / f"{name}.jupyterlab-settings"
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(json.dumps(value))
-    _write(dirs["work"] / "look.ipynb")
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-           "JUPYTER_CONFIG_DIR": str(dirs["config"])}  # fmt: skip
-    for name in ("NB2_CACHE", "NB2_STORE", "REPLICATE_API_TOKEN"):
-        env.pop(name, None)
-    log = (root / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.token={token}",
-         f"--ServerApp.root_dir={dirs['work']}",
-         f"--LabApp.user_settings_dir={dirs['settings']}",
-         f"--LabApp.workspaces_dir={dirs['workspaces']}",
-         "--LabApp.expose_app_in_browser=True"],
-        cwd=dirs["work"], env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/api/status", params={"token": token}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start: {(root / 'lab.log').read_text()}")
-            time.sleep(0.3)
-        yield {"url": url, "token": token, "work": dirs["work"], "env": env,
-               "runtime": dirs["runtime"]}  # fmt: skip
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with jupyterlab(tmp_path_factory.mktemp("look"), "look.ipynb", CELLS) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
 def page(lab: dict[str, Any], browser: Any) -> Iterator[Any]:
     pg = browser.new_page(viewport={"width": 1280, "height": 1000})
-    pg.set_default_timeout(60_000)
-    httpx.post(
-        f"{lab['url']}/api/sessions", params={"token": lab["token"]},
-        json={"path": "look.ipynb", "type": "notebook", "name": "look.ipynb",
-              "kernel": {"name": "python3"}},
-    ).raise_for_status()  # fmt: skip
-    pg.goto(f"{lab['url']}/lab/tree/look.ipynb?token={lab['token']}")
-    pg.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
-    pg.wait_for_function(
-        "() => { const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session"
-        "?.kernel; return k && k.connectionStatus === 'connected' && k.status === 'idle' }"
-    )
-    pg.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    deadline = time.monotonic() + 120
-    while pg.locator(".jp-OutputArea-output .nb2-panel").count() < 1:
-        accept = pg.locator(".jp-Dialog .jp-mod-accept")
-        if accept.count():
-            accept.click()
-            pg.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        if time.monotonic() > deadline:
-            pg.screenshot(path=str(ARTIFACTS / "look-00-no-panel.png"), full_page=True)
-            raise AssertionError("the panel of %%nb2 --panel did not appear")
-        time.sleep(0.25)
+    open_notebook(pg, lab, lambda p: p.locator(PANEL).count() >= 1, "the panel of %%nb2 --panel")
     pg.wait_for_function(
         "() => [...document.querySelectorAll('.jp-OutputArea-output .nb2 img, "
         ".jp-RenderedImage img')]"
@@ -156,14 +64,6 @@ def page(lab: dict[str, Any], browser: Any) -> Iterator[Any]:
     pg.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     yield pg
     pg.close()
-
-
-def _theme(page: Any, name: str) -> None:
-    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', "
-                  f"{{theme: '{name}'}})")  # fmt: skip
-    light = "true" if name == "JupyterLab Light" else "false"
-    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
-    time.sleep(0.5)  # the theme's CSS variables settle
 
 
 def _card_geometry(page: Any) -> list[dict[str, Any]]:
@@ -212,7 +112,7 @@ def _shoot(page: Any, theme: str) -> None:
 
 @pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
 def test_cards_read_as_cards(page: Any, theme: str) -> None:
-    _theme(page, theme)
+    set_theme(page, theme)
     tag = "light" if theme.endswith("Light") else "dark"
     _shoot(page, tag)
     cards = _card_geometry(page)
@@ -236,7 +136,7 @@ def test_cards_read_as_cards(page: Any, theme: str) -> None:
 
 
 def test_hovering_a_card_or_grid_changes_no_colour(page: Any) -> None:
-    _theme(page, "JupyterLab Light")
+    set_theme(page, "JupyterLab Light")
     value = page.locator(CARDS).first.locator(".nb2-v").first
     before = value.evaluate("e => getComputedStyle(e.parentElement).backgroundColor")
     value.hover()
@@ -262,17 +162,13 @@ def test_the_panel_shows_after_the_panel_flag(page: Any) -> None:
 
 @pytest.fixture(scope="module")
 def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    kernel = Kernel(lab)
-    yield kernel
-    kernel.client.stop_channels()
-
-
-PANEL = ".jp-OutputArea-output .nb2-panel"
+    with Kernel.on(lab) as kernel:
+        yield kernel
 
 
 @pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
 def test_the_panel_is_compact_and_native(page: Any, theme: str) -> None:
-    _theme(page, theme)
+    set_theme(page, theme)
     panel = page.locator(PANEL)
     # the aspect chips on one row, the toggles each on one line
     tops = {round(b["y"]) for b in _boxes(panel.locator(".nb2-ratio"))}
@@ -306,7 +202,7 @@ def _boxes(locator: Any) -> list[dict[str, float]]:
 
 
 def test_a_later_success_clears_the_error(page: Any, py: Kernel) -> None:
-    _theme(page, "JupyterLab Light")
+    set_theme(page, "JupyterLab Light")
     panel = page.locator(PANEL)
     panel.locator(".nb2-mode-generate").click()
     panel.locator(".nb2-prompt").fill("   ")
@@ -325,7 +221,7 @@ def test_a_later_success_clears_the_error(page: Any, py: Kernel) -> None:
 
 
 def test_the_tree_reads_at_thirty_nodes_and_the_wipe_names_a_and_b(page: Any, py: Kernel) -> None:
-    _theme(page, "JupyterLab Light")
+    set_theme(page, "JupyterLab Light")
     panel = page.locator(PANEL)
     py(
         "(lambda s: [s.edit(w, parent=s.history[max(1, i // 3)]) for i, w in enumerate("

@@ -8,31 +8,18 @@ test-artifacts/browser/. Under CI=true a missing browser is a failure, not a ski
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
 from .conftest import TOKEN
+from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook, screenshot_on_failure
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-]  # fmt: skip
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
 FIGURES: dict[str, Any] = {}
 
 NOTEBOOK_CELLS = [
@@ -53,200 +40,36 @@ NOTEBOOK_CELLS = [
 ]
 
 
-def _need(path: str) -> None:
-    if shutil.which(path) is None:
-        message = f"{path} is not installed (apt-get install -y chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _notebook(path: Path) -> None:
-    cells = [
-        {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
-        for src in NOTEBOOK_CELLS
-    ]
-    path.write_text(json.dumps({
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }))  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    _need(CHROMIUM)
-    root = tmp_path_factory.mktemp("lab")
-    dirs = {name: root / name for name in ("work", "settings", "workspaces", "runtime", "config")}
-    for d in dirs.values():
-        d.mkdir()
-    settings = {
-        # no news pop-up, no update check: nothing but the notebook on screen
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                        "checkForUpdates": False},
-        # every cell stays in the DOM, so both panels can be found
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    }  # fmt: skip
-    for name, value in settings.items():
-        f = dirs["settings"] / f"{name}.jupyterlab-settings"
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(json.dumps(value))
-    _notebook(dirs["work"] / "panel.ipynb")
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
-        "REPLICATE_API_TOKEN": TOKEN,  # for the slow panel; must never reach the page
-    }
-    env.pop("NB2_CACHE", None)
-    log = (root / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.token={token}",
-         f"--ServerApp.root_dir={dirs['work']}",
-         f"--LabApp.user_settings_dir={dirs['settings']}",
-         f"--LabApp.workspaces_dir={dirs['workspaces']}",
-         "--LabApp.expose_app_in_browser=True"],
-        cwd=dirs["work"], env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/api/status", params={"token": token}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start: {(root / 'lab.log').read_text()}")
-            time.sleep(0.3)
-        yield {"url": url, "token": token, "runtime": dirs["runtime"], "work": dirs["work"]}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-class Kernel:
-    """A second client on the notebook's kernel: reads Python state as JSON."""
-
-    def __init__(self, lab: dict[str, Any]) -> None:
-        from jupyter_client import BlockingKernelClient
-
-        deadline = time.monotonic() + 60
-        while True:
-            sessions = httpx.get(f"{lab['url']}/api/sessions", params={"token": lab["token"]})
-            if sessions.json():
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("no kernel session appeared")
-            time.sleep(0.3)
-        kid = sessions.json()[0]["kernel"]["id"]
-        self.client = BlockingKernelClient(
-            connection_file=str(lab["runtime"] / f"kernel-{kid}.json")
-        )
-        self.client.load_connection_file()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
-
-    def __call__(self, expr: str) -> Any:
-        out: list[str] = []
-
-        def hook(msg: dict[str, Any]) -> None:
-            if msg["msg_type"] == "stream":
-                out.append(msg["content"]["text"])
-            elif msg["msg_type"] == "error":
-                out.append("ERROR " + msg["content"]["evalue"])
-
-        self.client.execute_interactive(
-            f"import json as _j\nprint(_j.dumps({expr}))", output_hook=hook, timeout=60
-        )
-        text = "".join(out)
-        if text.startswith("ERROR"):
-            raise AssertionError(f"{expr}: {text}")
-        return json.loads(text)
-
-    def eventually(self, expr: str, check: Callable[[Any], bool], timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = self(expr)
-            if check(value):
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{expr} is still {value!r} after {timeout} s")
-            time.sleep(0.2)
+    # the token is for the slow panel; it must never reach the page
+    env = {"REPLICATE_API_TOKEN": TOKEN}
+    with jupyterlab(tmp_path_factory.mktemp("lab"), "panel.ipynb", NOTEBOOK_CELLS, env) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def page(lab: dict[str, Any]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         pg = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
-        pg.set_default_timeout(60_000)
-        # start the notebook's kernel first, so Lab opens onto it without asking which
-        httpx.post(
-            f"{lab['url']}/api/sessions", params={"token": lab["token"]},
-            json={"path": "panel.ipynb", "type": "notebook", "name": "panel.ipynb",
-                  "kernel": {"name": "python3"}},
-        ).raise_for_status()  # fmt: skip
         t0 = time.monotonic()
-        pg.goto(f"{lab['url']}/lab/tree/panel.ipynb?token={lab['token']}")
-        pg.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
-        pg.wait_for_selector(".jp-Notebook .jp-Cell")
-        # run only once the kernel is connected and idle; cells sent earlier are dropped
-        pg.wait_for_function(
-            "() => { const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session"
-            "?.kernel; return k && k.connectionStatus === 'connected' && k.status === 'idle' }"
-        )
-        # not awaited: the command's promise ends only when every cell has run
-        pg.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        deadline = time.monotonic() + 90
-        while pg.locator(".nb2-panel").count() < 2:
-            accept = pg.locator(".jp-Dialog .jp-mod-accept")
-            if accept.count():  # Lab may still ask which kernel: the notebook's own, then run
-                accept.click()
-                pg.evaluate(
-                    "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
-                )
-            if time.monotonic() > deadline:
-                pg.screenshot(path=str(ARTIFACTS / "00-no-panels.png"), full_page=True)
-                raise AssertionError("the two panels did not appear")
-            time.sleep(0.25)
+        open_notebook(pg, lab, lambda p: p.locator(".nb2-panel").count() >= 2, "the two panels")
         FIGURES["lab_and_panels_ready_s"] = round(time.monotonic() - t0, 1)
         yield pg
-        browser.close()
     # what the steps measured: a record for the issue note, not a timing assertion
     (ARTIFACTS / "figures.json").write_text(json.dumps(FIGURES, indent=1))
 
 
 @pytest.fixture(scope="module")
 def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    kernel = Kernel(lab)
-    yield kernel
-    kernel.client.stop_channels()
+    with Kernel.on(lab) as kernel:
+        yield kernel
 
 
 @pytest.fixture(autouse=True)
 def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed and "page" in request.fixturenames:
-        shot(request.getfixturevalue("page"), f"failed-{request.node.name}")
+    screenshot_on_failure(request, "")
 
 
 def shot(page: Any, name: str) -> None:

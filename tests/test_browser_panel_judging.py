@@ -8,19 +8,13 @@ Under CI=true a missing browser is a failure, not a skip.
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from .test_browser_panel import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Kernel, _free_port, _need
+from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook, set_theme
 
 pytestmark = pytest.mark.browser
 
@@ -36,120 +30,27 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    _need(CHROMIUM)
-    root = tmp_path_factory.mktemp("lab-panel-judging")
-    dirs = {name: root / name for name in ("work", "settings", "workspaces", "runtime", "config")}
-    for d in dirs.values():
-        d.mkdir()
-    settings = {
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                        "checkForUpdates": False},
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-    }  # fmt: skip
-    for name, value in settings.items():
-        f = dirs["settings"] / f"{name}.jupyterlab-settings"
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(json.dumps(value))
-    cells = [{"cell_type": "code", "metadata": {}, "source": src, "outputs": [],
-              "execution_count": None} for src in CELLS]  # fmt: skip
-    (dirs["work"] / "rate.ipynb").write_text(json.dumps({
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }))  # fmt: skip
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-           "JUPYTER_CONFIG_DIR": str(dirs["config"])}  # fmt: skip
-    for name in ("NB2_CACHE", "NB2_STORE", "REPLICATE_API_TOKEN"):
-        env.pop(name, None)
-    log = (root / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.token={token}",
-         f"--ServerApp.root_dir={dirs['work']}",
-         f"--LabApp.user_settings_dir={dirs['settings']}",
-         f"--LabApp.workspaces_dir={dirs['workspaces']}",
-         "--LabApp.expose_app_in_browser=True"],
-        cwd=dirs["work"], env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/api/status", params={"token": token}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start: {(root / 'lab.log').read_text()}")
-            time.sleep(0.3)
-        yield {"url": url, "token": token, "runtime": dirs["runtime"], "work": dirs["work"]}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with jupyterlab(tmp_path_factory.mktemp("lab-panel-judging"), "rate.ipynb", CELLS) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def page(lab: dict[str, Any]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         pg = browser.new_page(viewport={"width": 1400, "height": 1100})
-        pg.set_default_timeout(60_000)
-        httpx.post(
-            f"{lab['url']}/api/sessions", params={"token": lab["token"]},
-            json={"path": "rate.ipynb", "type": "notebook", "name": "rate.ipynb",
-                  "kernel": {"name": "python3"}},
-        ).raise_for_status()  # fmt: skip
-        pg.goto(f"{lab['url']}/lab/tree/rate.ipynb?token={lab['token']}")
-        pg.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
-        pg.wait_for_selector(".jp-Notebook .jp-Cell")
-        pg.wait_for_function(
-            "() => { const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session"
-            "?.kernel; return k && k.connectionStatus === 'connected' && k.status === 'idle' }"
-        )
-        pg.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        deadline = time.monotonic() + 120
-        while pg.locator(".nb2-panel .nb2-node").count() < 2:
-            accept = pg.locator(".jp-Dialog .jp-mod-accept")
-            if accept.count():
-                accept.click()
-                pg.evaluate(
-                    "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
-                )
-            if time.monotonic() > deadline:
-                pg.screenshot(path=str(ARTIFACTS / "panel-judging-00-no-panel.png"), full_page=True)
-                raise AssertionError("the panel did not appear")
-            time.sleep(0.25)
+        nodes = ".nb2-panel .nb2-node"
+        open_notebook(pg, lab, lambda p: p.locator(nodes).count() >= 2, "the panel")
         yield pg
-        browser.close()
 
 
 @pytest.fixture(scope="module")
 def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    kernel = Kernel(lab)
-    yield kernel
-    kernel.client.stop_channels()
+    with Kernel.on(lab) as kernel:
+        yield kernel
 
 
 def shot(target: Any, name: str) -> None:
     target.screenshot(path=str(ARTIFACTS / f"panel-judging-{name}.png"))
-
-
-def _theme(page: Any, name: str) -> None:
-    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', "
-                  f"{{theme: '{name}'}})")  # fmt: skip
-    light = "true" if name == "JupyterLab Light" else "false"
-    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
-    time.sleep(0.5)  # the theme's CSS variables settle
 
 
 def _stored(run: str) -> str:
@@ -221,7 +122,7 @@ def _figures(changed: float, ssim: float) -> str:
 def test_compare_in_difference_mode_shows_the_map_and_its_figures(
     page: Any, py: Kernel, theme: str
 ) -> None:
-    _theme(page, theme)
+    set_theme(page, theme)
     tag = "dark" if theme.endswith("Dark") else "light"
     panel = page.locator(".nb2-panel")
     compare = panel.locator(".nb2-compare")
@@ -266,4 +167,4 @@ def test_compare_in_difference_mode_shows_the_map_and_its_figures(
     compare.locator('.nb2-cmp-mode[data-mode="side"]').click()
     compare.locator(".nb2-cmp-b").wait_for()
     if tag == "dark":
-        _theme(page, "JupyterLab Light")
+        set_theme(page, "JupyterLab Light")
