@@ -216,8 +216,6 @@ class Grid:
 
         try:
             while todo and not self._cancel.is_set():
-                if budget is not None and self.spent >= budget:
-                    break
                 if not slots.acquire(timeout=0.05):  # short, so Ctrl-C lands on the main thread
                     reap(0)
                     continue
