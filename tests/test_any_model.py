@@ -111,6 +111,7 @@ def test_a_list_output_is_stored_as_siblings(live, emulator):
     r = live.generate("three bottles", model=FLUX, num_outputs=3, aspect_ratio="16:9")
     assert len(emulator.created) == 1
     sibs = r.siblings
+    assert not r.cached and not any(s.cached for s in sibs)  # all fresh from one prediction
     assert len(sibs) == 2 and {s.record["prediction_id"] for s in sibs} == {
         r.record["prediction_id"]
     }

@@ -11,6 +11,7 @@ import nb2
 from nb2.backends import Output
 from nb2.backends.offline import OfflineBackend
 from nb2.errors import CanceledError, ValidationError
+from nb2.store import codec
 
 from .sigint import sigint_at
 
@@ -413,6 +414,22 @@ def test_a_store_that_fills_after_the_money_is_spent_keeps_the_prediction(tmp_pa
     (record,) = s.store.records()
     assert record["status"] == "pending" and record["prediction_id"] == "p-paid"
     assert s.store.has_unsettled() and len(s.history) == 0
+    assert 0 <= record["wall_time"] < 60  # this run's own time, not a clock reading
+
+
+def test_the_record_keeps_the_model_version_the_backend_ran(tmp_path):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
+    backend = Scripted(Output(buf.getvalue(), "png", prediction_id="p-1", model_version="v-42"))
+    backend.go.set()
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    r = s.generate("a kite")
+    assert r.record["version"] == "v-42"
+    assert codec.read(r.path)["version"] == "v-42"  # the file's own metadata says it too
 
 
 def test_records_say_when_in_utc_and_name_runs_by_time(s):
@@ -584,3 +601,27 @@ def test_explore_gives_the_registered_widget(s):
     g = s.compare(prompt=["a kite", "a boat"]).run()
     view = g.explore()
     assert isinstance(view, Explorer) and view.grid is g
+
+
+def test_the_offline_notice_is_said_once_and_never_for_a_live_one(tmp_path, monkeypatch, caplog):
+    from nb2.engine import runner
+
+    monkeypatch.setattr(runner, "_announced", False)
+    notice = "offline stand-in"
+    with caplog.at_level("WARNING", logger="nb2"):
+        nb2.Session(backend=Live(), store=tmp_path / "live").generate("a kite")
+        assert notice not in caplog.text
+        nb2.Session(backend=OfflineBackend(), store=tmp_path / "off").generate("a kite")
+        nb2.Session(backend=OfflineBackend(), store=tmp_path / "off2").generate("a boat")
+    assert caplog.text.count(notice) == 1  # once a kernel, not once a session
+
+
+def test_adopted_runs_keep_their_kind_and_a_grid_cell_becomes_current(s):
+    other = nb2.Session(backend=OfflineBackend(), store=s.store.root, name="other")
+    other.generate("a kite")
+    edit = other.edit("make it red")
+    cell = other.compare(prompt=["a boat"]).run().cells[0].result
+    s.adopt(edit)
+    assert "#1 edit" in repr(s.history) and s.current.id == edit.id
+    s.adopt(cell)
+    assert "#2 generate" in repr(s.history) and s.current.id == cell.id

@@ -334,9 +334,8 @@ class Session:
                 turn = self._turns[record["run_id"]]
                 if kind != "grid":
                     self._show(turn, checkout)
-                if cached and not turn.result.cached:  # said as a hit, as after a restart
-                    return turn.result.as_cached()
-                return turn.result
+                # said as a hit, as after a restart: the same turn, an equal object
+                return turn.result.as_cached() if cached else turn.result
             number = len(self._order) + 1
             result = Result(
                 record, self.store, session=self, params=params, number=number, cached=cached
