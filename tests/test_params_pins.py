@@ -145,3 +145,21 @@ def test_a_boolean_field_names_what_it_allows():
     with pytest.raises(ValidationError) as exc:
         Params("x", google_search="yes")
     assert exc.value.allowed == [False, True]
+
+
+def test_options_in_any_order_are_one_request():
+    one = {"safety_filter_level": "block_only_high", "allow_fallback_model": True}
+    other = dict(reversed(list(one.items())))
+    a = Params("x", model="nano-banana-pro", options=one)
+    b = Params("x", model="nano-banana-pro", options=other)
+    assert list(a.options) != list(b.options)  # the orders do differ
+    assert a.cache_key == b.cache_key
+
+
+def test_the_api_input_carries_the_references_uris_in_order_and_only_them(images):
+    refs = Params("x", references=[str(images["palette"]), str(images["bottle"])])
+    sent = refs.api_input(["data:image/png;base64,AA", "https://x/b.png"])
+    assert sent["image_input"] == ["data:image/png;base64,AA", "https://x/b.png"]
+    assert {k: v for k, v in sent.items() if k != "image_input"} == refs.scalar_input()
+    alone = Params("x").api_input([])
+    assert alone == Params("x").scalar_input() and "image_input" not in alone
