@@ -487,13 +487,57 @@ def test_an_output_of_exactly_the_limit_is_kept(emulator):
 
 
 def test_a_download_is_tried_three_times(emulator):
+    began: list[float] = []
+
     def cut_three() -> None:
+        began.append(time.monotonic())
         emulator.faults.drop_connections = 3
 
     with pytest.raises(errors.UncollectedError, match="RemoteProtocolError") as exc:
         _backend(emulator).run(Params("x"), on_status=_at("downloading", cut_three))
     assert exc.value.prediction_id == emulator.created[0]
     assert len(emulator.dropped) == 3 and emulator.downloads == []
+    # with a pause between tries (0.5 s, then 1 s), not three at once into the same fault
+    assert time.monotonic() - began[0] >= 1.4
+
+
+def test_a_download_follows_a_redirect_without_the_token(emulator):
+    emulator.faults.output_redirects = 1
+    out = _backend(emulator).run(Params("x"))
+    assert emulator.faults.output_redirects == 0 and len(emulator.downloads) == 2
+    assert out.data[:2] == b"\xff\xd8"  # the image, from its second address
+    assert not any("authorization" in {k.lower() for k in h} for h in emulator.downloads)
+
+
+def test_an_unsized_download_is_cut_at_the_cap_while_it_streams(emulator):
+    emulator.faults.output_unsized = True
+    emulator.faults.output_huge = 64 * 1024 * 1024
+    backend = _backend(emulator, max_output_bytes=1024 * 1024)
+    with pytest.raises(errors.GenerationError, match="over 1048576 bytes") as exc:
+        backend.run(Params("x"))
+    assert exc.value.prediction_id == emulator.created[0]
+    emulator.faults.output_huge = 0  # an unsized answer of a normal size is read whole
+    assert backend.run(Params("y")).data[:2] == b"\xff\xd8"
+
+
+def test_collect_with_cancel_keeps_an_image_that_finished_before_the_cancel(emulator):
+    """Running when collect looks, done by the time its cancel lands: the cancel's answer
+    says succeeded, so the paid image is collected, never called canceled."""
+    emulator.faults.latency = 30
+    p = Params("x", output_format="png")
+    pred = emulator.create(p.model, p.scalar_input(), None)
+    backend = _backend(emulator)
+    real = backend._cancel
+
+    def finished_first(pid: str) -> Any:
+        assert pred.rendered.wait(10)
+        pred.done_at = time.monotonic()  # the model finishes just before the cancel arrives
+        return real(pid)
+
+    backend._cancel = finished_first  # type: ignore[method-assign]
+    out = backend.collect(pred.id, "png", running="cancel", timeout=30)
+    assert out is not None and out.prediction_id == pred.id and out.data[:4] == b"\x89PNG"
+    assert _cancels(emulator) == 1
 
 
 def test_a_download_with_half_a_second_left_is_still_made(emulator):

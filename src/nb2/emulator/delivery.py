@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .server import Emulator
 
 _NOT_IMAGE = b"<html><head><title>Access Denied</title></head><body>AccessDenied</body></html>\n"
+MOVED = "moved/"  # the prefix of a file's second address (output_redirects)
 _GONE = (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError)
 
 
@@ -23,14 +24,21 @@ def delivery_handler(emu: Emulator) -> type[BaseHandler]:
                 return self.cut()
             emu.downloads.append(dict(self.headers.items()))
             path = self.path.split("?", 1)[0].strip("/")
+            path = path.removeprefix(MOVED)  # where a redirect sent the client
             data = emu.output_at(path)
             if data is None:  # unknown, or past the data retention: a CDN's plain 404
                 return self.send(404, raw=b"Not Found\n", ctype="text/plain; charset=utf-8")
+            if emu.take("output_redirects"):  # a CDN that serves the file from elsewhere
+                return self.send(302, raw=b"", headers={"Location": f"/{MOVED}{path}"})
             ctype = "image/png" if path.endswith(".png") else "image/jpeg"
             f = emu.faults
             if emu.take("output_not_image"):  # the label says image, the bytes do not
                 return self.send(200, raw=_NOT_IMAGE, ctype=ctype)
             try:
+                if f.output_unsized and not f.output_huge and not f.output_slow:
+                    self._head(len(data), ctype)
+                    self.wfile.write(data)
+                    return None
                 if f.output_huge > 0:
                     return self._huge(data, f.output_huge, ctype)
                 if f.output_slow > 0:
@@ -43,7 +51,11 @@ def delivery_handler(emu: Emulator) -> type[BaseHandler]:
         def _head(self, size: int, ctype: str) -> None:
             self.send_response(200)
             self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(size))
+            if emu.faults.output_unsized:  # the body ends when the connection closes
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(size))
             self.end_headers()
 
         def _huge(self, data: bytes, size: int, ctype: str) -> None:

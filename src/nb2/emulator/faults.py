@@ -81,3 +81,5 @@ class Faults:
     output_not_image: int = 0  # the next N downloads answer 200 "image/jpeg" with HTML bytes
     output_slow: float = 0.0  # downloads dribble out 1 byte every N seconds (0: off)
     output_huge: int = 0  # downloads answer this many bytes, streamed (0: off)
+    output_unsized: bool = False  # downloads carry no Content-Length (read to the close)
+    output_redirects: int = 0  # the next N downloads answer 302 to the file's other address
