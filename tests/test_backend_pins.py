@@ -30,6 +30,7 @@ from nb2.emulator import Emulator
 from nb2.params import Params
 
 from .conftest import TOKEN
+from .sigint import when
 
 
 def _backend(emu: Emulator | str, **kw: Any) -> nb2.ReplicateBackend:
@@ -614,3 +615,44 @@ def test_a_trickle_past_the_runs_time_says_so(emulator):
     with pytest.raises(errors.UncollectedError, match="still downloading when the run's time"):
         _backend(emulator, timeout=2).run(Params("x"))
     assert len(emulator.downloads) == 1  # out of time: not tried again
+
+
+def _finished_first(emulator: Emulator, backend: nb2.ReplicateBackend) -> list[str]:
+    """Make each cancel the backend sends land just after its prediction succeeded (the race
+    a Ctrl-C near the end of a run meets): the cancel's answer then says succeeded."""
+    real, sent = backend._cancel, []
+
+    def cancel(pid: str) -> Any:
+        pred = emulator.predictions[pid]
+        assert pred.rendered.wait(10)
+        pred.done_at = time.monotonic()  # done at the server as the cancel arrives
+        sent.append(pid)
+        return real(pid)
+
+    backend._cancel = cancel  # type: ignore[method-assign]
+    return sent
+
+
+def test_a_stop_during_the_hold_keeps_an_image_that_finished_before_its_cancel(emulator):
+    emulator.faults.latency = 30
+    backend = _backend(emulator, wait=5)
+    sent = _finished_first(emulator, backend)
+    stop = threading.Event()
+    when(lambda: emulator.created, stop.set)
+    journal: list[str] = []
+    out = backend.run(Params("x"), cancel=stop, on_created=journal.append)
+    (pid,) = emulator.created
+    assert out.prediction_id == pid and out.data[:2] == b"\xff\xd8" and sent == [pid]
+    assert journal == [pid]  # journaled like any made prediction
+
+
+def test_a_stop_after_a_lost_create_keeps_an_image_that_finished_before_its_cancel(emulator):
+    emulator.faults.latency = 30
+    emulator.faults.drop_create_responses = 1
+    backend = _backend(emulator, wait=1)
+    sent = _finished_first(emulator, backend)
+    stop = threading.Event()
+    with _stop_on("made by a create whose answer was lost", stop):
+        out = backend.run(Params("x"), cancel=stop)
+    (pid,) = emulator.created
+    assert out.prediction_id == pid and sent == [pid]

@@ -132,20 +132,23 @@ class Creating:
                 self._cancel(pred.id)  # its caller was stopped meanwhile
 
         threading.Thread(target=post, name="nb2-create", daemon=True).start()
+        kept = None
         try:
             while not done.wait(0.05):
                 if cancel.is_set():
-                    self._stop_create(model, data, key, since, done)
+                    kept = self._stop_create(model, data, key, since, done)
                     break
         finally:
             with lock:
                 box["abandoned"] = cancel.is_set()
         if "made" in box:
             return "made", box["made"]  # even when stopped: _follow cancels or keeps it
+        if kept is not None:
+            return "made", kept
         if cancel.is_set():
             found = self._find_quietly(model, data, since)
-            if found is not None:
-                self._cancel(found.id)
+            if found is not None and (kept := self._cancel_unless_done(found.id)) is not None:
+                return "made", kept
             raise errors.CanceledError(
                 "stopped while the create was in flight" + ("; canceled" if found else ""),
                 prediction_id=found.id if found else None,
@@ -159,19 +162,31 @@ class Creating:
 
     def _stop_create(
         self, model: str, data: dict[str, Any], key: str, since: Any, done: threading.Event
-    ) -> None:
+    ) -> Prediction | None:
         """A Stop during the sync hold: cancel the prediction the create made without waiting
-        for the hold to end, when it is ours beyond doubt; else wait for the create's answer."""
+        for the hold to end, when it is ours beyond doubt; else wait for the create's answer.
+        The prediction is returned if it had already finished (paid for, so it is kept)."""
         give_up = time.monotonic() + self.wait + 5.0
         while not done.is_set() and time.monotonic() < give_up:
             if self.claims.others_waiting(key) <= 1:
                 found = self._find_quietly(model, data, since)
                 if found is not None:
-                    self._cancel(found.id)
+                    kept = self._cancel_unless_done(found.id)
+                    if kept is not None:
+                        return kept
                     raise errors.CanceledError(
                         "stopped during the create; canceled", prediction_id=found.id
                     )
             done.wait(0.2)
+        return None
+
+    def _cancel_unless_done(self, prediction_id: str) -> Prediction | None:
+        """Cancel; the prediction if the cancel's answer says it had already succeeded."""
+        final = self._cancel(prediction_id)
+        if final is not None and final.ready:
+            log.info("prediction %s finished before its cancel; keeping it", prediction_id)
+            return final
+        return None
 
     def _find_quietly(self, model: str, data: dict[str, Any], since: Any) -> Prediction | None:
         try:
@@ -203,8 +218,8 @@ class Creating:
         if found is not None:
             log.info("found prediction %s made by a create whose answer was lost", found.id)
         if cancel.is_set():
-            if found is not None:
-                self._cancel(found.id)
+            if found is not None and (kept := self._cancel_unless_done(found.id)) is not None:
+                return kept
             raise errors.CanceledError("stopped", prediction_id=found.id if found else None)
         return found
 
