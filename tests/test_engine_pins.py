@@ -566,6 +566,10 @@ def test_session_settings_and_verbs_answer_as_documented(s):
     r = s.generate("a kite", model="nano-banana")  # a model without resolution
     e = s.edit("make it red")
     assert e.params.model == "google/nano-banana" and e.params.resolution is None
+    calls = s.backend.calls
+    with pytest.raises(ValidationError) as exc:  # named, never silently dropped
+        s.edit("make it blue", resolution="2K")
+    assert exc.value.field == "resolution" and s.backend.calls == calls
     assert s.checkout(r) == r
 
 
@@ -625,3 +629,70 @@ def test_adopted_runs_keep_their_kind_and_a_grid_cell_becomes_current(s):
     assert "#1 edit" in repr(s.history) and s.current.id == edit.id
     s.adopt(cell)
     assert "#2 generate" in repr(s.history) and s.current.id == cell.id
+
+
+class Journaling(Scripted):
+    """A Scripted backend that names its prediction as soon as it is made."""
+
+    def run(self, params, *, cancel=None, on_status=None, on_created=None) -> Output:
+        on_created("p-made")
+        return super().run(params, cancel=cancel, on_status=on_status, on_created=on_created)
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_the_prediction_id_is_on_disk_while_the_backend_waits(tmp_path):
+    backend = Journaling(Output(_png(), "png", prediction_id="p-made"))
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    done = threading.Thread(target=s.generate, args=("a kite",))
+    done.start()
+    try:
+        seen: list[dict[str, Any]] = []
+        for _ in range(500):  # read as a second kernel would, while the run is in flight
+            seen = [r for r in nb2.Store(tmp_path / "runs").records() if r.get("prediction_id")]
+            if seen:
+                break
+            threading.Event().wait(0.01)
+        assert seen and seen[0]["prediction_id"] == "p-made" and seen[0]["status"] != "succeeded"
+    finally:
+        backend.go.set()
+        done.join(10)
+
+
+def test_a_backend_error_is_recorded_with_the_runs_own_time(tmp_path):
+    from nb2.errors import GenerationError
+
+    backend = Scripted(GenerationError("the model failed", prediction_id="p-bad"))
+    backend.go.set()
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    with pytest.raises(GenerationError):
+        s.generate("a kite")
+    (record,) = s.store.records()
+    assert record["status"] == "failed" and 0 <= record["wall_time"] < 60
+
+
+def test_a_record_that_cannot_be_written_after_the_image_is_stored_says_so(tmp_path, monkeypatch):
+    from nb2.errors import StoreError
+
+    backend = Scripted(Output(_png(), "png", prediction_id="p-paid"))
+    backend.go.set()
+    s = nb2.Session(backend=backend, store=tmp_path / "runs")
+    real = s.store.save
+
+    def save(record):
+        if record.get("status") == "succeeded":
+            raise OSError(28, "No space left on device")
+        return real(record)
+
+    monkeypatch.setattr(s.store, "save", save)
+    with pytest.raises(StoreError, match=r"stays pending for nb2\.recover"):
+        s.generate("a kite")
+    assert s.store.has_unsettled() and len(s.history) == 0

@@ -204,8 +204,6 @@ class Session:
             "image_search": bp.image_search,
         }
         fields.update({k: options.pop(k) for k in list(options) if k in fields})
-        if not bp.spec.has_resolution:
-            fields.pop("resolution")
         params = Params(prompt=instruction, references=(source, *extra), options=options, **fields)
         return base, params
 
