@@ -231,18 +231,21 @@ def test_panel_refuses_what_it_cannot_show(ip, line, body, words):
 def test_interrupt_mid_grid_keeps_shows_and_stores_finished_cells(
     ip, emulator, monkeypatch, capsys
 ):
-    import _thread
-    import threading
-
     from .conftest import TOKEN
+    from .sigint import sigint_when
 
     shell, magics = ip
     monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
     monkeypatch.setenv("REPLICATE_BASE_URL", emulator.base_url)
     emulator.faults.slow_words = {"slow": 30.0}  # the others finish at once
     body = "\n---\n".join(["a quick kite", "a quick boat", "a slow kite", "a slow boat"])
-    threading.Timer(1.5, _thread.interrupt_main).start()
-    with pytest.raises(KeyboardInterrupt):
+
+    def quick_ones_stored() -> bool:  # as a second kernel would see the store
+        runs = nb2.Store(magics.store).records()
+        return len(emulator.created) == 4 and sum(r["status"] == "succeeded" for r in runs) == 2
+
+    # Ctrl-C as Jupyter sends it, once the quick cells are stored and the slow ones run
+    with sigint_when(quick_ones_stored), pytest.raises(KeyboardInterrupt):
         cell(shell, "--session live -o g", body)
     g = shell.user_ns["g"]  # kept, though the cell was interrupted
     assert g.counts() == {"succeeded": 2, "canceled": 2}
