@@ -179,6 +179,9 @@ def test_identical_cells_are_sent_once_and_planned_once(s):
     assert s.backend.calls == 2 and g.cells[0].result.id == g.cells[1].result.id
     # the twin that waited for the other's answer is a cache hit: shown so, never spent twice
     assert g.counts() == {"succeeded": 2, "cached": 1}
+    saved = g.records()  # what a saved grid says of each cell
+    assert sum(r["cached"] for r in saved) == 1
+    assert all(r["cached"] == (c.status == "cached") for r, c in zip(saved, g.cells, strict=True))
     off = nb2.Session(backend=OfflineBackend(), store=s.store.root, cache="off")
     assert off.compare(prompt=["a kite", "a kite"]).plan().new_calls == 2
 

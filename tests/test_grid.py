@@ -44,7 +44,7 @@ def test_mixed_models_are_checked_at_plan_time(live, emulator):
 def test_fan_out_is_bounded_and_parallel(live, emulator):
     emulator.faults.latency = 0.5
     g = live.compare(prompt=[f"p{i}" for i in range(16)], output_format="jpg")
-    g.run(max_concurrency=8)
+    g.run()  # the default: 8 at once
     assert g.counts() == {"succeeded": 16}
     assert 2 <= emulator.in_flight_max <= 8  # parallel, and bounded (speed: benchmarks/)
     emulator.in_flight_max = 0
