@@ -317,10 +317,104 @@ def test_an_unreadable_list_after_a_lost_create_never_sends_it_again(emulator, t
         raise nb2.backends.api.Unreadable("the list is down")
 
     s.backend.api.list_since = broken  # type: ignore[method-assign]
-    with pytest.raises(errors.GenerationError, match="nothing is billed twice"):
+    with pytest.raises(errors.UncollectedError, match="nothing is billed twice"):
         s.generate("x")
     s.backend.api.list_since = real  # type: ignore[method-assign]
     assert len(emulator.created) == 1
+    # the prediction it may have made is not forgotten: the run stays pending, and recover
+    # finds it in the list once the list answers, and stores its image
+    (record,) = s.store.unsettled()
+    assert record["status"] == "pending" and record["prediction_id"] is None
+    (line,) = nb2.recover(s.store, backend=s.backend)
+    assert line["outcome"] == "collected and stored", line
+    assert s.store.get(record["run_id"])["prediction_id"] == emulator.created[0]
+    assert len(_images(s.store)) == 1 and len(emulator.created) == 1
+
+
+def _unlisted(s: nb2.Session) -> Any:
+    """Make the server's list unreadable to ``s``; returns what puts it back."""
+    real = s.backend.api.list_since
+
+    def broken(*a: Any, **kw: Any) -> Any:
+        raise nb2.backends.api.Unreadable("the list is down")
+
+    s.backend.api.list_since = broken  # type: ignore[method-assign]
+    return lambda: setattr(s.backend.api, "list_since", real)
+
+
+@pytest.mark.parametrize("when_stopped", ["during the hold", "after the answer was lost"])
+def test_a_stop_while_the_create_answer_is_missing_leaves_the_run_for_recover(
+    emulator, tmp_path, when_stopped
+):
+    # the create reaches the server, its answer never comes back, the list cannot be read,
+    # and the user stops: the prediction may run on and be billed, so nothing may call the
+    # run settled; recover finds it later (here: it ran on and succeeded)
+    emulator.faults.latency = 1.5
+    emulator.faults.drop_create_responses = 1
+    s = _session(emulator, tmp_path / "runs", wait=1, lost_create_grace=30)
+    restore = _unlisted(s)
+    stop = threading.Event()
+    if when_stopped == "during the hold":
+        when(lambda: emulator.created, stop.set)
+    else:  # once the answer is known lost, as the lookup begins (in its grace)
+        find_lost = s.backend._find_lost
+
+        def stopped_then_find(*a: Any, **kw: Any) -> Any:
+            stop.set()
+            return find_lost(*a, **kw)
+
+        s.backend._find_lost = stopped_then_find  # type: ignore[method-assign]
+    with pytest.raises(errors.CanceledError, match="stays pending") as exc:
+        s.generate("x", cancel=stop)
+    assert exc.value.unsettled and exc.value.prediction_id is None
+    (record,) = s.store.unsettled()
+    assert record["status"] == "pending" and record["prediction_id"] is None
+    restore()
+    (line,) = nb2.recover(s.store, backend=s.backend, running="wait")
+    assert line["outcome"] == "collected and stored", line
+    assert len(_images(s.store)) == 1 and len(emulator.created) == 1
+
+
+@pytest.mark.parametrize("finished", [False, True], ids=["running", "finished"])
+def test_a_create_answer_after_its_stopped_caller_gave_up_is_left_for_recover(
+    emulator, tmp_path, finished
+):
+    # the stopped caller waits for the create's answer (up to the hold + 5 s, made immediate
+    # here) and the list cannot show the prediction; the answer then comes after all. A
+    # prediction still running is canceled; one that already finished is paid for: either
+    # way the run stays pending and recover settles it (the finished one is stored)
+    emulator.faults.latency = 0.0 if finished else 30.0
+    s = _session(emulator, tmp_path / "runs", wait=1)
+    restore = _unlisted(s)
+    s.backend._stop_create = lambda *a: None  # type: ignore[method-assign]
+    post, late = s.backend.api.request, threading.Event()
+
+    def request(method: str, path: str, **kw: Any) -> Any:
+        answer = post(method, path, **kw)
+        if method == "POST" and path.endswith("/predictions"):
+            late.wait(30)
+        return answer
+
+    s.backend.api.request = request  # type: ignore[method-assign]
+    stop = threading.Event()
+    when(lambda: emulator.created, stop.set)
+    with pytest.raises(errors.CanceledError, match="stays pending"):
+        s.generate("x", cancel=stop)
+    (record,) = s.store.unsettled()
+    assert record["status"] == "pending" and record["prediction_id"] is None
+    late.set()
+    for thread in threading.enumerate():
+        if thread.name == "nb2-create":
+            thread.join(10)
+    (pid,) = emulator.created
+    if not finished:  # (a finished one's answer says "processing" too, so it is also sent one)
+        assert emulator.canceled == [pid]
+    s.backend.api.request, _ = post, restore()  # type: ignore[method-assign]
+    (line,) = nb2.recover(s.store, backend=s.backend)
+    expected = "collected and stored" if finished else "recorded as canceled"
+    assert line["outcome"].startswith(expected), line
+    assert s.store.get(record["run_id"])["status"] == ("succeeded" if finished else "canceled")
+    assert len(_images(s.store)) == (1 if finished else 0) and len(emulator.created) == 1
 
 
 # -- 9. results never cross endpoints -------------------------------------------------------------

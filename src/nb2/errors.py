@@ -70,7 +70,8 @@ class GenerationError(Nb2Error):
 class UncollectedError(GenerationError):
     """A prediction that may have succeeded could not be collected now (its output could not
     be downloaded, or the API stopped answering). Its run is recorded as pending with its
-    prediction id, for :func:`nb2.recover` while the API keeps outputs (about an hour)."""
+    prediction id, for :func:`nb2.recover` while the API keeps outputs (about an hour); with
+    no id (a lost create whose list could not be read), recover looks in the server's list."""
 
 
 class StoreError(Nb2Error, OSError):
@@ -83,11 +84,18 @@ class ModerationError(GenerationError):
 
 
 class CanceledError(Nb2Error):
-    """The run was stopped (Stop button, kernel interrupt, budget) and canceled remotely."""
+    """The run was stopped (Stop button, kernel interrupt, budget) and canceled remotely.
 
-    def __init__(self, message: str, *, prediction_id: str | None = None) -> None:
+    ``unsettled``: stopped while its create's answer was missing, so the server may hold a
+    prediction nobody knows the id of; the run stays pending and :func:`nb2.recover` looks
+    for it in the server's list."""
+
+    def __init__(
+        self, message: str, *, prediction_id: str | None = None, unsettled: bool = False
+    ) -> None:
         super().__init__(message)
         self.prediction_id = prediction_id
+        self.unsettled = unsettled
 
 
 class ReplayMissError(Nb2Error):

@@ -21,6 +21,11 @@ from .lost import find, request_key, since_for, wait_for_others
 from .replicate_errors import map_answer
 
 log = logging.getLogger("nb2.replicate")
+_UNSETTLED = (
+    "; its create's answer never came and the server lists no prediction for it yet, so the "
+    "run stays pending: nb2.recover() looks for it in the server's list and cancels or "
+    "collects it"
+)
 
 
 class Creating:
@@ -128,8 +133,12 @@ class Creating:
                 with lock:
                     abandoned = box.get("abandoned")
                 done.set()
-            if abandoned and pred is not None and not pred.terminal:
-                self._cancel(pred.id)  # its caller was stopped meanwhile
+            if abandoned and pred is not None:  # its caller was stopped and gave up on it
+                if not pred.terminal:
+                    self._cancel(pred.id)
+                # its run is pending with no id: let nb2.recover find it in the server's list
+                self.claims.release(pred.id)
+                log.info("prediction %s answered after its run was stopped", pred.id)
 
         threading.Thread(target=post, name="nb2-create", daemon=True).start()
         kept = None
@@ -139,25 +148,31 @@ class Creating:
                     kept = self._stop_create(model, data, key, since, done)
                     break
         finally:
-            with lock:
-                box["abandoned"] = cancel.is_set()
-        if "made" in box:
-            return "made", box["made"]  # even when stopped: _follow cancels or keeps it
+            with lock:  # one decision with post(): either it is taken here or post() lets go
+                got = dict(box)
+                box["abandoned"] = cancel.is_set() and "made" not in got
+        if "made" in got:
+            return "made", got["made"]  # even when stopped: _follow cancels or keeps it
         if kept is not None:
             return "made", kept
         if cancel.is_set():
             found = self._find_quietly(model, data, since)
             if found is not None and (kept := self._cancel_unless_done(found.id)) is not None:
                 return "made", kept
+            if found is not None:
+                raise errors.CanceledError(
+                    "stopped while the create was in flight; canceled", prediction_id=found.id
+                )
+            made_nothing = "unreached" in got or ("answer" in got and got["answer"].status < 500)
             raise errors.CanceledError(
-                "stopped while the create was in flight" + ("; canceled" if found else ""),
-                prediction_id=found.id if found else None,
+                "stopped while the create was in flight" + ("" if made_nothing else _UNSETTLED),
+                unsettled=not made_nothing,
             )
-        if "answer" in box:
-            return "answer", box["answer"]
-        if "unreached" in box:
+        if "answer" in got:
+            return "answer", got["answer"]
+        if "unreached" in got:
             return "unreached", None
-        log.info("create answer lost (%s)", box.get("lost"))
+        log.info("create answer lost (%s)", got.get("lost"))
         return "lost", None
 
     def _stop_create(
@@ -209,18 +224,23 @@ class Creating:
                 found = find(self.api, self.claims, model, data, since, timeout=min(10.0, left))
                 break
             except Exception as exc:
+                if cancel.is_set():  # stopped: no more tries, and nothing known either way
+                    raise errors.CanceledError("stopped" + _UNSETTLED, unsettled=True) from None
                 if attempt == 2 or time.monotonic() > deadline:
-                    raise errors.GenerationError(
+                    raise errors.UncollectedError(
                         "the create's answer was lost and the prediction list could not be "
-                        f"read ({type(exc).__name__}); not sent again, so nothing is billed twice"
+                        f"read ({type(exc).__name__}); not sent again, so nothing is billed "
+                        "twice, and the run stays pending: nb2.recover() looks for it later"
                     ) from None
                 cancel.wait(0.5 * (attempt + 1))
         if found is not None:
             log.info("found prediction %s made by a create whose answer was lost", found.id)
         if cancel.is_set():
-            if found is not None and (kept := self._cancel_unless_done(found.id)) is not None:
+            if found is None:  # read at once, without the grace: it may be listed later
+                raise errors.CanceledError("stopped" + _UNSETTLED, unsettled=True)
+            if (kept := self._cancel_unless_done(found.id)) is not None:
                 return kept
-            raise errors.CanceledError("stopped", prediction_id=found.id if found else None)
+            raise errors.CanceledError("stopped", prediction_id=found.id)
         return found
 
     def _pause(

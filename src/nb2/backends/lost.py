@@ -59,6 +59,11 @@ class Claims:
             self._held.add(prediction_id)
             return True
 
+    def release(self, prediction_id: str) -> None:
+        """Let ``prediction_id`` go (a stopped run's, left for ``nb2.recover`` to find)."""
+        with self._lock:
+            self._held.discard(prediction_id)
+
     def holds(self, prediction_id: str) -> bool:
         with self._lock:
             return prediction_id in self._held

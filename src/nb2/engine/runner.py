@@ -187,9 +187,11 @@ def _settle(
 def _fail(store: Store, record: dict[str, Any], exc: BaseException, wall: float) -> None:
     """Record how a run ended badly, as far as the disk allows."""
     pid = getattr(exc, "prediction_id", None) or record.get("prediction_id")
-    collectable = isinstance(exc, (UncollectedError, StoreError, OSError))
+    # it may exist at the server: with no id, recover looks for it in the server's list
+    maybe_made = isinstance(exc, UncollectedError) or getattr(exc, "unsettled", False)
+    collectable = maybe_made or (isinstance(exc, (StoreError, OSError)) and pid)
     record.update(
-        status="pending" if collectable and pid else status_of(exc),
+        status="pending" if collectable else status_of(exc),
         error=str(exc)[:2000] or type(exc).__name__,
         prediction_id=pid,
         wall_time=round(wall, 3),
