@@ -646,6 +646,32 @@ def test_a_stop_during_the_hold_keeps_an_image_that_finished_before_its_cancel(e
     assert journal == [pid]  # journaled like any made prediction
 
 
+def test_a_late_create_answer_leaves_what_the_stopped_caller_found_to_it(emulator):
+    # the caller, stopped in the hold, finds the prediction and keeps it; the create's own
+    # answer arrives only afterwards: it must neither cancel it again nor let go of its claim
+    emulator.faults.latency = 30
+    backend = _backend(emulator, wait=5)
+    sent = _finished_first(emulator, backend)
+    post, late = backend.api.request, threading.Event()
+
+    def request(method: str, path: str, **kw: Any) -> Any:
+        answer = post(method, path, **kw)
+        if method == "POST" and path.endswith("/predictions"):
+            late.wait(30)
+        return answer
+
+    backend.api.request = request  # type: ignore[method-assign]
+    stop = threading.Event()
+    when(lambda: emulator.created, stop.set)
+    out = backend.run(Params("x"), cancel=stop)
+    late.set()
+    for thread in threading.enumerate():
+        if thread.name == "nb2-create":
+            thread.join(10)
+    (pid,) = emulator.created
+    assert out.prediction_id == pid and sent == [pid] and backend.claims.holds(pid)
+
+
 def test_a_stop_after_a_lost_create_keeps_an_image_that_finished_before_its_cancel(emulator):
     emulator.faults.latency = 30
     emulator.faults.drop_create_responses = 1

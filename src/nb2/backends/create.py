@@ -109,7 +109,7 @@ class Creating:
         self.claims.sending(key)
 
         def post() -> None:
-            pred = None
+            pred, mine = None, False
             try:
                 path, body = f"/v1/models/{model}/predictions", {"input": data}
                 if ":" in model:  # a pinned version goes to /v1/predictions
@@ -120,7 +120,7 @@ class Creating:
                 )  # fmt: skip
                 if a.ok:
                     pred = Prediction.parse(a.body)
-                    self.claims.hold(pred.id)
+                    mine = self.claims.hold(pred.id)  # else a stopped caller found it first
                     box["made"] = pred
                 else:
                     box["answer"] = a
@@ -133,7 +133,7 @@ class Creating:
                 with lock:
                     abandoned = box.get("abandoned")
                 done.set()
-            if abandoned and pred is not None:  # its caller was stopped and gave up on it
+            if abandoned and pred is not None and mine:  # its stopped caller gave up on it
                 if not pred.terminal:
                     self._cancel(pred.id)
                 # its run is pending with no id: let nb2.recover find it in the server's list
