@@ -375,6 +375,51 @@ def test_a_stop_while_the_create_answer_is_missing_leaves_the_run_for_recover(
     assert len(_images(s.store)) == 1 and len(emulator.created) == 1
 
 
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_stop_in_the_hold_of_a_create_answered_5xx_leaves_the_run_for_recover(
+    emulator, tmp_path, status
+):
+    # a 5xx may come after the prediction was made (a proxy's error page): a stop with the
+    # list down cannot tell, so the run stays pending, and recover finds and stores it
+    emulator.faults.latency = 1.5
+    emulator.faults.create_html, emulator.faults.create_html_status = 1, status
+    s = _session(emulator, tmp_path / "runs", wait=1)
+    restore = _unlisted(s)
+    stop = threading.Event()
+    when(lambda: emulator.created, stop.set)
+    with pytest.raises(errors.CanceledError, match="stays pending"):
+        s.generate("x", cancel=stop)
+    assert s.store.unsettled()[0]["prediction_id"] is None
+    restore()
+    (line,) = nb2.recover(s.store, backend=s.backend, running="wait")
+    assert line["outcome"] == "collected and stored", line
+    assert len(_images(s.store)) == 1 and len(emulator.created) == 1
+
+
+def test_a_stop_after_a_cut_create_that_made_nothing_is_settled_by_recover_as_lost(
+    emulator, tmp_path
+):
+    # the connection is cut before the server makes anything; the stop comes as the lookup
+    # begins, and the list (read at once, without the grace) shows nothing: that is not yet
+    # proof, so the run stays pending, and recover, reading the list later, closes it
+    emulator.faults.drop_connections = 1
+    s = _session(emulator, tmp_path / "runs", lost_create_grace=30)
+    stop = threading.Event()
+    find_lost = s.backend._find_lost
+
+    def stopped_then_find(*a: Any, **kw: Any) -> Any:
+        stop.set()
+        return find_lost(*a, **kw)
+
+    s.backend._find_lost = stopped_then_find  # type: ignore[method-assign]
+    with pytest.raises(errors.CanceledError, match="stays pending") as exc:
+        s.generate("x", cancel=stop)
+    assert exc.value.unsettled and emulator.created == [] and emulator.dropped
+    (line,) = nb2.recover(s.store, backend=s.backend)
+    assert line["outcome"].startswith("recorded as lost"), line
+    assert s.store.unsettled() == [] and emulator.created == []
+
+
 @pytest.mark.parametrize("finished", [False, True], ids=["running", "finished"])
 def test_a_create_answer_after_its_stopped_caller_gave_up_is_left_for_recover(
     emulator, tmp_path, finished

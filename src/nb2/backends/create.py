@@ -148,9 +148,11 @@ class Creating:
                     kept = self._stop_create(model, data, key, since, done)
                     break
         finally:
-            with lock:  # one decision with post(): either it is taken here or post() lets go
+            # one decision with post(): either the prediction is taken here or post() lets
+            # go of it (when done is set, post() has already decided: nothing was abandoned)
+            with lock:
                 got = dict(box)
-                box["abandoned"] = cancel.is_set() and "made" not in got
+                box["abandoned"] = "made" not in got
         if "made" in got:
             return "made", got["made"]  # even when stopped: _follow cancels or keeps it
         if kept is not None:
