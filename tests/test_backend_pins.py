@@ -646,6 +646,36 @@ def test_a_stop_during_the_hold_keeps_an_image_that_finished_before_its_cancel(e
     assert journal == [pid]  # journaled like any made prediction
 
 
+def test_a_stop_in_the_hold_never_cancels_an_identical_request_of_another_run(emulator):
+    # two identical requests (repeat samples) hold at once; the second is stopped. Its
+    # prediction and the first's look alike in the list, so it must wait for its own answer
+    # rather than cancel the oldest one it sees, which is the first run's
+    emulator.faults.latency = 30
+    backend = _backend(emulator, wait=2)
+    first: dict[str, Any] = {}
+
+    def run_first() -> None:
+        try:
+            first["out"] = backend.run(Params("x"))
+        except Exception as exc:
+            first["exc"] = exc
+
+    a = threading.Thread(target=run_first)
+    a.start()
+    deadline = time.monotonic() + 10
+    while not emulator.created and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop = threading.Event()
+    when(lambda: len(emulator.created) == 2, stop.set)
+    with pytest.raises(errors.CanceledError) as exc:
+        backend.run(Params("x"), cancel=stop)
+    mine, theirs = emulator.created[1], emulator.created[0]
+    emulator.predictions[theirs].done_at = time.monotonic()  # the first one finishes now
+    a.join(20)
+    assert exc.value.prediction_id == mine and emulator.canceled == [mine]
+    assert first.get("out") is not None and first["out"].prediction_id == theirs, first
+
+
 def test_a_late_create_answer_leaves_what_the_stopped_caller_found_to_it(emulator):
     # the caller, stopped in the hold, finds the prediction and keeps it; the create's own
     # answer arrives only afterwards: it must neither cancel it again nor let go of its claim
