@@ -342,6 +342,17 @@ def _unlisted(s: nb2.Session) -> Any:
     return lambda: setattr(s.backend.api, "list_since", real)
 
 
+def _stop_as_the_lookup_begins(s: nb2.Session, stop: threading.Event) -> None:
+    """Set ``stop`` when the backend starts looking for a lost create's prediction."""
+    find_lost = s.backend._find_lost
+
+    def stopped_then_find(*a: Any, **kw: Any) -> Any:
+        stop.set()
+        return find_lost(*a, **kw)
+
+    s.backend._find_lost = stopped_then_find  # type: ignore[method-assign]
+
+
 @pytest.mark.parametrize("when_stopped", ["during the hold", "after the answer was lost"])
 def test_a_stop_while_the_create_answer_is_missing_leaves_the_run_for_recover(
     emulator, tmp_path, when_stopped
@@ -357,13 +368,7 @@ def test_a_stop_while_the_create_answer_is_missing_leaves_the_run_for_recover(
     if when_stopped == "during the hold":
         when(lambda: emulator.created, stop.set)
     else:  # once the answer is known lost, as the lookup begins (in its grace)
-        find_lost = s.backend._find_lost
-
-        def stopped_then_find(*a: Any, **kw: Any) -> Any:
-            stop.set()
-            return find_lost(*a, **kw)
-
-        s.backend._find_lost = stopped_then_find  # type: ignore[method-assign]
+        _stop_as_the_lookup_begins(s, stop)
     with pytest.raises(errors.CanceledError, match="stays pending") as exc:
         s.generate("x", cancel=stop)
     assert exc.value.unsettled and exc.value.prediction_id is None
@@ -405,13 +410,7 @@ def test_a_stop_after_a_cut_create_that_made_nothing_is_settled_by_recover_as_lo
     emulator.faults.drop_connections = 1
     s = _session(emulator, tmp_path / "runs", lost_create_grace=30)
     stop = threading.Event()
-    find_lost = s.backend._find_lost
-
-    def stopped_then_find(*a: Any, **kw: Any) -> Any:
-        stop.set()
-        return find_lost(*a, **kw)
-
-    s.backend._find_lost = stopped_then_find  # type: ignore[method-assign]
+    _stop_as_the_lookup_begins(s, stop)
     with pytest.raises(errors.CanceledError, match="stays pending") as exc:
         s.generate("x", cancel=stop)
     assert exc.value.unsettled and emulator.created == [] and emulator.dropped
