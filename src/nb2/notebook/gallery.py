@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import ipywidgets
 import traitlets as t
 
 from ..engine.find import as_store
 from ..engine.result import Result
 from ..engine.session import Session
-from ..errors import Nb2Error, ValidationError
+from ..errors import ValidationError
 from ..imaging import thumbnail_bytes
 from ..store import Store
 from ..store.filters import Query
 from . import gallery_state as gs
+from .widgets import MessageWidget
 
 log = logging.getLogger("nb2")
 STATIC = Path(__file__).parent.parent / "static"
@@ -36,7 +35,7 @@ FILTERS = ("model", "resolution", "aspect_ratio", "output_format", "google_searc
            "session", "since", "status", "sort")  # fmt: skip
 
 
-class Gallery(anywidget.AnyWidget):
+class Gallery(MessageWidget):
     """Every run of a store, browsable: ``nb2.Gallery()`` or ``%nb2 gallery``."""
 
     _esm = STATIC / "gallery.js"
@@ -55,7 +54,6 @@ class Gallery(anywidget.AnyWidget):
     compare = t.List(t.Dict()).tag(sync=True)  # two details, or none
     compare_images = t.List(t.Bytes()).tag(sync=True)
     notice = t.Unicode("").tag(sync=True)
-    _channel = t.Unicode().tag(sync=True)
 
     def __init__(
         self,
@@ -70,16 +68,15 @@ class Gallery(anywidget.AnyWidget):
         self.panel: Any = None  # the panel "reuse" last filled in
         self.outlet = ipywidgets.Output()  # where that panel shows, under the gallery
         self._box: Any = None
-        super().__init__(_channel=uuid.uuid4().hex, page_size=page_size, **kwargs)
-        self.choices = gs.choices(self.store)
-        self._handlers = {
+        handlers = {
             "search": self._on_search,
             "select": self._on_select,
             "reuse": self._on_reuse,
             "continue": self._on_continue,
             "compare": self._on_compare,
         }
-        self.on_msg(self._dispatch)
+        super().__init__(handlers, page_size=page_size, **kwargs)
+        self.choices = gs.choices(self.store)
         self.search()
 
     def __repr__(self) -> str:
@@ -152,26 +149,6 @@ class Gallery(anywidget.AnyWidget):
         self.compare = [gs.detail(r) for r in results]
 
     # -- messages -------------------------------------------------------------------------
-    def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
-        if not isinstance(content, dict):
-            return self.send({"id": None, "kind": "error", "message": "a message is an object"})
-        mid, kind = content.get("id"), content.get("kind")
-        handler = self._handlers.get(kind) if isinstance(kind, str) else None
-        try:
-            if handler is None:
-                allowed = ", ".join(sorted(self._handlers))
-                raise ValidationError(f"unknown message kind {kind!r}; allowed: {allowed}",
-                                      field="kind", value=kind, allowed=allowed)  # fmt: skip
-            reply = handler(content)
-        except (Nb2Error, KeyError, TypeError, ValueError) as exc:
-            return self.send({"id": mid, "kind": "error", "message": str(exc),
-                              "field": getattr(exc, "field", None)})  # fmt: skip
-        except Exception as exc:  # a bug: answered all the same, so the page never hangs
-            log.exception("gallery: the %r message failed", kind)
-            return self.send({"id": mid, "kind": "error",
-                              "message": f"{kind}: {type(exc).__name__}: {exc}"})  # fmt: skip
-        self.send({"id": mid, "kind": "ok", "of": kind, **reply})
-
     def _on_search(self, msg: dict[str, Any]) -> dict[str, Any]:
         raw = msg.get("filters") or {}
         if not isinstance(raw, dict) or set(raw) - set(FILTERS):

@@ -13,11 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets as t
 
 from .. import models
@@ -29,6 +27,7 @@ from . import panel_judging
 from . import panel_state as ps
 from .panel_state import choices, node_state, static_html
 from .strip import ReferenceStrip
+from .widgets import MessageWidget
 
 log = logging.getLogger("nb2")
 
@@ -37,7 +36,7 @@ THUMB_SIDE = 160  # history nodes
 VIEW_SIDE = 1536  # the selected image: enough for a notebook column at 2x
 
 
-class Panel(anywidget.AnyWidget):
+class Panel(MessageWidget):
     """An interactive panel for a :class:`Session`: ``nb2.Panel(session)``."""
 
     _esm = STATIC / "panel.js"
@@ -63,8 +62,6 @@ class Panel(anywidget.AnyWidget):
     compare = t.List(t.Unicode()).tag(sync=True)  # two node ids, or none
     compare_images = t.List(t.Bytes()).tag(sync=True)
     status = t.Dict({"state": "idle"}).tag(sync=True)
-    # names this model's message channel in the front end (its views share one)
-    _channel = t.Unicode().tag(sync=True)
 
     def __init__(self, session: Session | None = None, **kwargs: Any) -> None:
         self.session = session if session is not None else Session()
@@ -81,7 +78,7 @@ class Panel(anywidget.AnyWidget):
         self._job: threading.Thread | None = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
-        super().__init__(choices=choices(), _channel=uuid.uuid4().hex, **kwargs)
+        super().__init__(choices=choices(), **kwargs)
         for i, item in enumerate(self.session.references):
             ref = as_reference(item, i)
             self._refs.add(ref, ref.name, self._limit(), self.image_model)
@@ -99,7 +96,6 @@ class Panel(anywidget.AnyWidget):
             "move_reference": self._on_move_reference,
             **panel_judging.handlers(self),  # rate a node, diff two (issue 15)
         }
-        self.on_msg(self._dispatch)
         self._unsubscribe = self.session.subscribe(self._on_result)
         self._sync_history()
         self._sync_references()
@@ -170,30 +166,6 @@ class Panel(anywidget.AnyWidget):
             self.composed_prompt = compose_prompt(self.prompt, self._refs.references())
 
     # -- messages -------------------------------------------------------------------------
-    def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
-        if not isinstance(content, dict):
-            return self.send(
-                {"id": None, "kind": "error", "message": "a message must be an object"}
-            )
-        mid, kind = content.get("id"), content.get("kind")
-        handler = self._handlers.get(kind) if isinstance(kind, str) else None
-        if handler is None:
-            allowed = ", ".join(sorted(self._handlers))
-            return self._error(mid, f"unknown message kind {kind!r}; allowed: {allowed}", "kind")
-        try:
-            reply, out = handler(content, buffers)
-        except Nb2Error as exc:
-            return self._error(mid, str(exc), getattr(exc, "field", None))
-        except (KeyError, TypeError, ValueError, t.TraitError) as exc:
-            return self._error(mid, f"{kind}: {exc}", None)
-        except Exception as exc:  # a bug: answered all the same, so the front end never hangs
-            log.exception("panel: the %r message %r failed", kind, mid)
-            return self._error(mid, f"{kind}: {type(exc).__name__}: {exc}", None)
-        self.send({"id": mid, "kind": "ok", "of": kind, **reply}, out)
-
-    def _error(self, mid: Any, message: str, field: str | None) -> None:
-        self.send({"id": mid, "kind": "error", "message": message, "field": field})
-
     def _on_generate(self, msg: dict[str, Any], _b: list[bytes]) -> tuple[dict, list]:
         params = self.session.params(
             self._prompt(), references=self._refs.references(), **self._form()
