@@ -10,7 +10,7 @@ import pytest
 import nb2
 from nb2.backends import Output
 from nb2.backends.offline import OfflineBackend
-from nb2.errors import CanceledError, ValidationError
+from nb2.errors import CanceledError, StoreError, ValidationError
 from nb2.store import codec
 
 from .sigint import sigint_at
@@ -400,8 +400,6 @@ def test_a_store_that_fills_after_the_money_is_spent_keeps_the_prediction(tmp_pa
 
     from PIL import Image
 
-    from nb2.errors import StoreError
-
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
     backend = Scripted(Output(buf.getvalue(), "png", prediction_id="p-paid"))
@@ -683,8 +681,6 @@ def test_a_backend_error_is_recorded_with_the_runs_own_time(tmp_path):
 
 
 def test_a_record_that_cannot_be_written_after_the_image_is_stored_says_so(tmp_path, monkeypatch):
-    from nb2.errors import StoreError
-
     backend = Scripted(Output(_png(), "png", prediction_id="p-paid"))
     backend.go.set()
     s = nb2.Session(backend=backend, store=tmp_path / "runs")
@@ -696,6 +692,26 @@ def test_a_record_that_cannot_be_written_after_the_image_is_stored_says_so(tmp_p
         return real(record)
 
     monkeypatch.setattr(s.store, "save", save)
-    with pytest.raises(StoreError, match=r"stays pending for nb2\.recover"):
+    with pytest.raises(StoreError, match=r"stays pending: nb2\.recover\(\) finishes it"):
         s.generate("a kite")
     assert s.store.has_unsettled() and len(s.history) == 0
+
+
+def test_a_reference_that_cannot_be_stored_leaves_no_run_for_recover(tmp_path, monkeypatch):
+    # the record is on disk, then a reference cannot be copied in: nothing was sent, so the
+    # run is closed failed (not left running, which recover would take for a lost create)
+    from PIL import Image
+
+    ref = tmp_path / "ref.png"
+    Image.new("RGB", (8, 8), "red").save(ref)
+    s = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs")
+
+    def full(*a, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(s.store, "put_image", full)
+    with pytest.raises(StoreError, match="nothing was sent"):
+        s.generate("a kite", references=[ref])
+    assert not s.store.has_unsettled()
+    (record,) = s.store.records()
+    assert record["status"] == "failed" and "nothing was sent" in record["error"]

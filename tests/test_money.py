@@ -543,3 +543,22 @@ def test_a_kernel_killed_mid_run_loses_nothing(emulator, tmp_path):
     assert rec["status"] == "succeeded" and s.store.image_path(rec["output"]["sha256"])
     assert nb2.recover(store) == []  # settled
     assert len(emulator.created) == 1
+
+
+def test_a_cache_pointer_that_cannot_be_written_is_made_by_recover(emulator, tmp_path):
+    # the image and the succeeded record are written, then the disk fails at the cache
+    # pointer (here a file stands where its folder must go): the run is not yet settled, so
+    # recover writes the pointer and the same request is a cache hit, not a second payment
+    s = _session(emulator, tmp_path / "runs")
+    key = s.params("a lighthouse").cache_key
+    blocker = s.store.root / "keys" / key[:2]
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_bytes(b"")
+    with pytest.raises(errors.StoreError, match="stays pending"):
+        s.generate("a lighthouse")
+    assert s.store.has_unsettled()
+    blocker.unlink()
+    assert nb2.recover(s.store, backend=s.backend) == []  # nothing to collect: only the pointer
+    assert not s.store.has_unsettled()
+    again = _session(emulator, tmp_path / "runs").generate("a lighthouse")
+    assert again.cached and len(emulator.created) == 1, emulator.created

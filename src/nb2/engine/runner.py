@@ -109,16 +109,21 @@ def execute(
     prediction id), and ``pending`` when the prediction may still be collected (nb2.recover).
     """
     record = new_record(params, kind, parent, session, backend)
+    held: Any = None
     try:
         held = store.hold(record["run_id"])
         store.save(record)
         for ref in params.references:  # the inputs too, so the run can be repeated from disk
             store.put_image(ref.data, ref.load().ext)
     except OSError as exc:
-        raise StoreError(
+        error = StoreError(
             f"the store at {store.root} cannot be written ({exc.strerror or exc}); "
             "nothing was sent, nothing was spent"
-        ) from None
+        )
+        if held is not None:  # not left live, nor for recover to look for: it was never sent
+            held.close()
+            _fail(store, record, error, 0.0)
+        raise error from None
     try:
         return _settle(store, backend, params, record, cancel, on_status)
     finally:
@@ -176,8 +181,8 @@ def _settle(
         except OSError as exc:
             raise StoreError(
                 f"the image of prediction {record.get('prediction_id')} is stored but its "
-                f"record could not be written ({exc.strerror or exc}); the run stays pending "
-                "for nb2.recover()"
+                f"record could not be completed ({exc.strerror or exc}); the run stays pending: "
+                "nb2.recover() finishes it without paying again"
             ) from None
         return record
 

@@ -152,18 +152,25 @@ class Store:
             if not marker.exists():
                 marker.parent.mkdir(parents=True, exist_ok=True)
                 marker.touch()
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                marker.unlink()
+            return path
         if record.get("status") == "succeeded" and record.get("cache_key"):
-            key = record["cache_key"]
-            with self._lock:  # one writer per key in this process; whole files between kernels
-                old = _read_json(self._key_path(key)) or {}
-                by = old.get("endpoints") if isinstance(old.get("endpoints"), dict) else {}
-                by = {**by, self.endpoint_of(record.get("backend")): record["run_id"]}
-                pointer = {"run_id": record["run_id"], "endpoints": by}
-                _atomic_write(self._key_path(key), _dumps(pointer), self._mode)
+            self._point(record)
+        # last: until the pointer is written, the marker makes unsettled() look at the run
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
         return path
+
+    def _point(self, record: dict[str, Any], *, unless_set: bool = False) -> None:
+        """Make a succeeded run the cache's answer for its key (at its endpoint)."""
+        key, endpoint = record["cache_key"], self.endpoint_of(record.get("backend"))
+        with self._lock:  # one writer per key in this process; whole files between kernels
+            old = _read_json(self._key_path(key)) or {}
+            by = old.get("endpoints") if isinstance(old.get("endpoints"), dict) else {}
+            if unless_set and endpoint in by:
+                return
+            by = {**by, endpoint: record["run_id"]}
+            pointer = {"run_id": record["run_id"], "endpoints": by}
+            _atomic_write(self._key_path(key), _dumps(pointer), self._mode)
 
     @staticmethod
     def endpoint_of(backend: Any) -> str:
@@ -187,7 +194,9 @@ class Store:
             record = self.get(run_id)
             if record is not None and record.get("status") in UNSETTLED:
                 out.append(record)
-            elif record is not None:  # settled after all (a crash between two writes)
+            elif record is not None:  # settled after all (a crash or a full disk between writes)
+                if record.get("status") == "succeeded" and record.get("cache_key"):
+                    self._point(record, unless_set=True)  # its cache pointer may be missing
                 with contextlib.suppress(FileNotFoundError):
                     (folder / run_id).unlink()
         return out
