@@ -562,3 +562,75 @@ def test_a_cache_pointer_that_cannot_be_written_is_made_by_recover(emulator, tmp
     assert not s.store.has_unsettled()
     again = _session(emulator, tmp_path / "runs").generate("a lighthouse")
     assert again.cached and len(emulator.created) == 1, emulator.created
+
+
+def _cut_the_cancels_then(stop: threading.Event, emu: Emulator) -> Any:
+    def go() -> None:
+        emu.faults.drop_connections = 10  # the next requests (the cancels) are cut
+        stop.set()
+
+    return go
+
+
+def test_a_stop_whose_cancel_gets_no_answer_leaves_the_run_pending_with_its_id(emulator, tmp_path):
+    # stopped while polling, and every cancel is cut: the prediction runs on and is billed,
+    # so the run is not "canceled" but pending with its id, and recover stores the image
+    emulator.faults.latency = 2.0
+    s = _session(emulator, tmp_path / "runs", wait=1)
+    stop = threading.Event()
+    when(lambda: any(r.get("prediction_id") for r in s.store.records()),
+         _cut_the_cancels_then(stop, emulator))  # fmt: skip
+    with pytest.raises(errors.CanceledError, match="cancel got no answer") as exc:
+        s.generate("a lighthouse", cancel=stop)
+    emulator.faults.drop_connections = 0
+    (pid,) = emulator.created
+    assert exc.value.unsettled and exc.value.prediction_id == pid
+    assert pid not in emulator.canceled
+    (record,) = s.store.unsettled()
+    assert record["status"] == "pending" and record["prediction_id"] == pid
+    (line,) = nb2.recover(s.store, backend=s.backend, running="wait")
+    assert line["outcome"] == "collected and stored", line
+    assert len(_images(s.store)) == 1 and len(emulator.created) == 1
+
+
+def test_a_stop_in_the_hold_whose_cancel_gets_no_answer_leaves_the_run_pending(emulator, tmp_path):
+    # the same during the create's sync hold: the stopped caller finds its prediction in the
+    # list, and its cancel is cut
+    emulator.faults.latency = 2.0
+    s = _session(emulator, tmp_path / "runs", wait=5)
+    stop = threading.Event()
+    list_since = s.backend.api.list_since
+
+    def listed_then_cut(*a: Any, **kw: Any) -> Any:
+        found = list_since(*a, **kw)
+        emulator.faults.drop_connections = 10
+        return found
+
+    when(lambda: emulator.created, stop.set)
+    s.backend.api.list_since = listed_then_cut  # type: ignore[method-assign]
+    with pytest.raises(errors.CanceledError, match="cancel got no answer") as exc:
+        s.generate("a lighthouse", cancel=stop)
+    emulator.faults.drop_connections = 0
+    (pid,) = emulator.created
+    assert exc.value.unsettled and exc.value.prediction_id == pid
+    assert s.store.unsettled()[0]["prediction_id"] == pid
+
+
+def test_recover_with_cancel_leaves_pending_a_run_whose_cancel_gets_no_answer(emulator, tmp_path):
+    emulator.faults.slow_words = {"slow": 30.0}
+    s = _session(emulator, tmp_path / "runs", wait=1)
+    stop = threading.Event()
+    when(lambda: any(r.get("prediction_id") for r in s.store.records()),
+         _cut_the_cancels_then(stop, emulator))  # fmt: skip
+    with pytest.raises(errors.CanceledError):
+        s.generate("a slow lighthouse", cancel=stop)
+    emulator.faults.drop_connections = 0
+    (pid,) = emulator.created
+    # the recovering cancel is cut too: the run stays pending, never closed "canceled"
+    real = s.backend._cancel
+    s.backend._cancel = lambda _pid: None  # type: ignore[method-assign]
+    (line,) = nb2.recover(s.store, backend=s.backend, running="cancel")
+    assert line["outcome"].startswith("left pending"), line
+    s.backend._cancel = real  # type: ignore[method-assign]
+    (line,) = nb2.recover(s.store, backend=s.backend, running="cancel")
+    assert "canceled" in line["outcome"] and pid in emulator.canceled, line

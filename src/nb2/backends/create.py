@@ -26,6 +26,10 @@ _UNSETTLED = (
     "run stays pending: nb2.recover() looks for it in the server's list and cancels or "
     "collects it"
 )
+CANCEL_UNCONFIRMED = (
+    "; the cancel got no answer, so the prediction may run on and be billed: the run stays "
+    "pending with its id, and nb2.recover() collects or cancels it"
+)
 
 
 class Creating:
@@ -159,12 +163,9 @@ class Creating:
             return "made", kept
         if cancel.is_set():
             found = self._find_quietly(model, data, since)
-            if found is not None and (kept := self._cancel_unless_done(found.id)) is not None:
-                return "made", kept
             if found is not None:
-                raise errors.CanceledError(
-                    "stopped while the create was in flight; canceled", prediction_id=found.id
-                )
+                return "made", self._cancel_or_keep(found.id, "stopped while the create was "
+                                                    "in flight; canceled")  # fmt: skip
             made_nothing = "unreached" in got or ("answer" in got and got["answer"].status < 500)
             raise errors.CanceledError(
                 "stopped while the create was in flight" + ("" if made_nothing else _UNSETTLED),
@@ -188,22 +189,22 @@ class Creating:
             if self.claims.others_waiting(key) <= 1:
                 found = self._find_quietly(model, data, since)
                 if found is not None:
-                    kept = self._cancel_unless_done(found.id)
-                    if kept is not None:
-                        return kept
-                    raise errors.CanceledError(
-                        "stopped during the create; canceled", prediction_id=found.id
-                    )
+                    return self._cancel_or_keep(found.id, "stopped during the create; canceled")
             done.wait(0.2)
         return None
 
-    def _cancel_unless_done(self, prediction_id: str) -> Prediction | None:
-        """Cancel; the prediction if the cancel's answer says it had already succeeded."""
+    def _cancel_or_keep(self, prediction_id: str, stopped: str) -> Prediction:
+        """Cancel; the prediction if the cancel's answer says it had already succeeded (paid
+        for, so kept), else CanceledError: unsettled when the cancel got no answer."""
         final = self._cancel(prediction_id)
         if final is not None and final.ready:
             log.info("prediction %s finished before its cancel; keeping it", prediction_id)
             return final
-        return None
+        if final is None:
+            raise errors.CanceledError(
+                stopped + CANCEL_UNCONFIRMED, prediction_id=prediction_id, unsettled=True
+            )
+        raise errors.CanceledError(stopped, prediction_id=prediction_id)
 
     def _find_quietly(self, model: str, data: dict[str, Any], since: Any) -> Prediction | None:
         try:
@@ -240,9 +241,7 @@ class Creating:
         if cancel.is_set():
             if found is None:  # read at once, without the grace: it may be listed later
                 raise errors.CanceledError("stopped" + _UNSETTLED, unsettled=True)
-            if (kept := self._cancel_unless_done(found.id)) is not None:
-                return kept
-            raise errors.CanceledError("stopped", prediction_id=found.id)
+            return self._cancel_or_keep(found.id, "stopped")
         return found
 
     def _pause(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .. import errors
 from . import Output, StatusCallback
 from .api import Answer, Api, Prediction, Unreadable
-from .create import Creating
+from .create import CANCEL_UNCONFIRMED, Creating
 from .download import MAX_OUTPUT_BYTES, download
 from .lost import Claims
 from .ratelimit import RateLimiter
@@ -165,7 +165,14 @@ class ReplicateBackend(Creating):
             if running == "leave":
                 return None
             if running == "cancel":
-                pred = self._cancel(prediction_id) or pred
+                final = self._cancel(prediction_id)
+                if final is None:  # it may run on: nothing is settled
+                    raise errors.UncollectedError(
+                        f"prediction {prediction_id} is still running and its cancel got no "
+                        "answer; left for a later nb2.recover()",
+                        prediction_id=prediction_id,
+                    )
+                pred = final
                 if not pred.ready:
                     raise errors.CanceledError(
                         f"prediction {prediction_id} was still running; canceled",
@@ -187,8 +194,12 @@ class ReplicateBackend(Creating):
                     raise _Timeout
                 if not cancel.wait(min(self.poll_interval, left)):
                     pred = self._poll(pred, cancel, deadline)
-        except (errors.CanceledError, KeyboardInterrupt):
+        except (errors.CanceledError, KeyboardInterrupt) as exc:
             final = self._cancel(pred.id)
+            if final is None and isinstance(exc, errors.CanceledError):
+                raise errors.CanceledError(
+                    f"stopped{CANCEL_UNCONFIRMED}", prediction_id=pred.id, unsettled=True
+                ) from None
             if final is None or not final.ready:
                 raise
             pred = final  # it finished before the cancel arrived: it is paid for, so keep it
