@@ -86,9 +86,9 @@ class ModerationError(GenerationError):
 class CanceledError(Nb2Error):
     """The run was stopped (Stop button, kernel interrupt, budget) and canceled remotely.
 
-    ``unsettled``: stopped while its create's answer was missing, so the server may hold a
-    prediction nobody knows the id of; the run stays pending and :func:`nb2.recover` looks
-    for it in the server's list."""
+    ``unsettled``: the prediction may run on at the server. Either the create's answer was
+    missing (no id: :func:`nb2.recover` looks for it in the server's list) or the cancel got
+    no answer (``prediction_id`` is set). Either way the run stays pending for recover."""
 
     def __init__(
         self, message: str, *, prediction_id: str | None = None, unsettled: bool = False
