@@ -545,6 +545,44 @@ def test_a_kernel_killed_mid_run_loses_nothing(emulator, tmp_path):
     assert len(emulator.created) == 1
 
 
+def test_recover_never_settles_a_run_another_kernel_finished_meanwhile(emulator, tmp_path):
+    # a dead kernel left a run whose prediction still runs; kernel A is in the create's hold
+    # of a run (no id on disk yet) when kernel B recovers with running="wait": B waits on the
+    # first, A's run succeeds meanwhile, and B must not settle A's run from its stale list
+    emulator.faults.slow_words = {"slow": 6.0}
+    emulator.faults.latency = 1.5
+    store = tmp_path / "runs"
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", _KERNEL.replace("a lighthouse", "a slow lighthouse"), TOKEN,
+         emulator.base_url, str(store)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    try:
+        for _ in range(400):
+            if any(r.get("prediction_id") for r in nb2.Store(store).records()):
+                break
+            time.sleep(0.05)
+    finally:
+        kernel.kill()
+        kernel.wait(10)
+    a = _session(emulator, store)
+    got: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: got.setdefault("a", a.generate("a lighthouse")))
+    t.start()
+    for _ in range(400):  # A's create is at the server; A holds, with no id on disk
+        if len(emulator.created) == 2:
+            break
+        time.sleep(0.01)
+    report = nb2.recover(store, backend=_backend(emulator), running="wait", timeout=20)
+    t.join(20)
+    run_a = got["a"].id
+    assert nb2.Store(store).get(run_a)["status"] == "succeeded", report
+    assert [line["outcome"] for line in report] in (
+        ["collected and stored", "running in another process; left"],
+        ["collected and stored"],  # A had settled before the list was read
+    ), report
+
+
 def test_a_cache_pointer_that_cannot_be_written_is_made_by_recover(emulator, tmp_path):
     # the image and the succeeded record are written, then the disk fails at the cache
     # pointer (here a file stands where its folder must go): the run is not yet settled, so

@@ -250,3 +250,14 @@ def test_a_store_whose_journal_folder_was_removed_still_journals(store):
     shutil.rmtree(store.root / "pending")
     store.hold("r2").close()
     assert (store.root / "pending" / "r2").exists()
+
+
+def test_try_hold_takes_only_a_pending_run_nobody_holds(tmp_path):
+    store = Store(tmp_path / "runs")
+    assert store.try_hold("20260101T000000000000-0000abcd") is None  # nothing pending
+    held = store.hold("20260101T000000000000-0000abcd")
+    assert store.try_hold("20260101T000000000000-0000abcd") is None  # held elsewhere
+    held.close()
+    again = store.try_hold("20260101T000000000000-0000abcd")
+    assert again is not None and store.is_live("20260101T000000000000-0000abcd")
+    again.close()

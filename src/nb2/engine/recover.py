@@ -19,6 +19,7 @@ from ..backends import Backend
 from ..inputs import ModelInput, is_model_input
 from ..params import Params
 from ..store import Store
+from ..store.runs import UNSETTLED
 from . import runner
 
 log = logging.getLogger("nb2")
@@ -49,13 +50,21 @@ def recover(
     store = store if isinstance(store, Store) else Store(store)
     report = []
     backends: dict[str, Backend | None] = {}
-    for record in store.unsettled():
-        line = {"run_id": record["run_id"], "prediction_id": record.get("prediction_id")}
-        if store.is_live(record["run_id"]):
-            report.append({**line, "outcome": "running in another process; left"})
-            continue
-        report.append({**line, "outcome": _settle(store, record, backend, backends, running,
-                                                   timeout)})  # fmt: skip
+    for listed in store.unsettled():
+        run_id = listed["run_id"]
+        line = {"run_id": run_id, "prediction_id": listed.get("prediction_id")}
+        held = store.try_hold(run_id)  # held while settling: no other kernel runs or settles it
+        if held is None:
+            if store.is_live(run_id):
+                report.append({**line, "outcome": "running in another process; left"})
+            continue  # else it settled since the list was read
+        with held:
+            record = store.get(run_id)  # read again under the hold: the list may be stale
+            if record is None or record.get("status") not in UNSETTLED:
+                continue
+            line["prediction_id"] = record.get("prediction_id")
+            outcome = _settle(store, record, backend, backends, running, timeout)
+        report.append({**line, "outcome": outcome})
     for line in report:
         log.info("nb2.recover: run %(run_id)s (prediction %(prediction_id)s): %(outcome)s", line)
     return report

@@ -211,6 +211,21 @@ class Store:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         return handle
 
+    def try_hold(self, run_id: str) -> Any:
+        """Hold ``run_id`` as :meth:`hold` does, without waiting: None if a process already
+        holds it or nothing is pending under that id (it settled meanwhile)."""
+        try:
+            handle = open(self.root / "pending" / run_id, "r+b")  # noqa: SIM115
+        except FileNotFoundError:
+            return None
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                return None
+        return handle
+
     def is_live(self, run_id: str) -> bool:
         """Whether a process (this one or another kernel) is still running ``run_id``."""
         marker = self.root / "pending" / run_id
