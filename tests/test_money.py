@@ -672,3 +672,73 @@ def test_recover_with_cancel_leaves_pending_a_run_whose_cancel_gets_no_answer(em
     s.backend._cancel = real  # type: ignore[method-assign]
     (line,) = nb2.recover(s.store, backend=s.backend, running="cancel")
     assert "canceled" in line["outcome"] and pid in emulator.canceled, line
+
+
+def test_a_retry_collects_the_earlier_run_instead_of_paying_again(emulator, tmp_path):
+    # a cell's create answer is lost and the list cannot be read: the cell fails, its run
+    # stays pending. retry_failed() settles that run first (it is in the list now) and
+    # stores its image: one create, one paid image
+    emulator.faults.drop_create_responses = 1
+    s = _session(emulator, tmp_path / "runs", lost_create_grace=0.1)
+    restore = _unlisted(s)
+    g = s.compare(prompt=["a lighthouse"])
+    g.run()
+    assert g.counts() == {"failed": 1} and "stays pending" in g.cells[0].error
+    g.retry_failed()  # the list still down: refused, nothing sent again
+    assert g.counts() == {"failed": 1} and "nothing was sent again" in g.cells[0].error
+    assert len(emulator.created) == 1
+    restore()
+    g.retry_failed()
+    assert g.counts() == {"cached": 1} or g.counts() == {"succeeded": 1}, g.counts()
+    assert len(emulator.created) == 1 and len(_images(s.store)) == 1
+    assert s.store.unsettled() == []
+
+
+_KERNEL_UPLOADS = textwrap.dedent(
+    """
+    import sys, nb2
+    b = nb2.ReplicateBackend(api_token=sys.argv[1], base_url=sys.argv[2], wait=5,
+                             poll_interval=0.05, data_uri_limit=1000)
+    nb2.Session(backend=b, store=sys.argv[3]).generate("a lighthouse", references=[sys.argv[4]])
+    """
+)
+
+
+def test_recover_finds_an_orphan_whose_reference_the_dead_kernel_uploaded(
+    emulator, tmp_path, images
+):
+    # the dead kernel uploaded its reference (its data_uri_limit was small); recover, with a
+    # default backend that would have sent a data URI, still finds and stores the prediction
+    emulator.faults.latency = 2.0
+    store = tmp_path / "runs"
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", _KERNEL_UPLOADS, TOKEN, emulator.base_url, str(store),
+         str(images["palette"])],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    try:
+        for _ in range(600):
+            if emulator.created:
+                break
+            time.sleep(0.02)
+    finally:
+        kernel.kill()
+        kernel.wait(10)
+    (pid,) = emulator.created
+    assert emulator.predictions[pid].input["image_input"][0].startswith("http")  # uploaded
+    (line,) = nb2.recover(store, backend=_backend(emulator), running="wait")
+    assert line["outcome"] == "collected and stored", line
+    assert line["prediction_id"] == pid
+
+
+def test_recover_leaves_a_run_pending_when_the_list_cannot_be_read(emulator, tmp_path):
+    emulator.faults.drop_create_responses = 1
+    s = _session(emulator, tmp_path / "runs", lost_create_grace=0.1)
+    restore = _unlisted(s)
+    with pytest.raises(errors.UncollectedError):
+        s.generate("a lighthouse")
+    (line,) = nb2.recover(s.store, backend=s.backend)
+    assert line["outcome"].startswith("left pending: the server's prediction list"), line
+    restore()
+    (line,) = nb2.recover(s.store, backend=s.backend, running="wait")
+    assert line["outcome"] == "collected and stored", line

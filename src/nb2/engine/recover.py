@@ -32,13 +32,15 @@ def recover(
     backend: Backend | None = None,
     running: str = "wait",
     timeout: float | None = 120.0,
+    key: str | None = None,
 ) -> list[dict[str, Any]]:
     """Reconcile the store's unsettled runs; returns one line of report per run.
 
     ``running``: what to do with a prediction still running at the server: ``"wait"`` for it
     (up to ``timeout`` seconds), ``"cancel"`` it, or ``"leave"`` it for a later call.
     ``backend`` answers for runs made at its endpoint; other Replicate endpoints get a backend
-    of their own (the token from ``REPLICATE_API_TOKEN``).
+    of their own (the token from ``REPLICATE_API_TOKEN``). ``key``: only the runs of this
+    request (its cache key).
     """
     if running not in RUNNING_CHOICES:
         raise errors.ValidationError(
@@ -51,6 +53,8 @@ def recover(
     report = []
     backends: dict[str, Backend | None] = {}
     for listed in store.unsettled():
+        if key is not None and listed.get("cache_key") != key:
+            continue
         run_id = listed["run_id"]
         line = {"run_id": run_id, "prediction_id": listed.get("prediction_id")}
         held = store.try_hold(run_id)  # held while settling: no other kernel runs or settles it
@@ -62,12 +66,28 @@ def recover(
             record = store.get(run_id)  # read again under the hold: the list may be stale
             if record is None or record.get("status") not in UNSETTLED:
                 continue
-            line["prediction_id"] = record.get("prediction_id")
             outcome = _settle(store, record, backend, backends, running, timeout)
-        report.append({**line, "outcome": outcome})
+        # the id as settling left it: one an orphan search found is named
+        report.append({**line, "prediction_id": record.get("prediction_id"), "outcome": outcome})
     for line in report:
         log.info("nb2.recover: run %(run_id)s (prediction %(prediction_id)s): %(outcome)s", line)
     return report
+
+
+def before_sending(store: Store, backend: Backend, key: str) -> None:
+    """Settle earlier runs of the request ``key`` (a create whose answer was lost, a kernel
+    that died) before it is sent again: it may already be made, and paid for. Raises
+    UncollectedError when one can be settled neither way, so nothing is paid twice."""
+    if not store.has_unsettled():
+        return
+    for line in recover(store, backend=backend, running="wait", timeout=None, key=key):
+        if line["outcome"].startswith("left pending"):
+            raise errors.UncollectedError(
+                f"an earlier run of this request ({line['run_id']}) may have made a prediction "
+                f"that is not settled yet ({line['outcome']}); nothing was sent again. Run "
+                "nb2.recover() later, or pass fresh=True to make a new one anyway",
+                prediction_id=line["prediction_id"],
+            )
 
 
 def on_open(store: Store, backend: Backend) -> list[dict[str, Any]]:
@@ -94,7 +114,10 @@ def _settle(
     if backend is None:
         return "left pending: no Replicate token to collect it with"
     if not pid:  # the kernel died during the create's sync hold: the server's list knows
-        found = _orphan(store, record, backend)
+        try:
+            found = _orphan(store, record, backend)
+        except Exception as exc:  # an unread list proves nothing either way
+            return f"left pending: the server's prediction list could not be read ({exc})"
         if found is None:
             return _close(
                 store,
@@ -144,17 +167,30 @@ def _orphan(store: Store, record: dict[str, Any], backend: Any) -> str | None:
         refs = Params.from_dict(record["params"], store.read_image).references
     except Exception:
         refs = ()
+    tries = [data]
     if refs:
         images = [r.load() for r in refs]
-        if all(len(i.data) <= backend.data_uri_limit for i in images):
-            data["image_input"] = [i.data_uri() for i in images]
-        else:  # uploads: their URLs are gone with the kernel; match the rest and the count
-            data["image_input"], data["image_count"] = None, len(images)
+        # the dead kernel sent each image as a data URI or as an upload, by its own backend's
+        # data_uri_limit, unknown here: the exact data URIs first, then the rest and the count
+        # (an upload's URL is gone with the kernel)
+        tries = [
+            {**data, "image_input": [i.data_uri() for i in images]},
+            {**data, "image_input": None, "image_count": len(images)},
+        ]
+    return _find_unrecorded(store, backend, record["model"], tries, asked)
+
+
+def _find_unrecorded(
+    store: Store, backend: Any, model: str, tries: list[dict[str, Any]], asked: Any
+) -> str | None:
     known = {r.get("prediction_id") for r in store.records() if r.get("prediction_id")}
     for pid in known:
         backend.claims.hold(pid)
-    found = backend.find_orphan(record["model"], data, asked - timedelta(minutes=2))
-    return found.id if found is not None else None
+    for data in tries:
+        found = backend.find_orphan(model, data, asked - timedelta(minutes=2))
+        if found is not None:
+            return str(found.id)
+    return None
 
 
 def _orphan_of_model_input(
@@ -165,17 +201,15 @@ def _orphan_of_model_input(
         request = ModelInput.from_dict(record["params"], store.read_image)
     except Exception:
         request = None
+    tries = [data]
     if request is not None and request.images:
         images = [r.load() for r in request.references]
-        if all(len(i.data) <= backend.data_uri_limit for i in images):
-            data = request.api_input([i.data_uri() for i in images])
-        else:  # uploads: their URLs are gone with the kernel; any URI in those inputs counts
-            data["image_fields"] = list(request.images)
-    known = {r.get("prediction_id") for r in store.records() if r.get("prediction_id")}
-    for pid in known:
-        backend.claims.hold(pid)
-    found = backend.find_orphan(record["model"], data, asked - timedelta(minutes=2))
-    return found.id if found is not None else None
+        # as in _orphan: data URIs first, then uploads (any URI in those inputs counts)
+        tries = [
+            request.api_input([i.data_uri() for i in images]),
+            {**data, "image_fields": list(request.images)},
+        ]
+    return _find_unrecorded(store, backend, record["model"], tries, asked)
 
 
 def _close(store: Store, record: dict[str, Any], status: str, why: str) -> str:

@@ -258,9 +258,7 @@ class Session:
         while self.cache != "off" and not fresh:
             record = self.lookup(params)
             if record is not None:
-                result = self._add(record, params, kind, parent, cached=True, checkout=checkout)
-                self._note_snapshot(result)
-                return result
+                return self._hit(record, params, kind, parent, checkout)
             if self.cache == "replay":
                 break
             # One create per request at a time: an identical request already in flight here
@@ -275,6 +273,10 @@ class Session:
                 key=params.cache_key,
             )
         try:
+            if mine is not None:  # an earlier run of it may be paid for: settled first
+                recover.before_sending(self.store, self.backend, params.cache_key)
+                if (record := self.lookup(params)) is not None:
+                    return self._hit(record, params, kind, parent, checkout)
             record = runner.execute(
                 self.store,
                 self.backend,
@@ -292,6 +294,13 @@ class Session:
             if mine is not None:
                 self._inflight.release(mine)
         return self._add(record, params, kind, parent, cached=False, checkout=checkout)
+
+    def _hit(
+        self, record: dict, params: Params, kind: str, parent: Result | None, checkout: bool
+    ) -> Result:
+        result = self._add(record, params, kind, parent, cached=True, checkout=checkout)
+        self._note_snapshot(result)
+        return result
 
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""
@@ -318,15 +327,9 @@ class Session:
 
     # -- records and turns -----------------------------------------------------------------
     def _add(
-        self,
-        record: dict[str, Any],
-        params: Params,
-        kind: str,
-        parent: Result | None,
-        *,
-        cached: bool,
-        checkout: bool = True,
-    ) -> Result:
+        self, record: dict[str, Any], params: Params, kind: str, parent: Result | None, *,
+        cached: bool, checkout: bool = True,
+    ) -> Result:  # fmt: skip
         with self._lock:
             if record["run_id"] in self._turns:  # the same stored run again (a cache hit)
                 turn = self._turns[record["run_id"]]
