@@ -742,3 +742,127 @@ def test_recover_leaves_a_run_pending_when_the_list_cannot_be_read(emulator, tmp
     restore()
     (line,) = nb2.recover(s.store, backend=s.backend, running="wait")
     assert line["outcome"] == "collected and stored", line
+
+
+def _wait_terminal(emu: Emulator, pid: str, limit: float = 15.0) -> str:
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        p = emu.predictions[pid]
+        emu.advance(p)
+        if p.status in ("succeeded", "failed", "canceled", "aborted"):
+            break
+        time.sleep(0.05)
+    return emu.predictions[pid].status
+
+
+def test_a_stop_in_the_hold_never_takes_another_kernels_identical_prediction(emulator, tmp_path):
+    # two sessions with backends of their own (as two kernels have) send the same request a
+    # moment apart, and the second is stopped in its hold: the list shows two identical
+    # predictions, so it waits for its own create's answer and cancels that one
+    emulator.faults.latency = 2.0
+    store = tmp_path / "runs"
+    first, second = _session(emulator, store), _session(emulator, store)
+    out: dict[str, Any] = {}
+
+    def go(name: str, s: nb2.Session, **kw: Any) -> None:
+        try:
+            out[name] = s.generate("a lighthouse", fresh=True, **kw)
+        except BaseException as exc:
+            out[name] = exc
+
+    a = threading.Thread(target=go, args=("first", first))
+    a.start()
+    for _ in range(400):
+        if emulator.created:
+            break
+        time.sleep(0.01)
+    stop = threading.Event()
+    b = threading.Thread(target=go, args=("second", second), kwargs={"cancel": stop})
+    b.start()
+    for _ in range(400):
+        if len(emulator.created) == 2:
+            break
+        time.sleep(0.01)
+    stop.set()
+    a.join(30)
+    b.join(30)
+    p_first, p_second = emulator.created
+    assert p_first not in emulator.canceled and isinstance(out["first"], nb2.Result), out
+    assert out["first"].record["prediction_id"] == p_first
+    second = out["second"]
+    if isinstance(second, nb2.Result):  # it finished before its own cancel: paid, so kept
+        assert second.record["prediction_id"] == p_second
+    else:
+        assert isinstance(second, errors.CanceledError) and second.prediction_id == p_second
+    status = _wait_terminal(emulator, p_second)
+    records = {r["prediction_id"]: r["status"] for r in nb2.Store(store).records()}
+    assert records[p_first] == "succeeded"
+    assert (status, records[p_second]) in (
+        ("canceled", "canceled"), ("succeeded", "succeeded"), ("succeeded", "pending"),
+    ), (status, records)  # fmt: skip
+
+
+def test_recover_never_gives_a_dead_run_the_prediction_of_a_live_identical_one(emulator, tmp_path):
+    # a dead run with no id (its create was cut: nothing made) and a live identical run in
+    # another kernel, in its hold: recover must not take the live one's prediction for it
+    store = tmp_path / "runs"
+    live = _session(emulator, store)
+    dead = _session(emulator, store, lost_create_grace=0.1)
+    emulator.faults.drop_connections = 1
+    _unlisted(dead)
+    with pytest.raises(errors.UncollectedError):
+        dead.generate("a lighthouse")
+    assert emulator.created == [] and len(nb2.Store(store).unsettled()) == 1
+    emulator.faults.latency = 3.0
+    got: dict[str, Any] = {}
+
+    def go() -> None:
+        try:
+            got["r"] = live.generate("a lighthouse", fresh=True)
+        except BaseException as exc:
+            got["r"] = exc
+
+    t = threading.Thread(target=go)
+    t.start()
+    for _ in range(400):
+        if emulator.created:
+            break
+        time.sleep(0.01)
+    report = nb2.recover(store, backend=_backend(emulator), running="cancel")
+    t.join(20)
+    (pid,) = emulator.created
+    assert pid not in emulator.canceled, report
+    assert isinstance(got["r"], nb2.Result), got["r"]
+    dead_line = next(line for line in report if line["prediction_id"] != pid)
+    assert "identical run is live" in dead_line["outcome"], report
+    (line,) = nb2.recover(store, backend=_backend(emulator))  # once it ended: closed lost
+    assert line["outcome"].startswith("recorded as lost"), line
+
+
+def test_two_kernels_lost_answers_of_one_request_stay_pending_and_recover_keeps_both(
+    emulator, tmp_path
+):
+    # two kernels send the same request at once and both answers are lost: each list shows
+    # two identical predictions and neither can tell which is its own, so neither takes one;
+    # both runs stay pending, and recover gives each its own prediction
+    emulator.faults.drop_create_responses = 2
+    store = tmp_path / "runs"
+    kernels = [_session(emulator, store, lost_create_grace=1.0) for _ in range(2)]
+    out: list[Any] = []
+
+    def go(s: nb2.Session) -> None:
+        try:
+            out.append(s.generate("a lighthouse", fresh=True))
+        except BaseException as exc:
+            out.append(exc)
+
+    threads = [threading.Thread(target=go, args=(s,)) for s in kernels]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(emulator.created) == 2
+    assert all(isinstance(e, errors.UncollectedError) and "several" in str(e) for e in out), out
+    report = nb2.recover(store, backend=_backend(emulator), running="wait")
+    assert [line["outcome"] for line in report] == ["collected and stored"] * 2, report
+    assert {line["prediction_id"] for line in report} == set(emulator.created)

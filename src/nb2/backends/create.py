@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import errors
 from .api import Answer, Prediction
-from .lost import find, request_key, since_for, wait_for_others
+from .lost import Ambiguous, find, request_key, since_for, wait_for_others
 from .replicate_errors import map_answer
 
 log = logging.getLogger("nb2.replicate")
@@ -77,7 +77,8 @@ class Creating:
             elif kind == "answer" and value.status < 500:
                 raise map_answer(value)
             else:  # a 5xx, a lost or unreadable answer: it may have made a prediction; look
-                found = self._find_lost(model, data, key, since, cancel, deadline)
+                with self.claims.looking(key):  # the grace lets identical lost ones join
+                    found = self._find_lost(model, data, key, since, cancel, deadline)
                 if found is not None:
                     return found
                 log.info("create answer lost and the server lists no such prediction")
@@ -207,8 +208,9 @@ class Creating:
         raise errors.CanceledError(stopped, prediction_id=prediction_id)
 
     def _find_quietly(self, model: str, data: dict[str, Any], since: Any) -> Prediction | None:
+        """For a Stop: the prediction beyond doubt ours, or None (unreadable or ambiguous)."""
         try:
-            return find(self.api, self.claims, model, data, since, timeout=3.0)
+            return find(self.api, self.claims, model, data, since, timeout=3.0, mine_at_most=1)
         except Exception:
             return None
 
@@ -224,8 +226,16 @@ class Creating:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("no time left to read the list")
-                found = find(self.api, self.claims, model, data, since, timeout=min(10.0, left))
+                found = find(self.api, self.claims, model, data, since,
+                             timeout=min(10.0, left),
+                             mine_at_most=self.claims.lookers(key))  # fmt: skip
                 break
+            except Ambiguous as exc:  # not sent again, and not someone else's taken for ours
+                raise errors.UncollectedError(
+                    f"the create's answer was lost and the server lists several identical "
+                    f"predictions ({exc}); which is this run's cannot be told, so the run stays "
+                    "pending: nb2.recover() settles it"
+                ) from None
             except Exception as exc:
                 if cancel.is_set():  # stopped: no more tries, and nothing known either way
                     raise errors.CanceledError("stopped" + _UNSETTLED, unsettled=True) from None

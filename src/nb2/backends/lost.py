@@ -6,15 +6,19 @@ was sent (by the server's clock, from its Date headers, with a margin), every pa
 model and input, that no request of this process holds. Identical requests (repeat samples, two
 cells of one grid) are told apart by waiting until no other identical create of this process is
 still waiting for its own answer: then every prediction left unheld is an orphan of a lost answer.
+Another process (a second kernel) may send the same request at the same time, and its
+predictions look the same: when more match than this process can have lost, none is taken,
+and the run stays pending for nb2.recover(), which tells them apart by the ids on disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -36,6 +40,7 @@ class Claims:
         self._lock = threading.Lock()
         self._held: set[str] = set()
         self._waiting: Counter[str] = Counter()
+        self._looking: Counter[str] = Counter()  # lost creates of each request being looked for
 
     def sending(self, key: str) -> None:
         with self._lock:
@@ -50,6 +55,24 @@ class Claims:
     def others_waiting(self, key: str) -> int:
         with self._lock:
             return self._waiting.get(key, 0)
+
+    @contextlib.contextmanager
+    def looking(self, key: str) -> Iterator[None]:
+        with self._lock:
+            self._looking[key] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._looking[key] -= 1
+                if self._looking[key] <= 0:
+                    del self._looking[key]
+
+    def lookers(self, key: str) -> int:
+        """How many lost creates of this request this backend is looking for: as many unheld
+        predictions of it are its own, and any more are another process's."""
+        with self._lock:
+            return self._looking.get(key, 0)
 
     def hold(self, prediction_id: str) -> bool:
         """Take ``prediction_id``; False if this process already holds it."""
@@ -77,6 +100,11 @@ def since_for(api: Api) -> datetime:
     return now - timedelta(seconds=CLOCK_MARGIN)
 
 
+class Ambiguous(Exception):
+    """More than one unheld prediction of the request: another process (a second kernel, a
+    second backend) sent the same one at about the same time, so which is ours is unknown."""
+
+
 def find(
     api: Api,
     claims: Claims,
@@ -85,11 +113,14 @@ def find(
     since: datetime,
     *,
     timeout: float,
+    mine_at_most: int | None = None,
 ) -> Prediction | None:
     """Claim the oldest unheld prediction of this request created since ``since``, or None.
 
     Raises :class:`Unreadable` or an httpx error when the list cannot be read: "unreadable" is
-    never taken for "not made".
+    never taken for "not made". With ``mine_at_most``, raises :class:`Ambiguous` when more
+    unheld predictions match than can be this process's own: a run must never cancel or
+    collect another process's prediction as its own.
     """
     found: list[Prediction] = []
     for raw in api.list_since(since, timeout=timeout):
@@ -105,6 +136,8 @@ def find(
             when = parse_time(pred.created_at)
             if when is None or when >= since:
                 found.append(pred)
+    if mine_at_most is not None and len(found) > mine_at_most:
+        raise Ambiguous(f"{len(found)} identical predictions: {', '.join(p.id for p in found)}")
     far = datetime.max.replace(tzinfo=timezone.utc)
     for pred in sorted(found, key=lambda p: parse_time(p.created_at) or far):
         if claims.hold(pred.id):

@@ -114,6 +114,9 @@ def _settle(
     if backend is None:
         return "left pending: no Replicate token to collect it with"
     if not pid:  # the kernel died during the create's sync hold: the server's list knows
+        if _identical_live(store, record):  # its prediction could be taken for this run's
+            return ("left pending: an identical run is live in another kernel, and the two "
+                    "predictions cannot be told apart yet; recover again once it ends")  # fmt: skip
         try:
             found = _orphan(store, record, backend)
         except Exception as exc:  # an unread list proves nothing either way
@@ -149,6 +152,15 @@ def _settle(
     record["recovered_at"] = runner.now()
     store.save(record)
     return "collected and stored"
+
+
+def _identical_live(store: Store, record: dict[str, Any]) -> bool:
+    return any(
+        r["run_id"] != record["run_id"]
+        and r.get("cache_key") == record.get("cache_key")
+        and store.is_live(r["run_id"])
+        for r in store.unsettled()
+    )
 
 
 def _orphan(store: Store, record: dict[str, Any], backend: Any) -> str | None:
