@@ -19,9 +19,9 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 import nb2
-from nb2.engine import bradley_terry as bt
-from nb2.engine import diff as diffing
-from nb2.engine.duel import Item, Pairwise
+from nb2.judging import bradley_terry as bt
+from nb2.judging import diff as diffing
+from nb2.judging.duel import Item, Pairwise
 
 
 class _Run:

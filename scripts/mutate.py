@@ -3,7 +3,7 @@
     python scripts/mutate.py --list                    # the rooms, their modules and tests
     python scripts/mutate.py store                     # every mutant of the store room
     python scripts/mutate.py backend --sample 60       # a seeded random sample of them
-    python scripts/mutate.py grid --module src/nb2/engine/cells.py --jobs 2
+    python scripts/mutate.py grid --module src/nb2/grids/cells.py --jobs 2
 
 Rooms (modules and the tests that pin them) are in pyproject.toml, [tool.nb2.mutate.rooms].
 Each mutant (scripts/mutants.py) runs the room's tests in a child forked from a process that

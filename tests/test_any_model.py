@@ -200,8 +200,8 @@ def test_unknown_prices_are_shown_unknown_and_set_price_covers_any_model(live):
 def test_a_chain_step_whose_kernel_died_after_the_create_is_recovered(live, backend, emulator):
     """The create reached the server, the kernel died before the id was journaled: recover
     finds the prediction by the step's model and input (its image in a named input)."""
-    from nb2.engine import runner
-    from nb2.engine.chain import then_params
+    from nb2.anymodel.chain import then_params
+    from nb2.session import runner
 
     r = live.generate("a jar", output_format="jpg")  # small: it travels as a data URI
     params = then_params(live, r, REMOVER, threshold=0.5)

@@ -278,7 +278,7 @@ def test_a_grid_shows_and_saves_what_it_holds(s, tmp_path):
 
 
 def test_reference_sets_are_named_and_duplicates_numbered(images):
-    from nb2.engine.cells import labelled, leave_one_out
+    from nb2.grids.cells import labelled, leave_one_out
 
     same = images["palette"]
     sets = leave_one_out([same, images["face"], same])
@@ -302,7 +302,7 @@ def test_reference_sets_are_named_and_duplicates_numbered(images):
 
 
 def test_durations_read_as_people_say_them():
-    from nb2.engine.cells import duration
+    from nb2.grids.cells import duration
 
     assert [duration(x) for x in (0, 59.4, 60, 125, 3600)] == [
         "0 s",
@@ -454,7 +454,7 @@ def test_replay_never_calls_the_backend(s):
 
 
 def test_a_grounded_result_from_the_store_says_it_is_a_snapshot_once(s):
-    from nb2.engine.result import GroundedSnapshotWarning
+    from nb2.session.result import GroundedSnapshotWarning
 
     s.generate("a cafe", google_search=True)
     again = nb2.Session(backend=s.backend, store=s.store.root)
@@ -511,7 +511,7 @@ def test_a_grid_without_axes_and_an_offline_plan_say_so(s):
 
 
 def test_up_to_64_cells_run_without_confirm(s):
-    from nb2.engine.grid import Grid
+    from nb2.grids.grid import Grid
 
     assert len(Grid(s, {"prompt": ["a"]}, {}).cells) == 1  # repeat defaults to one sample
     g = s.compare(prompt=[f"p{i}" for i in range(64)])
@@ -609,7 +609,7 @@ def test_explore_gives_the_registered_widget(s):
 
 
 def test_the_offline_notice_is_said_once_and_never_for_a_live_one(tmp_path, monkeypatch, caplog):
-    from nb2.engine import runner
+    from nb2.session import runner
 
     monkeypatch.setattr(runner, "_announced", False)
     notice = "offline stand-in"

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 import nb2
-from nb2.engine import bradley_terry as bt
-from nb2.engine.duel import Item, Pairwise
 from nb2.errors import ValidationError
+from nb2.judging import bradley_terry as bt
+from nb2.judging.duel import Item, Pairwise
 from nb2.store.judgments import Judgments
 
 

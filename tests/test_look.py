@@ -11,7 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import nb2
 from nb2.backends.offline import OfflineBackend
-from nb2.engine.cells import Plan
+from nb2.grids.cells import Plan
 from nb2.notebook.magic import Nb2Magics
 from nb2.views.html import result_html
 

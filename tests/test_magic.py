@@ -5,7 +5,7 @@ from PIL import Image
 
 import nb2
 from nb2.backends.offline import OfflineBackend
-from nb2.engine.grid import Plan
+from nb2.grids.grid import Plan
 from nb2.notebook.magic import Nb2Magics, interpolate, split_variants
 
 

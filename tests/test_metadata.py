@@ -9,8 +9,8 @@ from PIL import Image
 
 import nb2
 from nb2.backends.offline import OfflineBackend
-from nb2.engine.result import GroundedSnapshotWarning
 from nb2.errors import MissingReferenceError, NoMetadataError
+from nb2.session.result import GroundedSnapshotWarning
 from nb2.store import codec as metadata
 from nb2.store import jpeg
 

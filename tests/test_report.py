@@ -7,7 +7,7 @@ from PIL import ImageStat
 import nb2
 from nb2 import diff_manifests
 from nb2.backends.offline import OfflineBackend
-from nb2.engine.manifests import VOLATILE
+from nb2.grids.manifests import VOLATILE
 
 XSS = "a kite <script>alert(1)</script> over the sea"
 
@@ -177,7 +177,7 @@ def test_replayed_grounded_cells_are_marked_as_snapshots(tmp_path):
     s = _session(tmp_path / "runs")
     live = s.compare(prompt=["news today", "weather today"], google_search=[True]).run()
     replay = nb2.Session(backend=OfflineBackend(), store=tmp_path / "runs", cache="replay")
-    with pytest.warns(nb2.engine.result.GroundedSnapshotWarning, match="snapshot of the web"):
+    with pytest.warns(nb2.session.result.GroundedSnapshotWarning, match="snapshot of the web"):
         again = replay.compare(prompt=["news today", "weather today"], google_search=[True])
         again.run(max_concurrency=1)
     for old, new in zip(live.cells, again.cells, strict=True):

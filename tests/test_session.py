@@ -113,7 +113,7 @@ def test_results_rebuild_their_params_from_the_record(session, images):
 
 
 def test_no_token_means_offline_and_it_says_so(tmp_path, caplog, monkeypatch):
-    import nb2.engine.runner as session_module
+    import nb2.session.runner as session_module
 
     monkeypatch.setattr(session_module, "_announced", False)
     with caplog.at_level("WARNING", logger="nb2"):

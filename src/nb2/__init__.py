@@ -10,12 +10,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .engine import frontends as _frontends
+from .grids import frontends as _frontends
 
 _LAZY = {
-    "Session": ".engine.session",
-    "History": ".engine.history",
-    "Result": ".engine.result",
+    "Session": ".session.session",
+    "History": ".session.history",
+    "Result": ".session.result",
     "Params": ".params",
     "Reference": ".references",
     "Store": ".store",
@@ -26,16 +26,16 @@ _LAZY = {
     "errors": ".errors",
     "models": ".models",
     "open": ".store.opened",
-    "leave_one_out": ".engine.cells",
-    "diff_manifests": ".engine.manifests",
-    "recover": ".engine.recover",
-    "diff": ".engine.diff",
+    "leave_one_out": ".grids.cells",
+    "diff_manifests": ".grids.manifests",
+    "recover": ".session.recover",
+    "diff": ".judging.diff",
     "Duel": ".notebook.duel",
     "Explorer": ".notebook.explore",
-    "find": ".engine.find",
-    "store_stats": ".engine.find",
-    "export": ".engine.bundle",
-    "import_bundle": ".engine.bundle",
+    "find": ".archive.find",
+    "store_stats": ".archive.find",
+    "export": ".archive.bundle",
+    "import_bundle": ".archive.bundle",
     "Gallery": ".notebook.gallery",
 }
 
@@ -69,24 +69,24 @@ __all__ = [
 
 if TYPE_CHECKING:
     from . import errors, models
+    from .archive.bundle import export, import_bundle
+    from .archive.find import find, store_stats
     from .backends.offline import OfflineBackend
     from .backends.replicate import ReplicateBackend
     from .emulator import Emulator
-    from .engine.bundle import export, import_bundle
-    from .engine.cells import leave_one_out
-    from .engine.diff import diff
-    from .engine.find import find, store_stats
-    from .engine.history import History
-    from .engine.manifests import diff_manifests
-    from .engine.recover import recover
-    from .engine.result import Result
-    from .engine.session import Session
+    from .grids.cells import leave_one_out
+    from .grids.manifests import diff_manifests
+    from .judging.diff import diff
     from .notebook.duel import Duel
     from .notebook.explore import Explorer
     from .notebook.gallery import Gallery
     from .notebook.panel import Panel
     from .params import Params
     from .references import Reference
+    from .session.history import History
+    from .session.recover import recover
+    from .session.result import Result
+    from .session.session import Session
     from .store import Store
     from .store.opened import open
 

@@ -2,7 +2,7 @@
 
 Two images at a time, sides at random, nothing about them shown until the choice is made; keys
 (or buttons) for left / right / tie / skip. What to show and the ranking are the engine's
-(engine/duel.py); every choice is a record in the store, so a duel survives a restart.
+(judging/duel.py); every choice is a record in the store, so a duel survives a restart.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import traitlets as t
 
-from ..engine.duel import Pairwise
-from ..engine.tables import Table
 from ..errors import ValidationError
+from ..judging.duel import Pairwise
+from ..views.tables import Table
 from .panel_state import image_or_empty
 from .widgets import STATIC, MessageWidget
 
@@ -77,7 +77,7 @@ class Duel(MessageWidget):
 
     def ranking(self, by: str | None = None, rater: str | None = None) -> Table:
         """A Bradley-Terry score per value of ``by`` with its 95% interval; see
-        :meth:`nb2.engine.duel.Pairwise.ranking`."""
+        :meth:`nb2.judging.duel.Pairwise.ranking`."""
         return self.pairwise.ranking(by, rater)
 
     def next_pair(self) -> tuple[Any, Any] | None:

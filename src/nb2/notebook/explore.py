@@ -8,8 +8,8 @@ from typing import Any
 
 import traitlets as t
 
-from ..engine.result import Result
 from ..errors import ValidationError
+from ..session.result import Result
 from .panel_state import image_of, image_or_empty
 from .widgets import STATIC, MessageWidget
 

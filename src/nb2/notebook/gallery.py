@@ -16,11 +16,11 @@ from typing import Any
 import ipywidgets
 import traitlets as t
 
-from ..engine.find import as_store
-from ..engine.result import Result
-from ..engine.session import Session
+from ..archive.find import as_store
 from ..errors import ValidationError
 from ..imaging import thumbnail_bytes
+from ..session.result import Result
+from ..session.session import Session
 from ..store import Store
 from ..store.filters import Query
 from . import gallery_state as gs
@@ -200,7 +200,7 @@ class Gallery(MessageWidget):
 
     def _static_html(self) -> str:
         """Where no widget manager runs (GitHub, nbviewer): the first runs of the page."""
-        from ..engine.find import Runs
+        from ..archive.find import Runs
         from ..views.runs import runs_table_html
 
         records = [self.store.get(i["id"]) for i in self.items[:STATIC_ROWS]]

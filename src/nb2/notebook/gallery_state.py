@@ -8,8 +8,8 @@ import shlex
 from typing import Any
 
 from .. import models
-from ..engine.result import Result
 from ..references import ROLES
+from ..session.result import Result
 from ..store import Store
 from ..store.filters import Query
 from ..store.index import Index

@@ -19,10 +19,10 @@ from typing import Any
 import traitlets as t
 
 from .. import models
-from ..engine.result import Result
-from ..engine.session import Session
 from ..errors import CanceledError, Nb2Error, ValidationError
 from ..references import as_reference, compose_prompt
+from ..session.result import Result
+from ..session.session import Session
 from . import panel_judging
 from . import panel_state as ps
 from .panel_state import choices, node_state, static_html

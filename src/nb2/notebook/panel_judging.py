@@ -9,8 +9,8 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from ..engine.diff import diff
 from ..errors import ValidationError
+from ..judging.diff import diff
 from .panel_state import node_of
 
 MAP_SIDE = 1536  # the difference map, as large as the selected image's rendition

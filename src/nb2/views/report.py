@@ -3,7 +3,7 @@
 The contact sheet is one PIL image with the axis labels drawn in; the HTML report carries its
 thumbnails as data URIs (one file to send to a colleague) and escapes every user string. Both
 read the grid they are given (see types.py) and the plain data the engine passes in (the fixed
-parameters, the plan, the backend); the manifest is the engine's (engine/manifests.py).
+parameters, the plan, the backend); the manifest is the engine's (grids/manifests.py).
 """
 
 from __future__ import annotations

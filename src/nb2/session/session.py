@@ -14,23 +14,22 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import models
+from ..anymodel import fields as anymodel
+from ..anymodel.modelschemas import Schemas
 from ..backends import Backend, StatusCallback, auto_backend
 from ..errors import ModerationError, ReplayMissError, ValidationError
+from ..grids.grid import Grid
 from ..inputs import ModelInput
 from ..params import Params
 from ..references import EDIT_ROLE, Reference
 from ..store import CACHE_MODES, Store
-from . import anymodel, persist, recover, runner
+from . import persist, recover, runner
 from .history import History, Turn
-from .modelschemas import Schemas
+from .outputs import sibling_records
 from .result import Result, snapshot_warning
-from .siblings import sibling_records
-
-if TYPE_CHECKING:
-    from .grid import Grid
 
 log = logging.getLogger("nb2")
 
@@ -391,8 +390,6 @@ class Session:
         ``defaults`` apply only to cells whose model has the field (a resolution default
         leaves nano-banana, which has none, alone).
         """
-        from .grid import Grid
-
         return Grid.from_axes(
             self, repeat=repeat, confirm_cells=confirm_cells, defaults=defaults, **axes
         )

@@ -18,7 +18,7 @@ from ..inputs import ModelInput
 from ..schemas import ModelSchema
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..shapes import SessionShape as Session
 
 _FORMAT_NAMES = ("output_format", "format")
 _SAME = {"jpg": "jpeg", "jpeg": "jpg"}

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..references import as_reference
+from ..views.html import plan_html
 
 if TYPE_CHECKING:
     from ..inputs import ModelInput
     from ..params import Params
-    from .result import Result
+    from ..shapes import ResultShape as Result
 
 
 @dataclass
@@ -72,8 +73,6 @@ class Plan:
         return f"~{duration(self.seconds)}, {at_once} call{'s' if at_once > 1 else ''} at once"
 
     def _repr_html_(self) -> str:
-        from ..views.html import plan_html
-
         return plan_html(self)
 
 

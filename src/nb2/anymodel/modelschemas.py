@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayMissError, ValidationError
 from ..schemas import ModelSchema
-from . import runner
+from ..store import Store
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..shapes import SessionShape as Session
 
 
 class Schemas:
@@ -33,7 +33,7 @@ class Schemas:
         self.fetched: list[str] = []  # models asked of the backend by this session
 
     def path(self, model: str) -> Path:
-        where = runner.endpoint(self.session.backend.describe())
+        where = Store.endpoint_of(self.session.backend.describe())
         slug = "offline" if where == "offline" else hashlib.sha256(where.encode()).hexdigest()[:12]
         owner, name = model.split("/", 1)
         return self.session.store.root / "schemas" / slug / owner / f"{name}.json"

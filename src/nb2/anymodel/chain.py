@@ -1,4 +1,5 @@
-"""Chains: a result fed into another model (``r.then("owner/model", **inputs)``).
+"""Chains: a result fed into another model (``r.then("owner/model", **inputs)``), and a
+result's provenance step by step (``r.manifest()``).
 
 The step's request holds the parent's stored file as its image input, so its cache key follows
 the parent's bytes: a chain made once replays from the store with no call. A Gemini target is an
@@ -7,10 +8,15 @@ edit of the parent on that model (a ``prompt=`` is its instruction).
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import models
+from .._version import __version__
 from ..backends import StatusCallback
 from ..errors import ValidationError
 from ..inputs import ModelInput
@@ -18,8 +24,8 @@ from ..params import Params
 from ..references import Reference
 
 if TYPE_CHECKING:
-    from .result import Result
-    from .session import Session
+    from ..shapes import ResultShape as Result
+    from ..shapes import SessionShape as Session
 
 
 def then(
@@ -87,3 +93,43 @@ def then_params(
         )
     source = Reference(base.path)
     return ModelInput(schema, dict(inputs), {image: (source,)})
+
+
+def chain_manifest(result: Any, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """A result's provenance as JSON: every step from the root request down to it (run id,
+    kind, model, version, the input as sent, images by hash, the output's hash), sorted keys;
+    written to ``path`` when given. Read from the store, so it works for replays too."""
+    steps: list[dict[str, Any]] = []
+    rec: dict[str, Any] | None = result.record
+    seen: set[str] = set()
+    while rec is not None and rec["run_id"] not in seen:
+        seen.add(rec["run_id"])
+        p = rec.get("params") or {}
+        images = p.get("images") or (
+            {"image_input": p.get("references")} if p.get("references") else {}
+        )
+        steps.append({
+            "run_id": rec["run_id"],
+            "parent": rec.get("parent"),
+            "kind": rec.get("kind"),
+            "model": rec.get("model"),
+            "version": rec.get("version"),  # as the backend reported it ("offline" offline)
+            "schema_version": (p.get("schema") or {}).get("version"),  # what it was checked on
+            "input": rec.get("input"),
+            "images": {k: [i.get("sha256") for i in v or []] for k, v in images.items()},
+            "output_sha256": (rec.get("output") or {}).get("sha256"),
+            "prediction_id": rec.get("prediction_id"),
+            "backend": (rec.get("backend") or {}).get("name"),
+            "estimated_cost": rec.get("estimated_cost"),
+        })  # fmt: skip
+        parent = rec.get("parent")
+        rec = result.store.get(parent) if parent else None
+    steps.reverse()
+    out = {"format": "nb2-chain/1", "nb2_version": __version__, "made_at": _now(), "steps": steps}
+    if path is not None:
+        Path(path).write_text(json.dumps(out, indent=1, sort_keys=True, default=str))
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

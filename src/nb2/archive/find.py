@@ -13,11 +13,12 @@ from collections import defaultdict
 from typing import Any
 
 from ..errors import ValidationError
+from ..session.result import Result
 from ..store import Store
 from ..store.filters import Query
 from ..store.index import Index
 from ..store.thumbs import thumbnail
-from .result import Result
+from ..views.runs import runs_table_html, stats_html, stats_text
 
 SHOWN = 50  # rows a notebook table shows; the list holds every match
 THUMB = 96
@@ -116,8 +117,6 @@ class Runs(list[Result]):
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from ..views.runs import runs_table_html
-
         return runs_table_html(self.rows(), total=len(self))
 
 
@@ -150,13 +149,9 @@ class StoreStats:
         }
 
     def __repr__(self) -> str:
-        from ..views.runs import stats_text
-
         return stats_text(self.data())
 
     def _repr_html_(self) -> str:
-        from ..views.runs import stats_html
-
         return stats_html(self.data())
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..views.html import history_html
 from .result import _short
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ class History:
         raise IndexError(f"no turn #{number}; this session has {len(self.turns)}")
 
     def _repr_html_(self) -> str:
-        from ..views.html import history_html
-
         return history_html(self)
 
     def __repr__(self) -> str:

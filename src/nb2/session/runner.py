@@ -8,7 +8,6 @@ record format.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -18,20 +17,18 @@ from typing import Any
 
 from .. import models
 from .._version import __version__
-from ..backends import Backend, Output, StatusCallback
+from ..backends import Backend, StatusCallback
 from ..backends.worker import call
 from ..errors import (
     CanceledError,
-    GenerationError,
     ModerationError,
     Nb2Error,
     StoreError,
     UncollectedError,
 )
-from ..imaging import image_size
 from ..params import Params
 from ..store import Store
-from ..store import codec as metadata
+from .outputs import fill, now, store_siblings
 
 log = logging.getLogger("nb2")
 
@@ -162,8 +159,6 @@ def _settle(
         try:
             fill(record, out, time.perf_counter() - t0, store)
             if out.more:  # a list output: the other files are sibling runs
-                from .siblings import store_siblings
-
                 store_siblings(record, out, time.perf_counter() - t0, store)
         except OSError as exc:  # the disk filled (or went read-only) after the money was spent
             error = StoreError(
@@ -236,69 +231,12 @@ def new_record(
     }
 
 
-def fill(record: dict[str, Any], out: Output, wall: float, store: Store) -> None:
-    """A succeeded record: the output stored (with its metadata spliced in) and described."""
-    ext = _ext(out.data, out.format)
-    try:  # junk (an HTML page, a truncated file) is refused before anything is written
-        w, h = image_size(out.data)
-    except Exception as exc:
-        raise GenerationError(
-            f"prediction {out.prediction_id}: the output is not an image "
-            f"({type(exc).__name__}, {len(out.data)} bytes starting {out.data[:16]!r}); not kept",
-            prediction_id=out.prediction_id,
-        ) from None
-    if record["params"].get("google_search"):
-        # a grounded image is a snapshot of the web at this moment
-        record["grounded_at"] = out.completed_at or now()
-    record.update(version=out.model_version)
-    # the file carries its own parameters and lineage (spliced in: pixels untouched)
-    data = metadata.embed(out.data, metadata.build(record, store))
-    sha, path = store.put_image(data, ext)
-    record.update(
-        status="succeeded",
-        error=None,
-        prediction_id=out.prediction_id,
-        version=out.model_version,
-        created_at=out.created_at,
-        started_at=out.started_at,
-        completed_at=out.completed_at,
-        predict_time=out.predict_time,
-        wall_time=round(wall, 3),
-        logs=out.logs,
-        image_inputs=out.image_inputs,
-        output={
-            "sha256": sha,
-            "file": str(path.relative_to(store.root)),
-            "format": ext,
-            "width": w,
-            "height": h,
-            "bytes": len(data),
-            # the bytes as the backend delivered them: equal across runs of a
-            # deterministic backend, where the file (with its run id inside) is not
-            "raw_sha256": hashlib.sha256(out.data).hexdigest(),
-        },
-    )
-
-
-def _ext(data: bytes, fmt: str) -> str:
-    """The file's real type (a model may answer in another format than asked)."""
-    if data.startswith(b"\x89PNG"):
-        return "png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return "jpg" if data.startswith(b"\xff\xd8") or fmt != "png" else "png"
-
-
 def status_of(exc: BaseException) -> str:
     if isinstance(exc, ModerationError):
         return "blocked"
     if isinstance(exc, (CanceledError, KeyboardInterrupt)):
         return "canceled"
     return "failed" if isinstance(exc, Nb2Error) else "error"
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _announced = False

@@ -16,11 +16,12 @@ from typing import Any
 
 from .. import errors
 from ..backends import Backend
+from ..backends.api import parse_time
 from ..inputs import ModelInput, is_model_input
 from ..params import Params
 from ..store import Store
 from ..store.runs import UNSETTLED
-from . import runner
+from .outputs import fill, now, store_siblings
 
 log = logging.getLogger("nb2")
 RUNNING_CHOICES = ("leave", "wait", "cancel")
@@ -144,12 +145,10 @@ def _settle(
         return _close(store, record, "lost" if gone else "failed", str(exc))
     if out is None:
         return "still running at the server; left pending (recover again, or running='wait')"
-    runner.fill(record, out, float(record.get("wall_time") or 0.0), store)
+    fill(record, out, float(record.get("wall_time") or 0.0), store)
     if out.more:  # a list output: its other files become sibling runs, as in a live run
-        from .siblings import store_siblings
-
         store_siblings(record, out, float(record.get("wall_time") or 0.0), store)
-    record["recovered_at"] = runner.now()
+    record["recovered_at"] = now()
     store.save(record)
     return "collected and stored"
 
@@ -167,8 +166,6 @@ def _orphan(store: Store, record: dict[str, Any], backend: Any) -> str | None:
     """The id of the prediction an unanswered create made, from the server's list: same model
     and input, created since the run was requested (less a margin for the clocks), and not
     already recorded by another run of this store."""
-    from ..backends.api import parse_time
-
     asked = parse_time(record.get("requested_at"))
     if asked is None:
         return None
@@ -225,7 +222,7 @@ def _orphan_of_model_input(
 
 
 def _close(store: Store, record: dict[str, Any], status: str, why: str) -> str:
-    record.update(status=status, error=why[:2000], completed_at=runner.now())
+    record.update(status=status, error=why[:2000], completed_at=now())
     store.save(record)
     return f"recorded as {status}: {why}"
 
@@ -238,6 +235,7 @@ def _backend_for(
     if mine and str(given.describe().get("base_url", "")).rstrip("/") == url:  # type: ignore[union-attr]
         return given
     if url not in backends:
+        # here, not at the top: the client and httpx load only when a live run is recovered
         from ..backends.replicate import ReplicateBackend
 
         try:

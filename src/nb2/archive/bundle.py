@@ -23,10 +23,10 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import ValidationError
+from ..session.result import Result
 from ..store import Store, StoreWarning
 from ..store.runs import UNSETTLED
 from .find import as_store
-from .result import Result
 
 FORMAT = "nb2-bundle"
 VERSION = 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..store.judgments import Judgments
-from .tables import Table
+from ..views.tables import Table
 
 if TYPE_CHECKING:
     from .grid import Grid

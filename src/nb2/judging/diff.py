@@ -4,7 +4,8 @@ Pillow does the per-pixel work in C (difference, threshold, histogram); the stru
 similarity (SSIM, Wang et al. 2004: 7x7 uniform windows, K1=0.01, K2=0.03, as
 scikit-image's default) runs in plain Python over a grayscale copy downscaled to at most
 ``SSIM_SIDE`` pixels a side, through summed-area tables: about 0.1 s, and no numpy or
-scikit-image in the core install.
+scikit-image in the core install. Pillow is imported where it is used, as everywhere in nb2:
+``import nb2`` and ``%load_ext nb2`` stay fast until an image is touched.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+
+from ..imaging import open_file
+from ..views.judging import diff_html
 
 THRESHOLD = 24  # of 255 on the largest channel: below it is compression noise, not an edit
 SSIM_SIDE = 256
@@ -44,8 +48,6 @@ class Diff:
         return 1.0 if total == 0 else _count(self.mask.crop(box)) / total
 
     def _repr_html_(self) -> str:
-        from ..views.judging import diff_html
-
         return diff_html(self.image, self.changed, self.ssim, self.box)
 
 
@@ -76,8 +78,6 @@ def diff(a: Any, b: Any, threshold: int = THRESHOLD) -> Diff:
 
 def _rgb(item: Any) -> Any:
     from PIL import Image
-
-    from ..imaging import open_file
 
     if isinstance(item, Image.Image):
         img = item

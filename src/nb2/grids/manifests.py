@@ -13,7 +13,8 @@ from .._version import __version__
 from ..references import as_reference
 
 if TYPE_CHECKING:
-    from .grid import Cell, Grid
+    from .cells import Cell
+    from .grid import Grid
 
 MANIFEST_FORMAT = "nb2-manifest/1"
 # Fields of a manifest cell that differ between two runs of the same experiment by nature.
@@ -134,39 +135,3 @@ def _load(m: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def chain_manifest(result: Any, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """A result's provenance as JSON: every step from the root request down to it (run id,
-    kind, model, version, the input as sent, images by hash, the output's hash), sorted keys;
-    written to ``path`` when given. Read from the store, so it works for replays too."""
-    steps: list[dict[str, Any]] = []
-    rec: dict[str, Any] | None = result.record
-    seen: set[str] = set()
-    while rec is not None and rec["run_id"] not in seen:
-        seen.add(rec["run_id"])
-        p = rec.get("params") or {}
-        images = p.get("images") or (
-            {"image_input": p.get("references")} if p.get("references") else {}
-        )
-        steps.append({
-            "run_id": rec["run_id"],
-            "parent": rec.get("parent"),
-            "kind": rec.get("kind"),
-            "model": rec.get("model"),
-            "version": rec.get("version"),  # as the backend reported it ("offline" offline)
-            "schema_version": (p.get("schema") or {}).get("version"),  # what it was checked on
-            "input": rec.get("input"),
-            "images": {k: [i.get("sha256") for i in v or []] for k, v in images.items()},
-            "output_sha256": (rec.get("output") or {}).get("sha256"),
-            "prediction_id": rec.get("prediction_id"),
-            "backend": (rec.get("backend") or {}).get("name"),
-            "estimated_cost": rec.get("estimated_cost"),
-        })  # fmt: skip
-        parent = rec.get("parent")
-        rec = result.store.get(parent) if parent else None
-    steps.reverse()
-    out = {"format": "nb2-chain/1", "nb2_version": __version__, "made_at": _now(), "steps": steps}
-    if path is not None:
-        Path(path).write_text(json.dumps(out, indent=1, sort_keys=True, default=str))
-    return out

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import models
+from .._version import __version__
 from ..errors import (
     BudgetExceededError,
     CanceledError,
@@ -27,14 +28,17 @@ from ..errors import (
     ReplayMissError,
     ValidationError,
 )
+from ..views.html import grid_html
+from ..views.report import contact_sheet, to_html
 from . import frontends, manifests, summary
 from .cells import Cell, Plan, labelled
+from .plan import make_plan
 
 __all__ = ["Cell", "Grid", "Plan"]
 
 if TYPE_CHECKING:
-    from .result import Result
-    from .session import Session
+    from ..shapes import ResultShape as Result
+    from ..shapes import SessionShape as Session
 
 log = logging.getLogger("nb2")
 AXES = ("prompt", "model", "resolution", "aspect_ratio", "output_format", "google_search",
@@ -150,8 +154,6 @@ class Grid:
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, max_concurrency: int = 8) -> Plan:
-        from .gridplan import make_plan
-
         return make_plan(self, max_concurrency)
 
     # -- running ----------------------------------------------------------------------------
@@ -311,15 +313,10 @@ class Grid:
 
     def contact_sheet(self, thumb: int = 256) -> Any:
         """One PIL image with the axis labels: save it, paste it in a paper or a chat."""
-        from ..views.report import contact_sheet
-
         return contact_sheet(self, manifests.jsonable_fixed(self), thumb)
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
         """A self-contained HTML report (thumbnails inline) written to ``path``; returns it."""
-        from .._version import __version__
-        from ..views.report import to_html
-
         return to_html(
             self,
             path,
@@ -354,8 +351,6 @@ class Grid:
         return f"<nb2.Grid {len(self.cells)} cells over {axes}: {counts}>"
 
     def _repr_html_(self) -> str:
-        from ..views.html import grid_html
-
         return grid_html(self)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .judging import table_html, table_text
+
 
 class Table:
     """``rows``: a list of dicts; ``columns``: their order on screen."""
@@ -23,12 +25,8 @@ class Table:
         return self.rows[i]
 
     def __repr__(self) -> str:
-        from ..views.judging import table_text
-
         head = f"{self.title}\n" if self.title else ""
         return head + table_text(self.rows, self.columns)
 
     def _repr_html_(self) -> str:
-        from ..views.judging import table_html
-
         return table_html(self.rows, self.columns, self.title)

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..store.judgments import Judgments
+from ..views.tables import Table
 from . import bradley_terry as bt
-from .tables import Table
 
 if TYPE_CHECKING:
-    from .result import Result
+    from ..shapes import ResultShape as Result
 
 LABELLED = ("prompt", "model", "resolution", "aspect_ratio", "output_format", "google_search",
             "image_search")  # fmt: skip

@@ -6,10 +6,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..anymodel.chain import chain_manifest, then
 from ..imaging import open_file
+from ..inputs import ModelInput, is_model_input
+from ..judging.diff import diff
+from ..params import Params
+from ..store.judgments import Judgments
+from ..views.html import result_html
 
 if TYPE_CHECKING:
-    from ..params import Params
     from ..store import Store
     from .session import Session
 
@@ -49,9 +54,6 @@ class Result:
     @property
     def params(self) -> Params:
         if self._params is None:
-            from ..inputs import ModelInput, is_model_input
-            from ..params import Params
-
             data = self.record["params"]
             build = ModelInput.from_dict if is_model_input(data) else Params.from_dict
             self._params = build(data, self.store.read_image)
@@ -111,8 +113,6 @@ class Result:
 
         The rating is a small record of its own in the store, so it survives a restart and
         shows wherever this run shows; returns this result."""
-        from ..store.judgments import Judgments
-
         Judgments(self.store).rate(self.id, score, note, rater)
         return self
 
@@ -129,15 +129,11 @@ class Result:
         return "" if found is None else str(found.get("note") or "")
 
     def _rating(self) -> dict[str, Any] | None:
-        from ..store.judgments import Judgments
-
         return Judgments(self.store).rating(self.id)
 
     def diff(self, other: Any = None) -> Any:
         """What changed from ``other`` (a Result, path or PIL image; by default the image this
         edit built on) to this image: see :func:`nb2.diff`."""
-        from .diff import diff
-
         base = other if other is not None else self.parent
         if base is None:
             raise ValueError(
@@ -153,15 +149,11 @@ class Result:
         """This image fed into another Replicate model (``image=`` names its image input when
         it has several); the new result's parent is this one. ``fresh``, ``cancel`` and
         ``on_status`` work as in ``generate``."""
-        from .chain import then
-
         return then(self._session(), self, model, image=image, **inputs)
 
     def manifest(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """This result's provenance: each step from the root request to it (a chain's models,
         versions, inputs and images by hash), as JSON; written to ``path`` when given."""
-        from .manifests import chain_manifest
-
         return chain_manifest(self, path)
 
     @property
@@ -216,8 +208,6 @@ class Result:
         return f"<nb2.Result {' '.join(bits)}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from ..views.html import result_html
-
         return {"text/plain": repr(self), "text/html": result_html(self)}
 
     def __eq__(self, other: object) -> bool:
