@@ -14,11 +14,11 @@ import pytest
 
 import nb2
 from nb2 import errors
-from nb2.backends.api import Answer, Prediction, Unreadable, parse_time
 from nb2.backends.download import download
-from nb2.backends.lost import Claims, request_key, wait_for_others
 from nb2.backends.ratelimit import RateLimiter
-from nb2.backends.replicate_errors import map_answer, moderation
+from nb2.backends.replicate.answers import map_answer, moderation
+from nb2.backends.replicate.api import Answer, Prediction, Unreadable, parse_time
+from nb2.backends.replicate.lost import Claims, request_key, wait_for_others
 
 from .conftest import TOKEN
 

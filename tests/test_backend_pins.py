@@ -23,9 +23,9 @@ import pytest
 
 import nb2
 from nb2 import errors
-from nb2.backends.api import Unreadable
 from nb2.backends.download import download
-from nb2.backends.lost import since_for
+from nb2.backends.replicate.api import Unreadable
+from nb2.backends.replicate.lost import since_for
 from nb2.emulator import Emulator
 from nb2.params import Params
 

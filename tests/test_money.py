@@ -94,7 +94,7 @@ def test_an_image_that_finished_before_the_cancel_is_kept(tmp_path, monkeypatch)
             time.sleep(0.8)  # the interrupt arrives during this
             return real(*a, **kw)
 
-        monkeypatch.setattr("nb2.backends.replicate.download", slow)
+        monkeypatch.setattr("nb2.backends.replicate.backend.download", slow)
         with sigint_at(0.5), pytest.raises(KeyboardInterrupt):
             s.generate("a lighthouse at dusk")
         (rec,) = s.store.records()
@@ -314,7 +314,7 @@ def test_an_unreadable_list_after_a_lost_create_never_sends_it_again(emulator, t
     real = s.backend.api.list_since
 
     def broken(*a: Any, **kw: Any) -> Any:
-        raise nb2.backends.api.Unreadable("the list is down")
+        raise nb2.backends.replicate.api.Unreadable("the list is down")
 
     s.backend.api.list_since = broken  # type: ignore[method-assign]
     with pytest.raises(errors.UncollectedError, match="nothing is billed twice"):
@@ -336,7 +336,7 @@ def _unlisted(s: nb2.Session) -> Any:
     real = s.backend.api.list_since
 
     def broken(*a: Any, **kw: Any) -> Any:
-        raise nb2.backends.api.Unreadable("the list is down")
+        raise nb2.backends.replicate.api.Unreadable("the list is down")
 
     s.backend.api.list_since = broken  # type: ignore[method-assign]
     return lambda: setattr(s.backend.api, "list_since", real)

@@ -61,7 +61,7 @@ def test_429_with_retry_after_in_the_body_only(emulator, backend):
 
 
 def test_retry_after_is_read_body_first_then_text_then_header():
-    from nb2.backends.api import Answer
+    from nb2.backends.replicate.api import Answer
 
     body = {"detail": "Request was throttled. Your rate limit resets in ~7s.", "retry_after": 2}
     assert Answer(429, body, {"retry-after": "9"}).retry_after() == 2

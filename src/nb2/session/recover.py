@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import errors
 from ..backends import Backend
-from ..backends.api import parse_time
+from ..backends.replicate.api import parse_time
 from ..inputs import ModelInput, is_model_input
 from ..params import Params
 from ..store import Store

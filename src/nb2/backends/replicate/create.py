@@ -15,10 +15,10 @@ import threading
 import time
 from typing import Any
 
-from .. import errors
+from ... import errors
+from .answers import map_answer
 from .api import Answer, Prediction
 from .lost import Ambiguous, find, request_key, since_for, wait_for_others
-from .replicate_errors import map_answer
 
 log = logging.getLogger("nb2.replicate")
 _UNSETTLED = (
@@ -33,7 +33,7 @@ CANCEL_UNCONFIRMED = (
 
 
 class Creating:
-    """The create half of :class:`~nb2.backends.replicate.ReplicateBackend` (which sets the
+    """The create half of :class:`~nb2.backends.replicate.backend.ReplicateBackend` (which sets the
     attributes used here: api, claims, limiter, wait, create_retries, max_retry_after,
     lost_create_grace, and ``_cancel``)."""
 

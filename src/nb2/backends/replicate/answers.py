@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .. import errors
+from ... import errors
 from .api import Answer
 
 _MODERATION = re.compile(r"E005|flagged as sensitive", re.I)

@@ -22,19 +22,19 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import errors
-from . import Output, StatusCallback
+from ... import errors
+from .. import Output, StatusCallback
+from ..download import MAX_OUTPUT_BYTES, download
+from ..ratelimit import RateLimiter
+from ..worker import call
+from .answers import map_answer, moderation
 from .api import Answer, Api, Prediction, Unreadable
 from .create import CANCEL_UNCONFIRMED, Creating
-from .download import MAX_OUTPUT_BYTES, download
 from .lost import Claims
-from .ratelimit import RateLimiter
-from .replicate_errors import map_answer, moderation
-from .worker import call
 
 if TYPE_CHECKING:
-    from ..params import Params
-    from ..references import Reference
+    from ...params import Params
+    from ...references import Reference
 
 log = logging.getLogger("nb2.replicate")
 _UPLOAD_TTL = 23 * 3600  # the Files API keeps uploads 24 h; reuse them a little less long
