@@ -12,8 +12,7 @@ from PIL import Image
 
 import nb2
 from nb2 import errors
-from nb2.backends import standins
-from nb2.backends.offline import OfflineBackend
+from nb2.backends.offline import OfflineBackend, standins
 
 from .conftest import TOKEN
 

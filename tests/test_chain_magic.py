@@ -6,8 +6,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import nb2
 from nb2 import errors
-from nb2.backends import standins
-from nb2.backends.offline import OfflineBackend
+from nb2.backends.offline import OfflineBackend, standins
 from nb2.notebook.magic import Nb2Magics
 
 

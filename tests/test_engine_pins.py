@@ -475,7 +475,7 @@ def test_a_finished_run_holds_no_lock(s):
 
 
 def test_every_output_of_a_list_model_is_stored_and_joins_the_tree(s):
-    from nb2.backends import standins
+    from nb2.backends.offline import standins
 
     r = s.generate("jars on a shelf", model=standins.FLUX, num_outputs=3)
     assert len(r.siblings) == 2 and len({x.path for x in [r, *r.siblings]}) == 3

@@ -6,8 +6,8 @@ from PIL import Image, ImageStat
 import nb2
 from nb2 import models
 from nb2.backends.offline import OfflineBackend
-from nb2.backends.render import render
-from nb2.backends.render_edit import edit_ops
+from nb2.backends.offline.render import render
+from nb2.backends.offline.render_edit import edit_ops
 from nb2.params import Params
 
 from . import reference

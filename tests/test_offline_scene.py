@@ -12,7 +12,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 import nb2
 from nb2.backends.offline import OfflineBackend
-from nb2.backends.render import render, subject_phrase
+from nb2.backends.offline.render import render, subject_phrase
 from nb2.imaging import font
 from nb2.params import Params
 

@@ -1,6 +1,6 @@
 """The models the emulator serves: the three Gemini models (from nb2's hand-checked table) and the
-offline stand-ins (``backends/standins.py``). ``GET /v1/models/{owner}/{name}`` answers with the
-model object the API documents (``schemas_model_response``: url, owner, name, description,
+offline stand-ins (``backends/offline/standins.py``). ``GET /v1/models/{owner}/{name}`` answers
+with the model object the API documents (``schemas_model_response``: url, owner, name, description,
 visibility, github_url, paper_url, license_url, run_count, cover_image_url, default_example,
 is_official, latest_version with id, created_at, cog_version and openapi_schema); creates are
 checked against the same schema and run by the same code as offline.
@@ -12,7 +12,7 @@ import hashlib
 from typing import Any
 
 from .. import models, schemas
-from ..backends import standins
+from ..backends.offline import standins
 
 _CREATED = "2026-11-01T00:00:00.000000Z"  # when the emulated versions were "pushed"
 
@@ -127,6 +127,6 @@ def run(model: str, inp: dict[str, Any], images: dict[str, list[bytes]]) -> byte
         outs = standins.run(model, inp, images)
         is_list = standins.openapi(model)["components"]["schemas"]["Output"]["type"] == "array"
         return outs if is_list else outs[0]
-    from ..backends.render import render
+    from ..backends.offline.render import render
 
     return render(inp, images.get("image_input", []), model=model)

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..imaging import encode
+from ...imaging import encode
 
 UPSCALER = "philz1337x/clarity-upscaler"
 REMOVER = "851-labs/background-remover"

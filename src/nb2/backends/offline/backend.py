@@ -7,11 +7,11 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CanceledError, GenerationError
-from . import Output, StatusCallback
+from ...errors import CanceledError, GenerationError
+from .. import Output, StatusCallback
 
 if TYPE_CHECKING:
-    from ..params import Params
+    from ...params import Params
 
 
 class OfflineBackend:
@@ -34,8 +34,8 @@ class OfflineBackend:
 
     def model_schema(self, model: str) -> Any:
         """A stand-in's schema (approximated from public pages, and marked so)."""
-        from .. import schemas
-        from ..errors import ValidationError
+        from ... import schemas
+        from ...errors import ValidationError
         from . import standins
 
         if model not in standins.MODELS:
