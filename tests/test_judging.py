@@ -329,6 +329,29 @@ def test_ranking_table_prints_and_shows(store: nb2.Store) -> None:
     assert math.isfinite(duel.ranking().rows[0]["high"])
 
 
+LISBON = "A rooftop café in Lisbon at golden hour, terracotta roofs and the river behind"
+
+
+def test_shorten_cuts_with_an_ellipsis_where_the_values_differ() -> None:
+    from nb2.views.judging import SHORT, shorten, table_html
+
+    assert shorten("a red fox") == "a red fox"
+    assert shorten("a  red\nfox") == "a red fox"  # one line
+    long = "x" * 100
+    assert shorten(long) == "x" * (SHORT - 1) + "…"
+    a, b = LISBON, LISBON + ", shot on 35mm film"
+    assert shorten(b) == b[: SHORT - 1].rstrip() + "…"  # alone, the head
+    sa, sb = shorten(a, [a, b]), shorten(b, [a, b])
+    assert sa != sb and len(sa) <= SHORT and len(sb) <= SHORT
+    assert sa.startswith("A rooftop café…") and sa.endswith("river behind")
+    assert sb.startswith("A rooftop café…") and sb.endswith("shot on 35mm film")
+    slate = LISBON.replace("terracotta", "slate")  # a change past the head, in the middle
+    assert "terracotta" in shorten(LISBON, [LISBON, slate])
+    assert "terracotta" not in shorten(LISBON)  # alone: "…terrac…"
+    html = table_html([{"value": f"{b} <&>"}], ["value"])  # the whole value in the title
+    assert f'<td title="{b} &lt;&amp;&gt;">A rooftop café in Lisbon' in html and "…</td>" in html
+
+
 def test_a_grid_with_repeats_shows_each_cells_samples_in_one_row(session: nb2.Session) -> None:
     import re
 
