@@ -308,7 +308,8 @@ def test_summary_counts_samples_ratings_wins_and_time(session: nb2.Session) -> N
     duel.record(p2[1], p1[1], "left")
     duel.record(p2[2], p1[2], "tie")
     duel.record(p1[2], p1[3], "left")  # the same prompt: says nothing about prompts
-    rows = {r["value"]: r for r in g.summary(by="prompt").rows}
+    rows = {r["label"]: r for r in g.summary(by="prompt").rows}
+    assert [rows[p]["value"] for p in ("P1", "P2")] == ["a red fox", "a blue fox"]
     assert rows["P1"]["rated"] == 2 and rows["P1"]["mean rating"] == 3.5
     assert rows["P2"]["mean rating"] is None
     assert rows["P1"]["choices"] == 3 and rows["P1"]["win rate"] == 0.5
@@ -330,6 +331,42 @@ def test_ranking_table_prints_and_shows(store: nb2.Store) -> None:
 
 
 LISBON = "A rooftop café in Lisbon at golden hour, terracotta roofs and the river behind"
+PROMPTS = [LISBON, LISBON + ", shot on 35mm film", "a <b>bold</b> fox & hound", "a red fox"]
+
+
+def test_a_ranking_by_prompt_names_its_prompts(session: nb2.Session) -> None:
+    g = session.compare(prompt=PROMPTS).run()
+    of = {c.labels["prompt"]: c.result for c in g.cells}
+    duel = nb2.Duel(g, by="prompt", seed=0)
+    for a, b in (("P2", "P1"), ("P2", "P3"), ("P3", "P4"), ("P1", "P4")):
+        duel.record(of[a], of[b], "left")
+    table = duel.ranking()
+    # the row's value is the prompt itself, whole; its code in the grid's legend beside it
+    assert (table.rows[0]["label"], table.rows[0]["value"]) == ("P2", PROMPTS[1])
+    assert (table.rows[-1]["label"], table.rows[-1]["value"]) == ("P4", "a red fox")
+    assert {r["label"]: r["value"] for r in table.rows} == {
+        f"P{i + 1}": p for i, p in enumerate(PROMPTS)
+    }
+    assert table.columns[:2] == ["label", "value"]
+    text = repr(table).splitlines()
+    assert text[1].split()[:2] == ["label", "value"]
+    # the long variants are shortened, each showing where it differs from the other
+    assert text[2].startswith("P2     A rooftop café…") and "shot on 35mm film" in text[2]
+    assert "…" in text[3] and "shot on" not in text[3] and "river behind" in text[3]
+    assert all(len(line.split("  ")[2].strip()) <= 48 for line in text[2:4])
+    assert "a <b>bold</b> fox & hound" in repr(table)  # text is not HTML
+    html = table._repr_html_()
+    assert "<td>P2</td>" in html and f'<td title="{PROMPTS[1]}">A rooftop café…' in html
+    assert "<td>a &lt;b&gt;bold&lt;/b&gt; fox &amp; hound</td>" in html
+    assert "<b>bold" not in html and "<td>a red fox</td>" in html
+    # the summary by prompt names them the same way
+    summary = g.summary(by="prompt")
+    assert [(r["label"], r["value"]) for r in summary.rows] == [
+        (f"P{i + 1}", p) for i, p in enumerate(PROMPTS)
+    ]
+    html = summary._repr_html_()
+    assert f'<td title="{LISBON}">A rooftop café…' in html and "fox &amp; hound" in html
+    assert "shot on 35mm film" in repr(summary)
 
 
 def test_shorten_cuts_with_an_ellipsis_where_the_values_differ() -> None:

@@ -74,8 +74,12 @@ def test_choices_in_code_move_the_widget_on_and_rank(grid: Any) -> None:
         a, b = duel.shown
         duel.record(a, b, "left" if "red" in a.params.prompt else "right")
     rows = duel.ranking().rows
-    assert [r["value"] for r in rows] == ["P1", "P2"] and rows[0]["n"] == 12
-    assert duel.ranking_rows == rows and duel.done == 12
+    assert [r["label"] for r in rows] == ["P1", "P2"] and rows[0]["n"] == 12
+    assert [r["value"] for r in rows] == ["a red <b>fox</b>", "a blue fox"]
+    # the page ranks by code only: it stays blind, the prompts are named in code
+    assert [r["value"] for r in duel.ranking_rows] == ["P1", "P2"]
+    assert [r["n"] for r in duel.ranking_rows] == [r["n"] for r in rows] and duel.done == 12
+    assert "fox" not in repr(duel.ranking_rows)
 
 
 def test_the_explorer_lays_samples_together_and_rates(grid: Any, store: nb2.Store) -> None:

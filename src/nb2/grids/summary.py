@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..store.judgments import Judgments
-from ..views.tables import Table
+from ..views.tables import Table, named, texts_of
 
 if TYPE_CHECKING:
     from .grid import Grid
@@ -82,4 +82,5 @@ def summarize(grid: Grid, by: str | None = None) -> Table:
             "cost": round(row["cost"], 4),
             "median time": statistics.median(times[label]) if times[label] else None,
         })  # fmt: skip
-    return Table(out, COLUMNS, f"summary by {by}: {sum(r['samples'] for r in out)} samples")
+    title = f"summary by {by}: {sum(r['samples'] for r in out)} samples"
+    return Table(*named(out, COLUMNS, texts_of(grid.axes).get(by)), title)

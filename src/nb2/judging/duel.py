@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..store.judgments import Judgments
-from ..views.tables import Table
+from ..views.tables import Table, named, texts_of
 from . import bradley_terry as bt
 
 if TYPE_CHECKING:
@@ -104,6 +104,8 @@ class Pairwise:
         )
         self.judgments = Judgments(self.store)
         self.by = self._axis(by)
+        # a grid's prompts are labelled P1, P2...: the ranking names the prompt itself
+        self.texts = texts_of(source.axes) if hasattr(source, "cells") else {}
         self._rng = random.Random(seed)
         self._last: tuple[str, str] | None = None
 
@@ -226,4 +228,4 @@ class Pairwise:
                 counts[me]["wins" if mine == 1 else "ties" if mine == 0.5 else "losses"] += 1
         rows = bt.rank_rows(values, outcomes, counts)
         title = f"ranking by {by or 'image'}: {len(outcomes)} choices (Bradley-Terry, 95% interval)"
-        return Table(rows, RANK_COLUMNS, title)
+        return Table(*named(rows, RANK_COLUMNS, self.texts.get(by or "")), title)

@@ -33,7 +33,7 @@ class Duel(MessageWidget):
     axis = t.Unicode("").tag(sync=True)  # what the ranking is by ("" = each image)
     done = t.Int(0).tag(sync=True)  # choices stored for this duel (all raters)
     reveal = t.Dict().tag(sync=True)  # the last pair, unmasked once chosen
-    ranking_rows = t.List(t.Dict()).tag(sync=True)
+    ranking_rows = t.List(t.Dict()).tag(sync=True)  # by code (P1), as the page stays blind
 
     def __init__(
         self,
@@ -113,7 +113,7 @@ class Duel(MessageWidget):
         pair = self.pairwise.next_pair()
         with self.hold_sync():
             self.done = len(self.pairwise.choices())
-            self.ranking_rows = self.pairwise.ranking().rows
+            self.ranking_rows = [_coded(row) for row in self.pairwise.ranking().rows]
             if pair is None:
                 self._shown, self.pair, self.left, self.right = None, "", b"", b""
                 return
@@ -135,3 +135,11 @@ class Duel(MessageWidget):
         data = dict(data or {})
         data["text/plain"] = repr(self)  # blind: nothing about the images where no widget runs
         return data, meta
+
+
+def _coded(row: dict[str, Any]) -> dict[str, Any]:
+    """A ranking row for the page: a grid's prompt by its code (P1), not its text. The duel is
+    blind, and the page's state is readable there; ``ranking()`` in code names the prompt."""
+    if "label" not in row:
+        return row
+    return {k: row["label"] if k == "value" else v for k, v in row.items() if k != "label"}

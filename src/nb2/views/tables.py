@@ -30,3 +30,21 @@ class Table:
 
     def _repr_html_(self) -> str:
         return table_html(self.rows, self.columns, self.title)
+
+
+def named(
+    rows: list[dict[str, Any]], columns: list[str], texts: dict[str, str] | None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows whose ``value`` is a code (a grid's P1) name the value itself: ``value`` becomes its
+    text (the prompt in full; a table shortens it on screen) and ``label`` keeps the code, which
+    the grid, its legend and the contact sheet show."""
+    if not texts:
+        return rows, columns
+    out = [{"label": r["value"], **r, "value": texts.get(r["value"], r["value"])} for r in rows]
+    return out, ["label", *columns]
+
+
+def texts_of(axes: dict[str, list[tuple[str, Any]]]) -> dict[str, dict[str, str]]:
+    """For an axis labelled by a code (prompt: P1, P2, ...), each label's own text: what a
+    ranking or a summary names, so it reads without the grid's legend."""
+    return {"prompt": {label: str(v) for label, v in axes["prompt"]}} if "prompt" in axes else {}
