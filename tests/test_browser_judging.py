@@ -113,6 +113,8 @@ def test_explorer_opens_an_image_and_rates_it_by_key_and_by_star(page: Any, py: 
     strips = ex.locator(".nb2-explore-strip")
     assert strips.count() == 6
     assert {strips.nth(i).get_attribute("data-samples") for i in range(6)} == {"2"}
+    heads = ex.locator("th").all_inner_texts()  # a row names its prompt, not only its code
+    assert "prompt=P1 · a red fox" in heads and "resolution=1K" in heads
     shot(page, "03-explorer")
     run = ex.locator(".nb2-explore-thumb").nth(3).get_attribute("data-run")
     ex.locator(".nb2-explore-thumb").nth(3).click()
@@ -146,6 +148,9 @@ def test_explorer_opens_an_image_and_rates_it_by_key_and_by_star(page: Any, py: 
     py.eventually("(ex.rows, ex.cols)", lambda v: v == ["resolution", ""])
     assert ex.locator(".nb2-explore-strip").count() == 2
     ex.locator("select.nb2-explore-prompt").select_option("P3")
+    assert ex.locator("select.nb2-explore-prompt option[value='P3']").inner_text() == (
+        "P3 · a green fox"
+    )
     ids = {ex.locator(".nb2-explore-thumb").nth(i).get_attribute("data-run") for i in range(4)}
     assert ids == set(py("[c.result.id for c in g.cells if c.labels['prompt'] == 'P3']"))
     shot(page, "05-explorer-axes")

@@ -106,6 +106,18 @@ def test_the_explorer_lays_samples_together_and_rates(grid: Any, store: nb2.Stor
         grid.explore(rows="colour")
 
 
+def test_the_explorer_headers_name_the_prompts(store: nb2.Store) -> None:
+    s = nb2.Session(nb2.OfflineBackend(), store=store)
+    long = "a lighthouse on a cliff at dawn, soft mist, " + "very " * 10 + "quiet"
+    g = s.compare(prompt=["a red <b>fox</b>", long], resolution=["1K", "2K"]).run()
+    prompt, resolution = g.explore().axes
+    assert prompt["labels"] == ["P1", "P2"]  # the cells' keys, as the grid's legend says
+    assert prompt["titles"] == ["a red <b>fox</b>", long]  # whole (the page sets text only)
+    assert prompt["texts"][0] == "a red <b>fox</b>"
+    assert prompt["texts"][1].endswith("…") and len(prompt["texts"][1]) <= 48
+    assert resolution == {"name": "resolution", "labels": ["1K", "2K"]}
+
+
 def test_the_panel_rates_a_node_and_diffs_two(store: nb2.Store) -> None:
     from PIL import Image
 

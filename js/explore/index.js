@@ -28,10 +28,16 @@ function render({ model, el }) {
   }
   const ask = (kind, payload) => channel.request(kind, payload).then(() => { error.hidden = true; }).catch(report);
 
-  function select(name, value, options, onchange) {
+  // A label as shown: a prompt's code (P1) with its text, the whole prompt as the title.
+  function named(axis, label) {
+    const i = axis && axis.texts ? axis.labels.indexOf(label) : -1;
+    return i < 0 ? { text: label } : { text: `${label} · ${axis.texts[i]}`, title: axis.titles[i] };
+  }
+
+  function select(name, value, options, onchange, axis = null) {
     return h("label", {}, `${name} `,
       h("select", { class: `nb2-explore-${name}`, onchange: (e) => onchange(e.target.value) },
-        ...options.map((o) => h("option", { value: o, text: o, selected: o === value }))));
+        ...options.map((o) => h("option", { value: o, ...named(axis, o), selected: o === value }))));
   }
 
   function drawHead() {
@@ -46,7 +52,7 @@ function render({ model, el }) {
     for (const axis of axes) {
       if (axis.name === rows || axis.name === cols) continue;
       if (!axis.labels.includes(picks[axis.name])) picks[axis.name] = axis.labels[0];
-      parts.push(select(axis.name, picks[axis.name], axis.labels, (v) => { picks[axis.name] = v; drawGrid(); }));
+      parts.push(select(axis.name, picks[axis.name], axis.labels, (v) => { picks[axis.name] = v; drawGrid(); }, axis));
     }
     head.replaceChildren(...parts);
   }
@@ -73,10 +79,15 @@ function render({ model, el }) {
       a.name === rows || a.name === cols || c.labels[a.name] === picks[a.name]));
     const keep = new Set([...cells.map((c) => c.id), "large"]);
     urls.prune(keep);
+    const header = (name, label) => {
+      if (!name || !label) return h("th");
+      const shown = named(axes.find((a) => a.name === name), label);
+      return h("th", { text: `${name}=${shown.text}`, title: shown.title });
+    };
     const table = h("table", {},
-      h("tr", {}, h("th"), ...colLabels.map((c) => h("th", { text: cols && c ? `${cols}=${c}` : "" }))),
+      h("tr", {}, h("th"), ...colLabels.map((c) => header(cols, c))),
       ...rowLabels.map((r) => h("tr", {},
-        h("th", { text: rows && r ? `${rows}=${r}` : "" }),
+        header(rows, r),
         ...colLabels.map((c) => {
           const here = cells.filter((x) => (!rows || x.labels[rows] === r) && (!cols || cols === rows || x.labels[cols] === c));
           return h("td", {}, h("div", { class: "nb2-explore-strip", dataset: { samples: String(here.length) } }, ...here.map(thumb)));

@@ -10,6 +10,8 @@ import traitlets as t
 
 from ..errors import ValidationError
 from ..session.result import Result
+from ..views.judging import shorten
+from ..views.tables import texts_of
 from .panel_state import image_of, image_or_empty
 from .widgets import STATIC, MessageWidget
 
@@ -23,7 +25,7 @@ class Explorer(MessageWidget):
     _esm = STATIC / "explore.js"
     _css = STATIC / "explore.css"
 
-    axes = t.List(t.Dict()).tag(sync=True)  # [{name, labels}], repeat left out
+    axes = t.List(t.Dict()).tag(sync=True)  # [{name, labels, texts?, titles?}], repeat left out
     rows = t.Unicode("").tag(sync=True)
     cols = t.Unicode("").tag(sync=True)
     cells = t.List(t.Dict()).tag(sync=True)  # {id, labels, sample, rating, status, thumb}
@@ -36,7 +38,8 @@ class Explorer(MessageWidget):
         self.grid = grid
         self.rater = rater
         names = [n for n in grid.axes if n != "repeat"]
-        axes = [{"name": n, "labels": [label for label, _ in grid.axes[n]]} for n in names]
+        texts = texts_of(grid.axes)
+        axes = [_axis(n, [label for label, _ in grid.axes[n]], texts.get(n)) for n in names]
         for which, value in (("rows", rows), ("cols", cols)):
             if value is not None and value not in names:
                 raise ValidationError(
@@ -114,3 +117,13 @@ class Explorer(MessageWidget):
 
     def __repr__(self) -> str:
         return f"<nb2.Explorer {len(self.grid.cells)} cells, rows={self.rows} cols={self.cols}>"
+
+
+def _axis(name: str, labels: list[str], texts: dict[str, str] | None) -> dict[str, Any]:
+    """An axis for the headers and selectors; a prompt's label (P1) comes with its text,
+    shortened (``texts``) and whole (``titles``), so a header says which prompt it is."""
+    axis: dict[str, Any] = {"name": name, "labels": labels}
+    if texts:
+        full = [texts[label] for label in labels]
+        axis.update(texts=[shorten(v, full) for v in full], titles=full)
+    return axis
