@@ -27,8 +27,23 @@ def size(resolution: str, ratio: str) -> tuple[int, int]:
     return w * SCALE[resolution], h * SCALE[resolution]
 
 
+# The Gemini API's image models (../shared/reference/gemini-api.md, section 1): nb2's
+# match_input_image there means "no aspectRatio sent" (the output follows the input image)
+GEMINI_RATIOS = {
+    "gemini-3.1-flash-image": (*RATIOS,),
+    "gemini-3-pro-image": SIBLING_RATIOS,
+    "gemini-2.5-flash-image": SIBLING_RATIOS,
+}
+GEMINI_SIZES = {"gemini-3.1-flash-image": ("512", "1K", "2K", "4K"),
+                "gemini-3-pro-image": ("1K", "2K", "4K"), "gemini-2.5-flash-image": ()}  # fmt: skip
+GEMINI_512 = {"1:1": (512, 512), "16:9": (688, 384), "9:16": (384, 688), "1:8": (192, 1536)}
+GEMINI_1K = {"1:4": (512, 2048), "8:1": (3072, 384), "21:9": (1584, 672)}  # its own table
+
+
 def accepts(model: str, field: str, value: object) -> bool:
     """Whether the reference's schema for ``model`` allows ``value`` in ``field``."""
+    if model in GEMINI_RATIOS:
+        return gemini_accepts(model, field, value)
     short = model.split("/")[-1]
     if field == "aspect_ratio":
         return value in (RATIOS if short == "nano-banana-2" else SIBLING_RATIOS)
@@ -45,3 +60,22 @@ def accepts(model: str, field: str, value: object) -> bool:
     if field == "prompt":
         return isinstance(value, str) and bool(value.strip())
     return False
+
+
+def gemini_accepts(model: str, field: str, value: object) -> bool:
+    flash = model == "gemini-3.1-flash-image"
+    if field == "aspect_ratio":
+        return value in GEMINI_RATIOS[model]
+    if field == "resolution":
+        return value in GEMINI_SIZES[model]
+    if field == "google_search":
+        return model != "gemini-2.5-flash-image" and isinstance(value, bool)
+    if field == "image_search":
+        return flash and isinstance(value, bool)
+    if field == "thinking":
+        return flash and value in ("minimal", "high")
+    if field == "seed":
+        return value is None or (isinstance(value, int) and not isinstance(value, bool))
+    if field == "prompt":
+        return isinstance(value, str) and bool(value.strip())
+    return False  # no output_format: the API answers in its own

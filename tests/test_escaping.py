@@ -108,7 +108,7 @@ def test_magic_outputs(tmp_path: Path) -> None:
     s, ref = _session(tmp_path)
     shell = InteractiveShell.instance()
     magics = Nb2Magics(shell=shell)
-    magics.session = lambda name=None: s  # type: ignore[method-assign]
+    magics.session = lambda name=None, backend=None: s  # type: ignore[method-assign]
     shell.register_magics(magics)
     fmt = shell.display_formatter
     shell.run_cell_magic("nb2", f"--ref '{ref}:style'", PAYLOADS[0])  # shown via a handle

@@ -280,7 +280,7 @@ def test_fuzz_magic_options_raise_only_named_errors(tmp_path: Path) -> None:
     session = nb2.Session(backend=recorder, store=tmp_path / "runs")
     shell = InteractiveShell.instance()
     magics = Nb2Magics(shell=shell)
-    magics.session = lambda name=None: session  # type: ignore[method-assign]
+    magics.session = lambda name=None, backend=None: session  # type: ignore[method-assign]
     shell.register_magics(magics)
     shell.user_ns["style"] = "soft light"
     word = st.one_of(st.sampled_from(_OPTS), st.sampled_from(_VALUES), st.text(max_size=6))

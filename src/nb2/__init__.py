@@ -21,6 +21,7 @@ _LAZY = {
     "Store": ".store",
     "OfflineBackend": ".backends.offline",
     "ReplicateBackend": ".backends.replicate",
+    "GeminiBackend": ".backends.gemini",
     "Emulator": ".emulator",
     "Panel": ".notebook.panel",
     "errors": ".errors",
@@ -44,6 +45,7 @@ __all__ = [
     "Emulator",
     "Explorer",
     "Gallery",
+    "GeminiBackend",
     "History",
     "OfflineBackend",
     "Panel",
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
     from . import errors, models
     from .archive.bundle import export, import_bundle
     from .archive.find import find, store_stats
+    from .backends.gemini import GeminiBackend
     from .backends.offline import OfflineBackend
     from .backends.replicate import ReplicateBackend
     from .emulator import Emulator

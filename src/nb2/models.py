@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import gemini_models as gm
 from .errors import ValidationError
 
 MAX_REFERENCES = 14
@@ -78,6 +79,7 @@ class ModelSpec:
     latency_s: dict[str, float]
     max_references: int = MAX_REFERENCES
     notes: tuple[str, ...] = field(default=())
+    api: str = "replicate"  # who serves it: "replicate" | "gemini" (Google's API directly)
 
     @property
     def has_resolution(self) -> bool:
@@ -148,7 +150,38 @@ MODELS: dict[str, ModelSpec] = {
     ),
 }  # fmt: skip
 
-ALIASES = {m.split("/", 1)[1]: m for m in MODELS}
+
+def _gemini(
+    id: str, title: str, ratios: tuple[str, ...], sizes: dict[str, Any], **more: FieldSpec
+) -> ModelSpec:
+    tiers = tuple(sizes)
+    fields = {
+        "prompt": FieldSpec("prompt", str, required=True),
+        "image_input": FieldSpec("image_input", list, default=()),
+        # nothing sent: the output follows the input image, else 1:1 (as the API does)
+        "aspect_ratio": FieldSpec("aspect_ratio", str, MATCH_INPUT, (MATCH_INPUT, *ratios)),
+        "seed": FieldSpec("seed", int),  # recorded; the API does not promise determinism
+        **({"resolution": FieldSpec("resolution", str, "1K", tiers)} if len(tiers) > 1 else {}),
+        **more,
+    }
+    latency = {t: 15.0 + 5 * i for i, t in enumerate(tiers)}  # UNVERIFIED estimate
+    return ModelSpec(id, title, fields, sizes, latency, api="gemini")
+
+
+_SEARCH = FieldSpec("google_search", bool, False, (False, True))
+GEMINI_MODELS = {
+    gm.FLASH: _gemini(
+        gm.FLASH, "Gemini 3.1 Flash Image (Google's API)", gm.FLASH_RATIOS, gm.FLASH_SIZES,
+        google_search=_SEARCH, image_search=FieldSpec("image_search", bool, False, (False, True)),
+        thinking=FieldSpec("thinking", str, "minimal", ("minimal", "high")),
+    ),
+    gm.PRO: _gemini(gm.PRO, "Gemini 3 Pro Image (Google's API)", gm.TEN_RATIOS, gm.PRO_SIZES,
+                    google_search=_SEARCH),
+    gm.FLASH_25: _gemini(gm.FLASH_25, "Gemini 2.5 Flash Image (Google's API)", gm.TEN_RATIOS,
+                         gm.FLASH_25_SIZES),
+}  # fmt: skip
+MODELS.update(GEMINI_MODELS)
+ALIASES = {m.split("/", 1)[1]: m for m in MODELS if "/" in m}
 DEFAULT_MODEL = "google/nano-banana-2"
 
 # USD per image. UNVERIFIED third-party figures; Replicate publishes no pricing endpoint.
@@ -161,8 +194,28 @@ _DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "google/nano-banana-2": {"1K": 0.067, "2K": 0.101, "4K": 0.151},
     "google/nano-banana": {"1K": 0.039},
     "google/nano-banana-pro": {"1K": 0.15, "2K": 0.15, "4K": 0.30},
+    **gm.GEMINI_PRICES,
 }
 PRICES: dict[str, dict[str, float]] = {m: dict(p) for m, p in _DEFAULT_PRICES.items()}
+
+
+def token_cost(model: str, usage: dict[str, Any], *, batch: bool = False) -> float | None:
+    """The exact USD of one Gemini API answer from its ``usageMetadata`` (camelCase, as sent):
+    the prompt at the input rate, text and thoughts at the text rate, image tokens at the image
+    rate (``gemini_models.TOKEN_PRICES``; the Batch API halves them). None for other models.
+    Search grounding is billed per query beyond a monthly free allowance, which an answer
+    cannot tell: it is not in this figure."""
+    rates = gm.TOKEN_PRICES.get(model)
+    if rates is None:
+        return None
+    by = {d.get("modality"): int(d.get("tokenCount") or 0)
+          for d in usage.get("candidatesTokensDetails") or []}  # fmt: skip
+    image = by.get("IMAGE", 0)
+    text = int(usage.get("candidatesTokenCount") or 0) - image
+    text += int(usage.get("thoughtsTokenCount") or 0)
+    prompt = int(usage.get("promptTokenCount") or 0)
+    usd = (prompt * rates["input"] + text * rates["text"] + image * rates["image"]) / 1e6
+    return round(usd * (gm.BATCH_DISCOUNT if batch else 1.0), 6)
 
 
 def resolve_model(name: str) -> ModelSpec:
@@ -199,7 +252,8 @@ def set_price(model: str, resolution: str | float, usd: float | None = None) -> 
 
 
 def canonical_id(model: str) -> str:
-    """ "google/nano-banana-2" for "nano-banana-2"; any other "owner/name" as it is."""
+    """ "google/nano-banana-2" for "nano-banana-2"; a Gemini API model by its name
+    ("gemini-3.1-flash-image"); any other "owner/name" as it is."""
     if isinstance(model, str) and ALIASES.get(model, model) in MODELS:
         return ALIASES.get(model, model)
     if isinstance(model, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", model):

@@ -11,10 +11,11 @@ from typing import Any
 from . import models
 from .errors import ValidationError
 from .references import MAX_PROMPT_CHARS, Reference, as_reference, check_text, compose_prompt
+from .turns import Exchange
 
 # Fields every model has; the rest are looked up in the model's spec.
 _GROUNDING = ("google_search", "image_search")
-_EXTRA_FIELDS = ("safety_filter_level", "allow_fallback_model")
+_EXTRA_FIELDS = ("safety_filter_level", "allow_fallback_model", "thinking", "seed")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Params:
     model: str = models.DEFAULT_MODEL
     repeat: int = 0
     options: dict[str, Any] = field(default_factory=dict)  # model-specific extras (pro)
+    # a Gemini API edit's conversation: the branch's earlier turns, oldest first
+    history: tuple[Exchange, ...] = ()
 
     def __post_init__(self) -> None:
         spec = models.resolve_model(self.model)
@@ -109,6 +112,12 @@ class Params:
             if name in spec.fields:
                 opts[name] = _check(spec, name, opts.get(name))
         put(self, "options", opts)
+        put(self, "history", tuple(self.history or ()))
+        if self.history and spec.api != "gemini":
+            raise ValidationError(
+                f"history: {spec.id} is stateless; only a Gemini API model takes a conversation",
+                field="history", value=len(self.history), allowed="no history",
+            )  # fmt: skip
 
     # -- derived -------------------------------------------------------------------------------
     @property
@@ -163,6 +172,7 @@ class Params:
             "input": self.scalar_input(),
             "references": [{"sha256": r.sha256, "role": r.role} for r in self.references],
             "repeat": self.repeat,
+            **({"history": [e.canonical() for e in self.history]} if self.history else {}),
         }
 
     @property
@@ -190,6 +200,7 @@ class Params:
             "references": [
                 {"sha256": r.sha256, "role": r.role, "name": r.name} for r in self.references
             ],
+            **({"history": [e.to_dict() for e in self.history]} if self.history else {}),
         }
 
     @classmethod
@@ -210,6 +221,7 @@ class Params:
             model=data["model"],
             repeat=data.get("repeat", 0),
             options=data.get("options") or {},
+            history=tuple(Exchange.from_dict(e, load_image) for e in data.get("history") or []),
         )
 
     def __repr__(self) -> str:
@@ -225,6 +237,8 @@ class Params:
             bits.append(f"references={len(self.references)}")
         if self.repeat:
             bits.append(f"repeat={self.repeat}")
+        if self.history:
+            bits.append(f"turns={len(self.history)}")
         return f"Params({', '.join(bits)})"
 
     def __hash__(self) -> int:
@@ -248,6 +262,11 @@ def _check(spec: models.ModelSpec, name: str, value: Any) -> Any:
         )
     if value is None:
         return f.default
+    if f.type is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValidationError(
+            f"{name}: {value!r} is not a whole number", field=name, value=value,
+            allowed="an integer",
+        )  # fmt: skip
     if f.type is bool and not isinstance(value, bool):
         raise ValidationError(
             f"{name}: {value!r} is not a boolean; allowed: True, False",

@@ -29,6 +29,13 @@ class Output:
     logs: str | None = None
     image_inputs: list[str] = field(default_factory=list)  # how each image travelled
     more: list[bytes] = field(default_factory=list)  # a list output's other files, in order
+    # what a Gemini API answer adds: its token counts (usageMetadata, as sent), what grounding
+    # searched and read, the model's turn (parts and thought signatures, for the next edit),
+    # and the text it said beside the image
+    usage: dict[str, Any] | None = None
+    grounding: dict[str, Any] | None = None
+    turn: dict[str, Any] | None = None
+    text: str | None = None
 
 
 class Backend(Protocol):
@@ -55,12 +62,43 @@ class Backend(Protocol):
         ...
 
 
-def auto_backend() -> Backend:
-    """Replicate when REPLICATE_API_TOKEN is set, else the offline stand-in."""
+BACKENDS = ("replicate", "gemini", "offline")
+
+
+def chosen_backend(name: str | None = None) -> str:
+    """Which backend ``auto_backend(name)`` makes: ``name``, else ``NB2_BACKEND``, else
+    Replicate when REPLICATE_API_TOKEN is set (the product's first home, so a Gemini key set
+    beside it changes nothing), else the Gemini API when GEMINI_API_KEY or GOOGLE_API_KEY is,
+    else the offline stand-in."""
+    name = (name or os.environ.get("NB2_BACKEND") or "").strip().lower()
+    if name:
+        if name not in BACKENDS:
+            from ..errors import ValidationError
+
+            raise ValidationError(
+                f"backend: {name!r} is not a backend; allowed: {', '.join(BACKENDS)}",
+                field="backend", value=name, allowed=list(BACKENDS),
+            )  # fmt: skip
+        return name
     if os.environ.get("REPLICATE_API_TOKEN"):
+        return "replicate"
+    if os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY"):
+        return "gemini"
+    return "offline"
+
+
+def auto_backend(name: str | None = None) -> Backend:
+    """The backend :func:`chosen_backend` names. Each is imported when chosen (the clients
+    load only then)."""
+    which = chosen_backend(name)
+    if which == "replicate":
         from .replicate import ReplicateBackend
 
         return ReplicateBackend()
+    if which == "gemini":
+        from .gemini import GeminiBackend
+
+        return GeminiBackend()
     from .offline import OfflineBackend
 
     return OfflineBackend()

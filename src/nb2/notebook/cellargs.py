@@ -72,6 +72,7 @@ class CellArgs:
     refs: tuple[Reference, ...] = ()
     refs_given: bool = False
     session: str | None = None
+    backend: str | None = None
     edit: bool = False
     parent: str | None = None
     out: str | None = None
@@ -137,6 +138,7 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
         refs=tuple(refs(args.ref, ns)),
         refs_given=bool(args.ref),
         session=args.session,
+        backend=args.backend,
         edit=bool(args.edit),
         parent=args.parent,
         out=args.out,

@@ -39,7 +39,12 @@ _DEFAULTS = (
 class Nb2Magics(Magics):
     """The %%nb2 cell magic and the %nb2 line magic."""
 
-    model = Unicode("nano-banana-2", help="model for new generations").tag(config=True)
+    model = Unicode(
+        "nano-banana-2", help="model for new generations (a Gemini API session: its own)"
+    ).tag(config=True)
+    backend = Unicode(
+        "", help="replicate, gemini or offline (empty: NB2_BACKEND, else by the keys set)"
+    ).tag(config=True)
     resolution = Unicode(
         "", help="1K, 2K or 4K; empty: the model's own default (1K; 2K for nano-banana-pro)"
     ).tag(config=True)
@@ -68,13 +73,14 @@ class Nb2Magics(Magics):
         self.active = notebook_session()
 
     # -- sessions ---------------------------------------------------------------------------
-    def session(self, name: str | None = None) -> Any:
+    def session(self, name: str | None = None, backend: str | None = None) -> Any:
         import nb2
 
-        name = name or self.active
-        if name not in self.sessions:
+        name, backend = name or self.active, backend or self.backend or None
+        held = self.sessions.get(name)
+        if held is None or (backend and held.backend.name != backend):  # a switch: same tree
             self.sessions[name] = nb2.Session(
-                store=self.store or None, cache=self.cache or None, name=name
+                backend=backend, store=self.store or None, cache=self.cache or None, name=name
             )
         return self.sessions[name]
 
@@ -106,6 +112,11 @@ class Nb2Magics(Magics):
         help="image-search grounding (turns web search on too)",
     )
     @argument("--session", help="the session to use (default: the notebook's)")
+    @argument(
+        "--backend",
+        choices=("replicate", "gemini", "offline"),
+        help="who makes the image (default: %%config Nb2Magics.backend, else by the keys set)",
+    )
     @argument("-e", "--edit", action="store_true", help="edit the session's current image")
     @argument("--parent", help="with --edit: the turn number or a Result variable to edit")
     @argument(
@@ -139,7 +150,7 @@ class Nb2Magics(Magics):
         """
         ns = self.shell.user_ns if self.shell else {}
         cell_args = cellargs.parse(self._parse(line), cell, ns)
-        session = self.session(cell_args.session)
+        session = self.session(cell_args.session, cell_args.backend)
         if cell_args.panel:  # returned, so the cell shows it (with -o too)
             panel = self._panel(cell_args, session)
             self._store(cell_args.out, panel)
@@ -152,7 +163,7 @@ class Nb2Magics(Magics):
             return self._store(cell_args.out, self._edit(cell_args, session, ns))
         if cell_args.is_grid:
             return self._grid(cell_args, session)
-        request = {**self.defaults(cell_args.options.get("model")), **cell_args.options}
+        request = {**self.defaults(cell_args.options.get("model"), session), **cell_args.options}
         result = run_live(
             self.progress,
             lambda cancel, say: session.generate(
@@ -168,15 +179,22 @@ class Nb2Magics(Magics):
             result = chainargs.run(cell_args.then, result, self._live)
         return self._store(cell_args.out, result)
 
-    def defaults(self, model: str | None = None) -> dict[str, Any]:
+    def defaults(self, model: str | None = None, session: Any = None) -> dict[str, Any]:
         """The request defaults from ``%config Nb2Magics.*``, under the engine's names, for
-        ``model`` (else the default model): a default for a field the model lacks is left
-        out, and an empty one means the model's own default."""
+        ``model`` (else the default model; a Gemini API session's own when
+        ``Nb2Magics.model`` names a Replicate one): a default for a field the model lacks is
+        left out, and an empty one means the model's own default."""
         from .. import models
 
         name = models.canonical_id(model or self.model)
+        held = session if session is not None else self.sessions.get(self.active)
+        if model is None and held is not None and held.backend.name == "gemini":
+            name = name if models.resolve_model(name).api == "gemini" else held.defaults["model"]
         fields = models.MODELS[name].fields if name in models.MODELS else {}  # others: own
         out = {key: getattr(self, trait) for trait, key in _DEFAULTS}
+        out["model"] = (
+            name if model is None and name != models.canonical_id(self.model) else out["model"]
+        )
         return {k: v for k, v in out.items() if v != "" and (k == "model" or k in fields)}
 
     def _edit(self, args: CellArgs, session: Any, ns: dict[str, Any]) -> Any:
@@ -200,7 +218,7 @@ class Nb2Magics(Magics):
 
         prompt = args.prompts[0] if args.prompts else ""
         given = args.options
-        form = {k: v for k, v in {**self.defaults(given.get("model")), **given}.items()}
+        form = {k: v for k, v in {**self.defaults(given.get("model"), session), **given}.items()}
         session.params(prompt or "…", references=list(args.refs), **form)  # named errors first
         panel = Panel(session, prompt=prompt)
         traits = {"model": "image_model"}
@@ -220,14 +238,14 @@ class Nb2Magics(Magics):
 
     def _grid(self, args: CellArgs, session: Any) -> Any:
         varies_model = "model" in args.axes
-        defaults = self.defaults(args.options.get("model"))
+        defaults = self.defaults(args.options.get("model"), session)
         fixed = {**({} if varies_model else defaults), **args.options}
         if not varies_model:
             fixed.setdefault("model", self.model)
         for key in args.axes:
             fixed.pop(key, None)
         grid = session.compare(
-            defaults={k: v for k, v in self.defaults().items() if k != "model"}
+            defaults={k: v for k, v in self.defaults(None, session).items() if k != "model"}
             if varies_model
             else None,
             prompt=list(args.prompts) if len(args.prompts) > 1 else args.prompts[0],
@@ -322,12 +340,19 @@ class Nb2Magics(Magics):
 
     def config_text(self) -> str:
         s = self.sessions.get(self.active)
+        from ..backends import chosen_backend
+
         token = "yes" if os.environ.get("REPLICATE_API_TOKEN") else "no"
-        backend = s.backend.name if s else ("replicate" if token == "yes" else "offline")
+        key = (
+            "yes" if any(os.environ.get(v) for v in ("GEMINI_API_KEY", "GOOGLE_API_KEY")) else "no"
+        )
+        backend = s.backend.name if s else chosen_backend(self.backend or None)
         lines = [
             f"session: {self.active}",
-            f"backend: {backend}",
+            f"backend: {backend} (picked by: --backend, Nb2Magics.backend, NB2_BACKEND, "
+            "else Replicate when its token is set, else Gemini when its key is, else offline)",
             f"token present: {token}",
+            f"gemini key present: {key}",
             f"store: {self.store or os.environ.get('NB2_STORE') or 'nb2-runs'}",
             f"cache: {self.cache or os.environ.get('NB2_CACHE') or 'auto'}",
         ]

@@ -70,7 +70,7 @@ class Panel(MessageWidget):
         kwargs.setdefault("resolution", d["resolution"] or "1K")
         spec = models.MODELS[d["model"]]
         kwargs.setdefault("aspect_ratio", d["aspect_ratio"] or spec.default("aspect_ratio"))
-        kwargs.setdefault("output_format", d["output_format"])
+        kwargs.setdefault("output_format", d["output_format"] or "png")
         kwargs.setdefault("google_search", bool(d["google_search"]))
         kwargs.setdefault("image_search", bool(d["image_search"]))
         self._refs = ReferenceStrip()
@@ -78,7 +78,7 @@ class Panel(MessageWidget):
         self._job: threading.Thread | None = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
-        super().__init__(choices=choices(), **kwargs)
+        super().__init__(choices=choices(self.session.backend), **kwargs)
         for i, item in enumerate(self.session.references):
             ref = as_reference(item, i)
             self._refs.add(ref, ref.name, self._limit(), self.image_model)
@@ -123,6 +123,8 @@ class Panel(MessageWidget):
         name, value = proposal["trait"].name, proposal["value"]
         spec = models.MODELS[self.image_model]
         field = spec.fields.get(name)
+        if field is None and name == "output_format":  # the model answers in its own format
+            return value
         allowed = field.choices if field is not None else models.RESOLUTIONS
         if allowed and value not in allowed:
             raise t.TraitError(f"{name}: {value!r} is not allowed; allowed: {', '.join(allowed)}")

@@ -17,17 +17,23 @@ from ..references import ROLES
 log = logging.getLogger("nb2")
 
 
-def choices() -> dict[str, Any]:
-    """What each model accepts, so the front end holds no copy of the schema."""
+def choices(backend: Any = None) -> dict[str, Any]:
+    """What each model the backend serves accepts, so the front end holds no copy of the
+    schema (the offline stand-in serves every one)."""
     out = {}
+    api = getattr(backend, "name", None)
     for mid, spec in models.MODELS.items():
+        if api in ("replicate", "gemini") and spec.api != api:
+            continue
         out[mid] = {
             "title": spec.title,
             "resolutions": list(spec.fields["resolution"].choices or ())
             if spec.has_resolution
             else [],
             "aspect_ratios": list(spec.aspect_ratios),
-            "formats": list(spec.fields["output_format"].choices or ()),
+            "formats": list(spec.fields["output_format"].choices or ())
+            if "output_format" in spec.fields
+            else [],  # the Gemini API answers in its own format
             "google_search": spec.has_grounding,
             "image_search": "image_search" in spec.fields,
             "max_references": spec.max_references,
@@ -40,8 +46,9 @@ def form(choice: dict[str, Any], panel: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         "model": panel.image_model,
         "aspect_ratio": panel.aspect_ratio,
-        "output_format": panel.output_format,
     }
+    if choice["formats"]:
+        out["output_format"] = panel.output_format
     if choice["resolutions"]:
         out["resolution"] = panel.resolution
     if choice["google_search"]:
@@ -87,7 +94,9 @@ def node_state(turn: Any, thumb: bytes) -> dict[str, Any]:
         "id": r.id, "number": r.number, "kind": turn.kind,
         "parent": turn.parent.result.id if turn.parent else None,
         "prompt": p.prompt, "model": p.model, "resolution": p.resolution or "",
-        "aspect_ratio": p.effective_aspect_ratio(), "format": p.output_format,
+        "aspect_ratio": p.effective_aspect_ratio(),
+        "format": p.output_format or r.record["output"].get("format"),
+        "grounding": r.record.get("grounding"),
         "google_search": p.google_search, "image_search": p.image_search,
         "width": w, "height": h, "offline": r.offline, "cached": r.cached,
         "cost": r.cost, "time": r.record.get("wall_time"), "rating": r.rating,

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from .. import models
 from ..backends import Output
 from ..errors import GenerationError
 from ..imaging import image_size
 from ..store import codec as metadata
+from ..turns import stored_parts
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -94,6 +97,23 @@ def fill(record: dict[str, Any], out: Output, wall: float, store: Store) -> None
             "raw_sha256": hashlib.sha256(out.data).hexdigest(),
         },
     )
+    answered(record, out, store)
+
+
+def answered(record: dict[str, Any], out: Output, store: Store) -> None:
+    """What a Gemini API answer adds: its usage and exact cost, grounding, the text it said,
+    and its turn (stored beside the images: thought signatures never go into the record)."""
+    if out.usage is not None:
+        record["usage"] = out.usage
+        record["cost"] = models.token_cost(record["model"], out.usage)  # exact, where known
+    if out.grounding is not None:
+        record["grounding"] = out.grounding
+    if out.text:
+        record["text"] = out.text[:2000]
+    if out.turn is not None:
+        parts = stored_parts(out.turn.get("parts") or [], lambda d, e: store.put_image(d, e)[0])
+        blob = json.dumps({"role": "model", "parts": parts}, sort_keys=True).encode()
+        record["turn"] = store.put_image(blob, "json")[0]
 
 
 def _ext(data: bytes, fmt: str) -> str:

@@ -93,13 +93,17 @@ class Result:
     @property
     def cost_known(self) -> bool:
         """False when nb2 does not know this model's price (see nb2.models.set_price)."""
-        return self.offline or self.record.get("estimated_cost") is not None
+        return (
+            self.offline or self.record.get("cost", self.record.get("estimated_cost")) is not None
+        )
 
     @property
     def cost(self) -> float:
-        """Estimated USD (0 offline, and 0 when unknown: see cost_known); see
+        """USD: exact where the API reported its tokens (the Gemini API: ``record["cost"]``),
+        else the estimate (0 offline, and 0 when unknown: see cost_known); see
         nb2.models.PRICE_SOURCE."""
-        return float(self.record.get("estimated_cost") or 0.0)
+        exact = self.record.get("cost")
+        return float(exact if exact is not None else self.record.get("estimated_cost") or 0.0)
 
     @property
     def parent(self) -> Result | None:
@@ -192,7 +196,7 @@ class Result:
             f"#{self.number}" if self.number else self.id,
             self.record.get("kind", "generate"),
             f"{w}x{h}",
-            p["output_format"],
+            p.get("output_format") or str(self.record["output"].get("format")),
             repr(_short(p["prompt"])),
         ]
         if p.get("schema"):

@@ -17,16 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import models
-from ..anymodel import fields as anymodel
 from ..anymodel.modelschemas import Schemas
 from ..backends import Backend, StatusCallback, auto_backend
 from ..errors import ModerationError, ReplayMissError, ValidationError
 from ..grids.grid import Grid
 from ..inputs import ModelInput
 from ..params import Params
-from ..references import EDIT_ROLE, Reference
 from ..store import CACHE_MODES, Store
-from . import persist, recover, runner
+from . import persist, recover, requests, runner
 from .history import History, Turn
 from .outputs import sibling_records
 from .result import Result, snapshot_warning
@@ -37,8 +35,11 @@ log = logging.getLogger("nb2")
 class Session:
     """Generate, edit, branch and upscale, with every result stored.
 
-    ``backend`` defaults to Replicate when REPLICATE_API_TOKEN is set and to the offline
-    stand-in otherwise; ``store`` is a folder (default ``./nb2-runs``); ``cache`` is ``auto``
+    ``backend`` is a backend or its name (``"replicate"``, ``"gemini"``, ``"offline"``); by
+    default ``NB2_BACKEND``, else Replicate when REPLICATE_API_TOKEN is set, else the Gemini API
+    when GEMINI_API_KEY (or GOOGLE_API_KEY) is, else the offline stand-in. ``model`` defaults
+    to the backend's own (``gemini-3.1-flash-image`` on the Gemini API), else nano-banana-2;
+    ``store`` is a folder (default ``./nb2-runs``); ``cache`` is ``auto``
     (reuse identical requests), ``replay`` (never call the backend) or ``off`` (default from
     ``NB2_CACHE``, else auto). The keyword defaults apply to every ``generate``. The tree is
     saved in the store under ``name`` and picked up by the next ``Session`` of that name
@@ -47,13 +48,13 @@ class Session:
 
     def __init__(
         self,
-        backend: Backend | None = None,
+        backend: Backend | str | None = None,
         store: Store | str | os.PathLike[str] | None = None,
         cache: str | None = None,
         *,
         name: str = "default",
         resume: bool = True,
-        model: str = models.DEFAULT_MODEL,
+        model: str | None = None,
         resolution: str | None = None,
         aspect_ratio: str | None = None,
         output_format: str = "png",
@@ -71,8 +72,10 @@ class Session:
             )
         self.name = name
         self.cache = cache
-        self.backend = backend if backend is not None else auto_backend()
+        named = backend is None or isinstance(backend, str)  # "gemini", or None: the default
+        self.backend: Backend = auto_backend(backend or None) if named else backend  # type: ignore[assignment]
         self.store = store if isinstance(store, Store) else Store(store)
+        model = model or getattr(self.backend, "model", None) or models.DEFAULT_MODEL
         self.defaults: dict[str, Any] = {
             "model": models.canonical_id(model),
             "resolution": resolution,
@@ -134,17 +137,7 @@ class Session:
         self, prompt: str, *, references: list[Any] | None = None, repeat: int = 0, **options: Any
     ) -> Params | ModelInput:
         """The validated request ``generate`` would send, with the session's defaults."""
-        fields = {k: options.pop(k, v) for k, v in self.defaults.items()}
-        fields = {k: (self.defaults[k] if v is None else v) for k, v in fields.items()}
-        refs = self.references if references is None else references
-        if isinstance(refs, (str, bytes, os.PathLike, Reference)) or not hasattr(refs, "__iter__"):
-            refs = [refs]  # one reference, not a list of its characters
-        fields["model"] = models.canonical_id(fields["model"])
-        if fields["model"] not in models.MODELS:  # any other model: checked by its own schema
-            return anymodel.build(self, fields, prompt, list(refs), repeat, options)
-        return Params(
-            prompt=prompt, references=tuple(refs), repeat=repeat, options=options, **fields
-        )
+        return requests.generate_params(self, prompt, references, repeat, options)
 
     def edit(
         self,
@@ -189,22 +182,7 @@ class Session:
                 allowed="a Result of this session",
             )
         base = self._own(base)
-        bp = base.params
-        gemini = isinstance(bp, Params)  # else a chain step's: edit it with the session's model
-        extra = [r for r in bp.references if r.role != EDIT_ROLE and gemini]
-        extra = extra if references is None else list(references)
-        source = Reference(base.path, role=EDIT_ROLE)
-        fields = {
-            "model": bp.model if gemini else self.defaults["model"],
-            "resolution": bp.resolution,
-            "aspect_ratio": models.MATCH_INPUT,
-            "output_format": self.defaults["output_format"],
-            "google_search": bp.google_search,
-            "image_search": bp.image_search,
-        }
-        fields.update({k: options.pop(k) for k in list(options) if k in fields})
-        params = Params(prompt=instruction, references=(source, *extra), options=options, **fields)
-        return base, params
+        return base, requests.edit_params(self, base, instruction, references, options)
 
     def upscale(self, result: Result, resolution: str = "4K", **kw: Any) -> Result:
         """``result``'s request again at another resolution (same inputs, same prompt)."""

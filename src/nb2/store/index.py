@@ -228,7 +228,8 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
     p = p if isinstance(p, dict) else {}
     out = record.get("output") if isinstance(record.get("output"), dict) else {}
     backend = record.get("backend") if isinstance(record.get("backend"), dict) else {}
-    cost = record.get("estimated_cost")
+    cost = record.get("cost")  # exact (the Gemini API's tokens), else the estimate
+    cost = record.get("estimated_cost") if cost is None else cost
     return {
         "run_id": record["run_id"],
         "at": str(record.get("requested_at") or record.get("completed_at") or ""),

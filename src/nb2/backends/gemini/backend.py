@@ -1,0 +1,191 @@
+"""``GeminiBackend``: Google's Gemini API directly, over the official ``google-genai`` SDK.
+
+The SDK makes the call (its ``HttpOptions`` set the base URL, API version and timeout; its own
+retries stay off, so every wait here is bounded and gives way to a Stop). A 429's RetryInfo is
+one bounded wait, a 5xx a bounded retry; nothing else is sent twice. generateContent cannot be
+canceled at Google: a Stop or Ctrl-C waits for the answer (bounded by ``timeout``), and the image
+is kept, since it is paid either way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ... import errors, models
+from ...gemini_models import FLASH
+from .. import Output, StatusCallback
+from . import wire
+
+if TYPE_CHECKING:
+    from ...params import Params
+
+GEMINI_URL = "https://generativelanguage.googleapis.com"
+KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+
+class GeminiBackend:
+    """Gemini API image models (``gemini-3.1-flash-image`` by default).
+
+    ``api_key`` defaults to ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``; ``base_url`` to
+    ``GOOGLE_GEMINI_BASE_URL``, else Google's. ``model`` is the session's default model;
+    ``model_ids`` maps nb2's model names to the ids sent, so a renamed id needs no release
+    (``{"gemini-3.1-flash-image": "gemini-3.1-flash-image-002"}``). ``api_version`` is the
+    SDK's (3.x: ``v1``). ``timeout`` bounds one call in seconds; ``max_retry_after`` caps a
+    429's wait; ``retries`` is how many times a 5xx or a 429 is tried again.
+    """
+
+    name = "gemini"
+    offline = False
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        model: str = FLASH,
+        model_ids: dict[str, str] | None = None,
+        api_version: str | None = None,
+        timeout: float = 300.0,
+        max_retry_after: float = 60.0,
+        retries: int = 2,
+    ) -> None:
+        key = api_key or next((os.environ[v] for v in KEY_VARS if os.environ.get(v)), None)
+        if not key:
+            raise errors.AuthenticationError(
+                "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass api_key="
+            )
+        spec = models.resolve_model(model)
+        if spec.api != "gemini":
+            raise errors.ValidationError(
+                f"model: {model!r} is served by Replicate, not the Gemini API",
+                field="model", value=model, allowed=sorted(m for m, s in models.MODELS.items()
+                                                           if s.api == "gemini"),
+            )  # fmt: skip
+        try:
+            from google import genai
+            from google.genai import types
+        except ImportError:  # the SDK is an extra: say how to get it
+            raise errors.Nb2Error(
+                "GeminiBackend needs Google's SDK: pip install 'nb2[gemini]'"
+            ) from None
+        self.model = spec.id
+        self.model_ids = dict(model_ids or {})
+        self.base_url = (base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or "").rstrip("/")
+        self.api_version = api_version
+        self.timeout = float(timeout)
+        self.max_retry_after = float(max_retry_after)
+        self.retries = int(retries)
+        options = types.HttpOptions(base_url=self.base_url or None, api_version=api_version,
+                                    timeout=int(self.timeout * 1000))  # fmt: skip
+        self._client = genai.Client(api_key=key, http_options=options)
+
+    def __repr__(self) -> str:
+        return f"GeminiBackend(base_url={self.base_url or GEMINI_URL!r}, model={self.model!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "base_url": self.base_url or GEMINI_URL,
+                "api_version": self.api_version or "sdk default", "offline": False}  # fmt: skip
+
+    def api_id(self, model: str) -> str:
+        return self.model_ids.get(model, model)
+
+    def run(
+        self,
+        params: Params,
+        *,
+        cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+        on_created: Callable[[str], None] | None = None,
+    ) -> Output:
+        if params.spec.api != "gemini":
+            raise errors.ValidationError(
+                f"model: {params.model} is a Replicate model; this session's backend is the "
+                "Gemini API (pick a gemini-* model, or a Replicate session)",
+                field="model", value=params.model, allowed=[self.model],
+            )  # fmt: skip
+        cancel = cancel or threading.Event()
+        contents = wire.contents(params)
+        config = wire.config(params, int(self.timeout * 1000))
+        for attempt in range(self.retries + 1):
+            if cancel.is_set():  # nothing sent yet on this attempt: nothing is paid
+                raise errors.CanceledError("stopped before the request was sent")
+            if on_status:
+                on_status("processing")
+            started = wire.now()
+            try:
+                answer = self._client.models.generate_content(
+                    model=self.api_id(params.model), contents=contents, config=config
+                )
+            except Exception as exc:
+                wait = self._retry_wait(exc, attempt)
+                if wait is None:
+                    raise _mapped(exc) from None
+                if cancel.wait(wait):
+                    raise errors.CanceledError("stopped while waiting to try again") from None
+                continue
+            return wire.read(_body(answer), started)
+        raise AssertionError("unreachable")  # pragma: no mutate (the loop returns or raises)
+
+    def _retry_wait(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before trying again, or None: a 429 (its RetryInfo, capped) or a
+        5xx, while tries are left. Anything else, a lost answer included, is not sent again:
+        it may have been made, and Google's API cannot be asked whether it was."""
+        code = getattr(exc, "code", None)
+        if attempt >= self.retries or not isinstance(code, int):
+            return None
+        if code == 429:
+            delay = retry_delay(getattr(exc, "details", None))
+            if delay is not None and delay > self.max_retry_after:
+                return None  # longer than we wait: the caller hears it now
+            return min(delay if delay is not None else 2.0**attempt, self.max_retry_after)
+        if code in (500, 502, 503, 504):
+            return min(2.0**attempt, self.max_retry_after)
+        return None
+
+
+def _body(answer: Any) -> dict[str, Any]:
+    http = getattr(answer, "sdk_http_response", None)
+    text = getattr(http, "body", None)
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise errors.GenerationError(
+            f"the Gemini API's answer is not JSON ({len(text or '')} bytes); it may have been "
+            "billed, and the API keeps no copy to collect"
+        )
+    return body
+
+
+def retry_delay(details: Any) -> float | None:
+    """The RetryInfo ``retryDelay`` ("25s", "1.5s") of an error body, in seconds."""
+    error = details.get("error", details) if isinstance(details, dict) else {}
+    for item in (error or {}).get("details") or []:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+            found = re.fullmatch(r"([\d.]+)s", str(item.get("retryDelay", "")))
+            if found:
+                return float(found.group(1))
+    return None
+
+
+def _mapped(exc: Exception) -> errors.Nb2Error:
+    """An SDK or transport error as nb2's own (the key never in it)."""
+    code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+    message = str(getattr(exc, "message", None) or exc)[:500]
+    if code is None:  # httpx: the answer never came (timeout, reset)
+        return errors.GenerationError(
+            f"no answer from the Gemini API ({type(exc).__name__}: {message}); the image may "
+            "have been made and billed, and Google's API keeps no copy to collect"
+        )
+    if code in (401, 403) or (code == 400 and "API key" in message):
+        return errors.AuthenticationError(f"Gemini API {code} {status}: {message}")
+    if code == 429:
+        delay = retry_delay(getattr(exc, "details", None))
+        return errors.RateLimitError(f"Gemini API 429 {status}: {message}", retry_after=delay)
+    return errors.GenerationError(f"Gemini API {code} {status}: {message}")
