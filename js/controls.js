@@ -65,7 +65,7 @@ export function controls({ model, channel, report }) {
     const choices = model.get("choices");
     const spec = choices.models[model.get("image_model")];
     fill(selects.image_model, Object.keys(choices.models), model.get("image_model"),
-      (id) => `${id.split("/")[1]}`);
+      (id) => `${id.split("/").pop()}`);
     fill(selects.resolution, spec.resolutions, model.get("resolution"));
     fill(selects.output_format, spec.formats, model.get("output_format"));
     const current = model.get("aspect_ratio");

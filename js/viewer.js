@@ -35,15 +35,25 @@ export function viewer({ model, channel, report, urls, startCompare }) {
     const lines = [
       [`#${node.number} ${kind}`, "nb2-view-title"],
       [node.prompt, "nb2-view-prompt"],
-      [`${node.width} × ${node.height} px · ${ratio}${node.resolution ? ` · ${node.resolution}` : ""} · ${node.format.toUpperCase()} · ${node.model.split("/")[1]}`, ""],
+      [`${node.width} × ${node.height} px · ${ratio}${node.resolution ? ` · ${node.resolution}` : ""} · ${node.format.toUpperCase()} · ${node.model.split("/").pop()}`, ""],
       [[node.google_search ? (node.image_search ? "web + image search" : "web search") : "",
         node.time !== null && node.time !== undefined ? seconds(node.time) : "",
-        node.offline ? "offline stand-in ($0)" : `est. $${node.cost.toFixed(3)}`,
+        node.offline ? "offline stand-in ($0)" : node.cost_exact ? `$${node.cost.toFixed(4)}` : `est. $${node.cost.toFixed(3)}`,
         node.cached ? "from the store" : ""].filter(Boolean).join(" · "), ""],
     ];
     drawRating(node.rating ?? 0);
     if (node.references.length) lines.push([`references: ${node.references.join(", ")}`, ""]);
-    meta.replaceChildren(...lines.map(([line, cls]) => h("div", { class: cls, text: line })));
+    const rows = lines.map(([line, cls]) => h("div", { class: cls, text: line }));
+    const sources = (node.grounding && node.grounding.sources) || [];
+    if (sources.length) {
+      // what a grounded answer read: text nodes (escaped), and only http(s) addresses as links
+      const link = (s) => /^https?:\/\//.test(s.uri || "")
+        ? h("a", { href: s.uri, target: "_blank", rel: "noopener", text: s.title || s.domain || s.uri })
+        : h("span", { text: s.title || s.domain || s.uri || "" });
+      rows.push(h("div", { class: "nb2-view-sources" }, "sources: ",
+        ...sources.slice(0, 8).flatMap((s, i) => (i ? [" · ", link(s)] : [link(s)]))));
+    }
+    meta.replaceChildren(...rows);
     const resolutions = model.get("choices").models[node.model].resolutions.filter((r) => r !== node.resolution);
     actions.replaceChildren(
       h("button", { type: "button", class: "nb2-download", text: "Download full size", onclick: () => download(node) }),

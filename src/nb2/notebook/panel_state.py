@@ -96,7 +96,7 @@ def node_state(turn: Any, thumb: bytes) -> dict[str, Any]:
         "prompt": p.prompt, "model": p.model, "resolution": p.resolution or "",
         "aspect_ratio": p.effective_aspect_ratio(),
         "format": p.output_format or r.record["output"].get("format"),
-        "grounding": r.record.get("grounding"),
+        "grounding": r.record.get("grounding"), "cost_exact": r.record.get("cost") is not None,
         "google_search": p.google_search, "image_search": p.image_search,
         "width": w, "height": h, "offline": r.offline, "cached": r.cached,
         "cost": r.cost, "time": r.record.get("wall_time"), "rating": r.rating,

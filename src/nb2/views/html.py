@@ -74,13 +74,20 @@ def result_html(result: ResultLike) -> str:
     took = f"{time_s:.1f} s" if isinstance(time_s, (int, float)) else "–"
     rows.append(("time", took + (" (then; now from the store)" if result.cached else "")))
     cost = "0 (offline)" if result.offline else f"~${result.cost:.3f}"
-    if not getattr(result, "cost_known", True):
+    if rec.get("cost") is not None:  # the API's own token counts: exact
+        cost = f"${rec['cost']:.4f} ({_tokens(rec.get('usage') or {})})"
+    elif not getattr(result, "cost_known", True):
         cost = "unknown (nb2.models.set_price)"
     rows.append(("cost", cost))
+    if (p.get("options") or {}).get("thinking"):
+        rows.append(("thinking", p["options"]["thinking"]))
+    if rec.get("text"):
+        rows.append(("the model said", rec["text"][:300]))
     pairs = "".join(
         f'<div class="nb2-k">{escape(k)}</div><div class="nb2-v">{escape(str(v))}</div>'
         for k, v in rows
     )
+    pairs += _sources_html(rec.get("grounding"))
     path = escape(str(result.path))
     pairs += f'<div class="nb2-k">file</div><div class="nb2-v"><code>{path}</code></div>'
     return (
@@ -90,6 +97,39 @@ def result_html(result: ResultLike) -> str:
         f'<div class="nb2-text">{escape(p["prompt"])}</div>'
         f'<div class="nb2-kv">{pairs}</div>{_refs_html(result)}</div></div></div>'
     )
+
+
+def _tokens(usage: dict[str, Any]) -> str:
+    made = {
+        d.get("modality"): d.get("tokenCount") for d in usage.get("candidatesTokensDetails") or []
+    }
+    bits = [f"{usage.get('promptTokenCount', 0)} in", f"{made.get('IMAGE', 0)} image"]
+    if usage.get("thoughtsTokenCount"):
+        bits.append(f"{usage['thoughtsTokenCount']} thinking")
+    return " + ".join(bits) + " tokens"
+
+
+def _sources_html(grounding: dict[str, Any] | None) -> str:
+    """What a grounded answer searched and read: its queries, and each source as a link
+    (escaped; only http(s) links are links)."""
+    if not grounding:
+        return ""
+    queries = grounding.get("queries", []) + grounding.get("image_queries", [])
+    out = ""
+    if queries:
+        said = "; ".join(escape(str(q)) for q in queries[:6])
+        out += f'<div class="nb2-k">searched</div><div class="nb2-v">{said}</div>'
+    links = []
+    for src in grounding.get("sources", [])[:8]:
+        uri, name = str(src.get("uri") or ""), str(src.get("title") or src.get("domain") or "")
+        text = escape(name or uri)
+        ok = uri.startswith(("https://", "http://"))
+        links.append(f'<a href="{escape(uri)}" target="_blank" rel="noopener">{text}</a>'
+                     if ok else text)  # fmt: skip
+    if links:
+        joined = " · ".join(links)
+        out += f'<div class="nb2-k">sources</div><div class="nb2-v nb2-sources">{joined}</div>'
+    return out
 
 
 def title(result: ResultLike) -> str:
