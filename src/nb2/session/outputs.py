@@ -105,7 +105,8 @@ def answered(record: dict[str, Any], out: Output, store: Store) -> None:
     and its turn (stored beside the images: thought signatures never go into the record)."""
     if out.usage is not None:
         record["usage"] = out.usage
-        record["cost"] = models.token_cost(record["model"], out.usage)  # exact, where known
+        batch = bool(record.get("batch"))  # the Batch API bills half
+        record["cost"] = models.token_cost(record["model"], out.usage, batch=batch)
     if out.grounding is not None:
         record["grounding"] = out.grounding
     if out.text:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ... import errors, models
 from ...gemini_models import FLASH
 from .. import Output, StatusCallback
-from . import wire
+from . import batch, wire
 
 if TYPE_CHECKING:
     from ...params import Params
@@ -82,7 +82,7 @@ class GeminiBackend:
         self.retries = int(retries)
         options = types.HttpOptions(base_url=self.base_url or None, api_version=api_version,
                                     timeout=int(self.timeout * 1000))  # fmt: skip
-        self._client = genai.Client(api_key=key, http_options=options)
+        self.client = genai.Client(api_key=key, http_options=options)
 
     def __repr__(self) -> str:
         return f"GeminiBackend(base_url={self.base_url or GEMINI_URL!r}, model={self.model!r})"
@@ -93,6 +93,26 @@ class GeminiBackend:
 
     def api_id(self, model: str) -> str:
         return self.model_ids.get(model, model)
+
+    @staticmethod
+    def mapped(exc: Exception) -> errors.Nb2Error:
+        return _mapped(exc)
+
+    # -- the Batch API (batch.py): half the price, file input and output ----------------------
+    def batch_submit(self, model: str, requests: dict[str, Params], name: str) -> str:
+        return batch.submit(self, model, requests, name)
+
+    def batch_state(self, job: str) -> dict[str, Any]:
+        return batch.state(self, job)
+
+    def batch_results(self, file: str) -> dict[str, Any]:
+        return batch.results(self, file)
+
+    def batch_find(self, name: str) -> str | None:
+        return batch.find(self, name)
+
+    def batch_cancel(self, job: str) -> None:
+        batch.cancel(self, job)
 
     def run(
         self,
@@ -118,7 +138,7 @@ class GeminiBackend:
                 on_status("processing")
             started = wire.now()
             try:
-                answer = self._client.models.generate_content(
+                answer = self.client.models.generate_content(
                     model=self.api_id(params.model), contents=contents, config=config
                 )
             except Exception as exc:
@@ -179,10 +199,12 @@ def _mapped(exc: Exception) -> errors.Nb2Error:
     code, status = getattr(exc, "code", None), getattr(exc, "status", None)
     message = str(getattr(exc, "message", None) or exc)[:500]
     if code is None:  # httpx: the answer never came (timeout, reset)
-        return errors.GenerationError(
+        lost = errors.GenerationError(
             f"no answer from the Gemini API ({type(exc).__name__}: {message}); the image may "
             "have been made and billed, and Google's API keeps no copy to collect"
         )
+        lost.answer_lost = True  # type: ignore[attr-defined]  (a batch create: look it up)
+        return lost
     if code in (401, 403) or (code == 400 and "API key" in message):
         return errors.AuthenticationError(f"Gemini API {code} {status}: {message}")
     if code == 429:

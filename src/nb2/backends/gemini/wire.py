@@ -23,7 +23,7 @@ REFUSED = {
     "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST",
     "SPII", "RECITATION", "IMAGE_RECITATION", "IMAGE_OTHER", "NO_IMAGE", "OTHER",
 }  # fmt: skip
-_MIME = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+MIME = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 
 
 def contents(params: Params) -> list[Any]:
@@ -79,7 +79,7 @@ def _user_parts(text: str, references: tuple[Any, ...]) -> list[Any]:
     for ref in references:
         ref.load()
         parts.append(types.Part(inline_data=types.Blob(
-            mime_type=_MIME.get(ref.load().ext, "image/png"), data=ref.data)))  # fmt: skip
+            mime_type=MIME.get(ref.load().ext, "image/png"), data=ref.data)))  # fmt: skip
     return parts
 
 

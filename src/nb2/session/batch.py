@@ -1,0 +1,152 @@
+"""Many requests as one Batch API job (the Gemini API: half the price, results within 24 h,
+usually minutes), under the money rules of a single run.
+
+Every run's record is on disk (``pending``, with the job's display name) before the job is
+created, and the job's name joins them the moment it exists, before any waiting. The job is then
+followed to its end: each answer stored like a live one, or the job canceled at Google on a Stop
+or Ctrl-C (what had finished is still collected), or left to ``nb2.recover()``, which finds the
+job by its name (a create whose answer was lost: by its display name) and collects it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .. import errors
+from ..gemini_models import BATCH_DISCOUNT
+from ..params import Params
+from ..store import Store
+from .outputs import fill, now
+from .runner import new_record, status_of
+
+log = logging.getLogger("nb2")
+DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
+        "JOB_STATE_PARTIALLY_SUCCEEDED"}  # fmt: skip
+Progress = Callable[[dict[str, Any]], None]
+
+
+def run(
+    store: Store, backend: Any, params: list[Params], session: str, *,
+    cancel: threading.Event | None = None, on_progress: Progress | None = None,
+    poll: float = 2.0,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Send ``params`` as one job per model and follow them; returns each request's record by
+    cache key (succeeded, failed, blocked, canceled, or pending for recover)."""
+    if not hasattr(backend, "batch_submit"):
+        raise errors.ValidationError(
+            f"batch: the {backend.name} backend has no Batch API; it is the Gemini API's "
+            "(Session(backend='gemini'))",
+            field="batch", value=True, allowed="a Gemini API session",
+        )  # fmt: skip
+    cancel = cancel or threading.Event()
+    unique = list({p.cache_key: p for p in params}.values())
+    out: dict[str, dict[str, Any]] = {}
+    for model in sorted({p.model for p in unique}):
+        group = [p for p in unique if p.model == model]
+        out.update(_job(store, backend, model, group, session, cancel, on_progress, poll))
+    return out
+
+
+def _job(
+    store: Store, backend: Any, model: str, group: list[Params], session: str,
+    cancel: threading.Event, on_progress: Progress | None, poll: float,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    name = f"nb2-batch-{uuid.uuid4().hex[:12]}"
+    runs: dict[str, tuple[dict[str, Any], Params]] = {}
+    try:
+        for i, params in enumerate(group):
+            record = new_record(params, "grid", None, session, backend)
+            cost = record.get("estimated_cost")
+            half = None if cost is None else round(cost * BATCH_DISCOUNT, 6)
+            batch = {"name": name, "key": f"k{i}", "job": None}
+            record.update(status="pending", batch=batch, estimated_cost=half)
+            store.save(record)
+            for ref in params.references:
+                store.put_image(ref.data, ref.load().ext)
+            runs[f"k{i}"] = (record, params)
+    except OSError as exc:
+        for record, _ in runs.values():  # never sent: nothing for recover to look for
+            _close(store, record, "failed", "the store could not be written; nothing was sent")
+        raise errors.StoreError(
+            f"the store at {store.root} cannot be written ({exc.strerror or exc}); "
+            "nothing was sent, nothing was spent"
+        ) from None
+    started = time.perf_counter()
+    try:
+        job = backend.batch_submit(model, {k: p for k, (_, p) in runs.items()}, name)
+    except errors.Nb2Error as exc:
+        if getattr(exc, "answer_lost", False):  # it may exist: recover finds it by its name
+            raise errors.UncollectedError(
+                f"the batch job's create got no answer ({exc}); its {len(runs)} runs stay "
+                f"pending as {name}: nb2.recover() finds the job if it was made"
+            ) from None
+        for record, _ in runs.values():
+            _close(store, record, status_of(exc), str(exc))
+        raise
+    for record, _ in runs.values():
+        record["batch"]["job"] = job
+        store.save(record)
+    log.info("nb2: batch job %s: %d requests sent (%s)", job, len(runs), model)
+    follow(store, backend, job, runs, cancel=cancel, on_progress=on_progress, poll=poll,
+           started=started)  # fmt: skip
+    return {p.cache_key: record for record, p in runs.values()}
+
+
+def follow(
+    store: Store, backend: Any, job: str, runs: dict[str, tuple[dict[str, Any], Any]], *,
+    cancel: threading.Event, on_progress: Progress | None = None, poll: float = 2.0,
+    started: float | None = None, wait: bool = True,
+) -> str:  # fmt: skip
+    """Read the job until it ends (a Stop or Ctrl-C cancels it at Google first), then store
+    what it made. ``wait=False``: one look (recover's "leave"). Returns the job's state."""
+    started = time.perf_counter() if started is None else started
+    canceled = False
+    try:
+        while True:
+            state = backend.batch_state(job)
+            if on_progress:
+                on_progress(state)
+            if state["state"] in DONE or not wait:
+                break
+            if cancel.wait(poll) and not canceled:
+                backend.batch_cancel(job)  # requests not yet run are not run, nor billed
+                canceled = True
+    except KeyboardInterrupt:
+        backend.batch_cancel(job)
+        state = backend.batch_state(job)
+        collect(store, backend, state, runs, time.perf_counter() - started)
+        raise
+    if state["state"] in DONE:
+        collect(store, backend, state, runs, time.perf_counter() - started)
+    return str(state["state"])
+
+
+def collect(
+    store: Store, backend: Any, state: dict[str, Any],
+    runs: dict[str, tuple[dict[str, Any], Any]], wall: float,
+) -> None:  # fmt: skip
+    """Store each answer of the job's responses file; close the runs it has none for."""
+    answers = backend.batch_results(state["file"]) if state.get("file") else {}
+    ended = state["state"] in DONE
+    for key, (record, _) in runs.items():
+        got = answers.get(key)
+        if isinstance(got, errors.Nb2Error):
+            _close(store, record, status_of(got), str(got))
+        elif got is not None:
+            fill(record, got, wall, store)
+            store.save(record)
+        elif ended:
+            why = {"JOB_STATE_CANCELLED": ("canceled", "canceled before it ran (not billed)"),
+                   "JOB_STATE_EXPIRED": ("failed", "the job expired before it ran")}  # fmt: skip
+            status, text = why.get(state["state"], ("failed", f"no answer ({state['state']})"))
+            _close(store, record, status, text)
+
+
+def _close(store: Store, record: dict[str, Any], status: str, why: str) -> None:
+    record.update(status=status, error=why[:2000], completed_at=now())
+    store.save(record)
