@@ -334,24 +334,35 @@ class Emulator:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m nb2.emulator", description=__doc__.split("\n")[0])
+    ap.add_argument("--api", choices=("replicate", "gemini"), default="replicate")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--latency", type=float, default=0.0, help="seconds per prediction")
     ap.add_argument("--delivery-scheme", choices=("http", "https"), default="http")
     args = ap.parse_args(argv)
-    emu = Emulator(
-        port=args.port,
-        host=args.host,
-        latency=args.latency,
-        delivery_scheme=args.delivery_scheme,
-    ).start()
-    print(
-        f"nb2 emulator on {emu.base_url}, outputs on {emu.delivery_url} "
-        f"(latency {args.latency} s); Ctrl-C stops it",
-        flush=True,
-    )
-    if emu.cafile:
-        print(f"delivery certificate: {emu.cafile}", flush=True)
+    emu: Any
+    if args.api == "gemini":
+        from .gemini import GeminiEmulator
+
+        emu = GeminiEmulator(port=args.port, host=args.host, latency=args.latency).start()
+        print(
+            f"nb2 Gemini emulator on {emu.base_url} (latency {args.latency} s); Ctrl-C stops it",
+            flush=True,
+        )
+    else:
+        emu = Emulator(
+            port=args.port,
+            host=args.host,
+            latency=args.latency,
+            delivery_scheme=args.delivery_scheme,
+        ).start()
+        print(
+            f"nb2 emulator on {emu.base_url}, outputs on {emu.delivery_url} "
+            f"(latency {args.latency} s); Ctrl-C stops it",
+            flush=True,
+        )
+        if emu.cafile:
+            print(f"delivery certificate: {emu.cafile}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a kill still runs the finally
     try:
         while True:
