@@ -71,6 +71,14 @@ class SessionShape(Protocol):
 
     def lookup(self, params: Params) -> dict[str, Any] | None: ...
 
+    def run_batch(
+        self,
+        params: list[Params],
+        *,
+        cancel: threading.Event | None = None,
+        on_progress: Any = None,
+    ) -> dict[str, dict[str, Any]]: ...
+
     def run(
         self,
         params: Params,

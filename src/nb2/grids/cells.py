@@ -43,6 +43,7 @@ class Plan:
     refused: list[str] = field(default_factory=list)  # cells refused for their own model
     unknown_prices: list[str] = field(default_factory=list)  # models with no known price
     unknown_cells: int = 0  # new calls whose price is unknown (not in cost)
+    batch: bool = False  # one Batch API job at half the price
 
     def __repr__(self) -> str:
         axes = " x ".join(f"{k} ({len(v)})" for k, v in self.axes.items()) or "none"
@@ -56,7 +57,7 @@ class Plan:
             f"Plan: {self.cells} cells over {axes}",
             f"  cached:        {self.cached}",
             f"  new calls:     {self.new_calls}",
-            f"  est. cost:     {cost}",
+            f"  est. cost:     {cost}" + (" (Batch API: half price)" if self.batch else ""),
             f"  est. time:     {self.time_text()}",
         ]
         lines += [f"  note:          {n}" for n in self.notes]
@@ -69,6 +70,8 @@ class Plan:
             return "none (every cell is in the store)"
         if self.offline:
             return "seconds (the offline stand-in renders locally)"
+        if self.batch:
+            return "one Batch API job: within 24 h, usually minutes"
         at_once = min(self.concurrency, self.new_calls)
         return f"~{duration(self.seconds)}, {at_once} call{'s' if at_once > 1 else ''} at once"
 

@@ -30,7 +30,7 @@ from ..errors import (
 )
 from ..views.html import grid_html
 from ..views.report import contact_sheet, to_html
-from . import frontends, manifests, summary
+from . import batched, frontends, manifests, summary
 from .cells import Cell, Plan, labelled
 from .plan import make_plan
 
@@ -153,8 +153,9 @@ class Grid:
         return Cell(labels, params)
 
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, max_concurrency: int = 8) -> Plan:
-        return make_plan(self, max_concurrency)
+    def plan(self, max_concurrency: int = 8, *, batch: bool = False) -> Plan:
+        """What a run would do (``batch=True``: as one Batch API job, at half the price)."""
+        return make_plan(self, max_concurrency, batch)
 
     # -- running ----------------------------------------------------------------------------
     def run(
@@ -164,9 +165,12 @@ class Grid:
         *,
         confirm: bool = False,
         on_progress: Callable[[Grid], None] | None = None,
+        batch: bool = False,
     ) -> Grid:
-        """Fill every cell; finished cells are kept whatever happens to the others."""
-        plan = self.plan(max_concurrency)
+        """Fill every cell; finished cells are kept whatever happens to the others.
+        ``batch=True`` sends the new cells as one Batch API job (the Gemini API; half the
+        price, results within 24 h, usually minutes): see :mod:`nb2.grids.batched`."""
+        plan = self.plan(max_concurrency, batch=batch)
         if plan.cells > self.confirm_cells and not confirm:
             raise ValidationError(
                 f"compare: {plan.cells} cells is more than {self.confirm_cells}; pass "
@@ -192,6 +196,8 @@ class Grid:
             )
         self._cancel.clear()
         self.first_plan = self.first_plan or plan
+        if batch:
+            return batched.run(self, on_progress)
         # a cell moderation blocked is not sent again (retry_failed leaves it too)
         todo = [c for c in self.cells if not c.done and c.status not in ("blocked", "refused")]
         main = threading.current_thread() is threading.main_thread()
@@ -253,6 +259,11 @@ class Grid:
 
     def stop(self) -> None:
         self._cancel.set()
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set by :meth:`stop` (and a Ctrl-C): every run of the grid cancels at the server."""
+        return self._cancel
 
     def retry_failed(self, **kw: Any) -> Grid:
         for cell in self.cells:

@@ -8,13 +8,14 @@ import math
 from typing import TYPE_CHECKING
 
 from .. import models
+from ..gemini_models import BATCH_DISCOUNT
 from .cells import Plan
 
 if TYPE_CHECKING:
     from .grid import Grid
 
 
-def make_plan(grid: Grid, max_concurrency: int = 8) -> Plan:
+def make_plan(grid: Grid, max_concurrency: int = 8, batch: bool = False) -> Plan:
     session = grid.session
     cache = session.cache
     live = [c for c in grid.cells if c.params is not None]
@@ -23,6 +24,8 @@ def make_plan(grid: Grid, max_concurrency: int = 8) -> Plan:
         new = list({c.params.cache_key: c for c in new}.values())
     offline = bool(getattr(session.backend, "offline", False))
     prices = [models.price(c.params.model, c.params.resolution) for c in new]
+    if batch:  # the Batch API bills half of every token
+        prices = [None if p is None else p * BATCH_DISCOUNT for p in prices]
     unknown = sorted({c.params.model for c, p in zip(new, prices, strict=True) if p is None})
     cost = 0.0 if offline else sum(p for p in prices if p is not None)
     waves = math.ceil(len(new) / max(1, max_concurrency))
@@ -49,4 +52,5 @@ def make_plan(grid: Grid, max_concurrency: int = 8) -> Plan:
         refused=refused,
         unknown_prices=[] if offline else unknown,
         unknown_cells=0 if offline else sum(p is None for p in prices),
+        batch=batch,
     )

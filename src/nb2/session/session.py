@@ -24,7 +24,7 @@ from ..grids.grid import Grid
 from ..inputs import ModelInput
 from ..params import Params
 from ..store import CACHE_MODES, Store
-from . import persist, recover, requests, runner
+from . import batch, persist, recover, requests, runner
 from .history import History, Turn
 from .outputs import sibling_records
 from .result import Result, snapshot_warning
@@ -278,6 +278,15 @@ class Session:
         result = self._add(record, params, kind, parent, cached=True, checkout=checkout)
         self._note_snapshot(result)
         return result
+
+    def run_batch(
+        self, params: list[Params], *, cancel: threading.Event | None = None,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, dict[str, Any]]:  # fmt: skip
+        """Requests as one Batch API job per model (the Gemini API, half price), followed to
+        the end; each record by cache key. Grids use it (``g.run(batch=True)``)."""
+        return batch.run(self.store, self.backend, params, self.name, cancel=cancel,
+                         on_progress=on_progress)  # fmt: skip
 
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""

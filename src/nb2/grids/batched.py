@@ -1,0 +1,62 @@
+"""``g.run(batch=True)``: a grid's new cells as one Batch API job (the Gemini API).
+
+Cells already in the store are read from it; the others go to the session as one batch (its
+records are on disk, and the job's name on them, before any waiting); each cell then takes its
+run from the store, so a batch cell is a Result like any other. A Stop (``g.stop()``) or a
+Ctrl-C cancels the job at Google; what had finished is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .grid import Grid
+
+log = logging.getLogger("nb2")
+_STATUS = {"succeeded": "succeeded", "blocked": "blocked", "canceled": "canceled",
+           "pending": "pending", "running": "pending"}  # fmt: skip
+
+
+def run(grid: Grid, on_progress: Callable[[Grid], None] | None = None) -> Grid:
+    session = grid.session
+    # a cell moderation blocked is not sent again; one refused for its model never was
+    todo = [c for c in grid.cells if c.params is not None and not c.done
+            and c.status not in ("blocked", "refused")]  # fmt: skip
+    stored = [c for c in todo if session.cache != "off" and session.lookup(c.params)]
+    new = [c for c in todo if c not in stored]
+    for cell in stored:
+        cell.result, cell.status = session.run(cell.params, kind="grid"), "cached"
+    for cell in new:
+        cell.status = "running"
+
+    def progress(state: dict[str, Any]) -> None:
+        log.info("nb2: batch %s: %s of %s done", state["state"], state.get("succeeded", 0),
+                 state.get("requests", len(new)))  # fmt: skip
+        if on_progress:
+            on_progress(grid)
+
+    records: dict[str, dict[str, Any]] = {}
+    try:
+        if new:
+            records = session.run_batch([c.params for c in new], cancel=grid.stopping,
+                                        on_progress=progress)  # fmt: skip
+    finally:  # after a Ctrl-C too: each cell says what became of its run
+        for cell in new:
+            _settle(grid, cell, records.get(cell.params.cache_key))
+    return grid
+
+
+def _settle(grid: Grid, cell: Any, record: dict[str, Any] | None) -> None:
+    session = grid.session
+    if session.lookup(cell.params) is not None:  # stored: the cell's Result comes from there
+        cell.result = session.run(cell.params, kind="grid")
+        cell.status = "succeeded"
+        grid.spent += cell.result.cost
+        return
+    status = str((record or {}).get("status") or ("canceled" if grid.stopping.is_set() else
+                                                  "pending"))  # fmt: skip
+    cell.status = _STATUS.get(status, "failed")
+    cell.error = (record or {}).get("error")
