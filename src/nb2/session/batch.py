@@ -150,3 +150,36 @@ def collect(
 def _close(store: Store, record: dict[str, Any], status: str, why: str) -> None:
     record.update(status=status, error=why[:2000], completed_at=now())
     store.save(record)
+
+
+def settle(
+    store: Store, record: dict[str, Any], backend: Any, running: str, timeout: float | None
+) -> str:
+    """nb2.recover for a Gemini API run: a batch job's run is collected from its job (found by
+    its display name when the create's answer was lost); a generateContent call whose kernel
+    died has nothing to collect (Google keeps no copy), so it is closed as lost."""
+    job_of = record.get("batch") or {}
+    if not job_of:
+        _close(store, record, "lost", "the kernel ended during a Gemini API call; it may "
+               "have been billed, and Google's API keeps no copy to collect")  # fmt: skip
+        return "recorded as lost: a Gemini API call has nothing to collect"
+    job = job_of.get("job") or backend.batch_find(job_of["name"])
+    if job is None:
+        _close(store, record, "lost", f"no batch job named {job_of['name']} exists")
+        return "recorded as lost: its batch job was never created"
+    record["batch"]["job"] = job
+    stop = threading.Event()
+    if running == "cancel":
+        backend.batch_cancel(job)
+    wait = running != "leave"
+    deadline = None if timeout is None else time.monotonic() + timeout
+    state = follow(store, backend, job, {job_of["key"]: (record, None)}, cancel=stop,
+                   wait=wait and deadline is None)  # fmt: skip
+    while wait and state not in DONE and deadline is not None and time.monotonic() < deadline:
+        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+        state = follow(store, backend, job, {job_of["key"]: (record, None)}, cancel=stop,
+                       wait=False)  # fmt: skip
+    if state not in DONE:
+        store.save(record)
+        return f"left pending: batch job {job} is {state}"
+    return f"batch job {job} {state}: {record['status']}"

@@ -21,6 +21,7 @@ from ..inputs import ModelInput, is_model_input
 from ..params import Params
 from ..store import Store
 from ..store.runs import UNSETTLED
+from . import batch
 from .outputs import fill, now, store_siblings
 
 log = logging.getLogger("nb2")
@@ -113,7 +114,9 @@ def _settle(
         return _close(store, record, "canceled", "interrupted; an offline render bills nothing")
     backend = _backend_for(desc, given, backends)
     if backend is None:
-        return "left pending: no Replicate token to collect it with"
+        return f"left pending: no {desc.get('name', 'Replicate')} key or token to collect it with"
+    if desc.get("name") == "gemini":  # Google's API: a batch job, or a call with no copy kept
+        return batch.settle(store, record, backend, running, timeout)
     if not pid:  # the kernel died during the create's sync hold: the server's list knows
         if _identical_live(store, record):  # its prediction could be taken for this run's
             return ("left pending: an identical run is live in another kernel, and the two "
@@ -235,11 +238,13 @@ def _backend_for(
     if mine and str(given.describe().get("base_url", "")).rstrip("/") == url:  # type: ignore[union-attr]
         return given
     if url not in backends:
-        # here, not at the top: the client and httpx load only when a live run is recovered
+        # here, not at the top: the clients and httpx load only when a live run is recovered
+        from ..backends.gemini import GeminiBackend
         from ..backends.replicate import ReplicateBackend
 
+        make = GeminiBackend if desc.get("name") == "gemini" else ReplicateBackend
         try:
-            backends[url] = ReplicateBackend(base_url=url)
+            backends[url] = make(base_url=url)
         except errors.AuthenticationError:
             backends[url] = None
     return backends[url]
