@@ -240,6 +240,8 @@ def _backend_for(
     if url not in backends:
         # here, not at the top: the clients and httpx load only when a live run is recovered
         from ..backends.gemini import GeminiBackend
+
+        # the same: the replicate client loads only when one of its runs is recovered
         from ..backends.replicate import ReplicateBackend
 
         make = GeminiBackend if desc.get("name") == "gemini" else ReplicateBackend
