@@ -253,3 +253,45 @@ def test_recover_collects_a_batch_whose_kernel_died(gemu, tmp_path: Path) -> Non
     assert [line["outcome"].endswith("succeeded") for line in report] == [True, True]
     assert all(r["status"] == "succeeded" for r in store.records())
     assert len(gemu.batches) == 1  # collected, not sent again
+
+
+def test_the_magic_takes_the_gemini_backend(gemu, tmp_path: Path, monkeypatch) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nb2.notebook.magic import Nb2Magics
+
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemu.base_url)
+    shell = InteractiveShell.instance()
+    magics = Nb2Magics(shell=shell)
+    magics.store = str(tmp_path / "runs")
+    magics.progress = False
+    shell.register_magics(magics)
+    try:
+        shell.run_cell_magic("nb2", "--backend gemini -r 512 -o g1", "a red fox")
+        g1 = shell.user_ns["g1"]
+        assert g1.params.model == FLASH and g1.size == (512, 512)  # the backend's own model
+        shell.run_cell_magic("nb2", "--edit -o g2", "make it winter")
+        assert roles(gemu.bodies[-1]) == ["user", "model", "user"]  # remembered
+        text = magics.config_text()
+        assert "backend: gemini" in text and "gemini key present: yes" in text
+        assert KEY not in text
+    finally:
+        for name in ("g1", "g2"):
+            shell.user_ns.pop(name, None)
+
+
+def test_nb2_config_backend_picks_gemini_for_new_sessions(gemu, tmp_path, monkeypatch) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nb2.notebook.magic import Nb2Magics
+
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemu.base_url)
+    shell = InteractiveShell.instance()
+    magics = Nb2Magics(shell=shell)
+    magics.store, magics.progress, magics.backend = str(tmp_path / "runs"), False, "gemini"
+    shell.register_magics(magics)
+    shell.run_cell_magic("nb2", "-r 1K --session other -o g3", "a blue fox")
+    result = shell.user_ns.pop("g3")
+    assert result.params.model == FLASH and magics.session("other").backend.name == "gemini"
