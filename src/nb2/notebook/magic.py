@@ -349,8 +349,8 @@ class Nb2Magics(Magics):
         backend = s.backend.name if s else chosen_backend(self.backend or None)
         lines = [
             f"session: {self.active}",
-            f"backend: {backend} (picked by: --backend, Nb2Magics.backend, NB2_BACKEND, "
-            "else Replicate when its token is set, else Gemini when its key is, else offline)",
+            f"backend: {backend} (by --backend, Nb2Magics.backend, NB2_BACKEND, else the keys: "
+            "Replicate's, then Gemini's)",
             f"token present: {token}",
             f"gemini key present: {key}",
             f"store: {self.store or os.environ.get('NB2_STORE') or 'nb2-runs'}",
