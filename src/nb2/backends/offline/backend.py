@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CanceledError, GenerationError
+from ...imaging import release_freed_memory
 from .. import Output, StatusCallback
 
 if TYPE_CHECKING:
@@ -71,15 +72,21 @@ class OfflineBackend:
             raise CanceledError("stopped before the offline render started")
         t0 = time.perf_counter()
         more: list[bytes] = []
-        if getattr(params, "schema", None) is not None:  # a stand-in for a non-Gemini model
-            data, *more = _standin(params)
-        else:
-            data = render(
-                params.scalar_input(),
-                [r.data for r in params.references],
-                model=params.model,
-                variant=params.repeat,
-            )
+        try:
+            if getattr(params, "schema", None) is not None:  # a stand-in for a non-Gemini model
+                data, *more = _standin(params)
+            else:
+                data = render(
+                    params.scalar_input(),
+                    [r.data for r in params.references],
+                    model=params.model,
+                    variant=params.repeat,
+                )
+        finally:
+            # Every image the render made is freed by now (no cycles hold them), but glibc
+            # keeps the freed pixels of this worker thread's arena: without this, 20 4K
+            # edits left the kernel ~200 MB larger (benchmarks figure 7).
+            release_freed_memory()
         return Output(
             data=data,
             more=more,
