@@ -51,10 +51,16 @@ def run(grid: Grid, on_progress: Callable[[Grid], None] | None = None) -> Grid:
 
 def _settle(grid: Grid, cell: Any, record: dict[str, Any] | None) -> None:
     session = grid.session
-    if session.lookup(cell.params) is not None:  # stored: the cell's Result comes from there
-        cell.result = session.run(cell.params, kind="grid")
-        cell.status = "succeeded"
-        grid.spent += cell.result.cost
+    stored = session.lookup(cell.params)
+    if stored is not None:  # stored: the cell's Result comes from there
+        # this batch's own answer (after a Ctrl-C, what it collected) is new and paid; one
+        # another kernel stored meanwhile is a cache hit like any other
+        mine = record is None or stored.get("run_id") == record.get("run_id")
+        if mine:
+            cell.result, cell.status = session.batch_result(stored, cell.params), "succeeded"
+            grid.spent += cell.result.cost
+        else:
+            cell.result, cell.status = session.run(cell.params, kind="grid"), "cached"
         return
     status = str((record or {}).get("status") or ("canceled" if grid.stopping.is_set() else
                                                   "pending"))  # fmt: skip

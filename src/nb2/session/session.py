@@ -288,6 +288,11 @@ class Session:
         return batch.run(self.store, self.backend, params, self.name, cancel=cancel,
                          on_progress=on_progress)  # fmt: skip
 
+    def batch_result(self, record: dict[str, Any], params: Params) -> Result:
+        """A run of this session's own ``run_batch`` as a new result: made and paid just now,
+        so not a cache hit (no "cached" badge, its cost counted, no snapshot note)."""
+        return self._add(record, params, "grid", None, cached=False, checkout=False)
+
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""
         return runner.lookup(self.store, self.backend, params)
