@@ -160,3 +160,12 @@ def test_the_contact_sheet_fits_its_images_and_labels_beside_them(tmp_path):
     header = grey.crop((boxes[0][0], boxes[0][1] - 44, boxes[1][2], boxes[0][1] - 4))
     assert header.getextrema()[0] < 128
     assert grey.crop((boxes[0][0], boxes[0][1] - 3, boxes[1][2], boxes[0][1])).getextrema()[0] > 200
+
+
+def test_the_cards_searches_say_each_query_once():
+    from nb2.views.html import _sources_html
+
+    grounding = {"queries": ["fox", "fox reference photos", "a red fox"],
+                 "image_queries": ["fox", "fox reference photos"], "sources": []}  # fmt: skip
+    said = re.search(r'searched</div><div class="nb2-v">([^<]*)<', _sources_html(grounding))
+    assert said is not None and said.group(1) == "fox; fox reference photos; a red fox"

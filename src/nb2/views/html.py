@@ -114,7 +114,8 @@ def _sources_html(grounding: dict[str, Any] | None) -> str:
     (escaped; only http(s) links are links)."""
     if not grounding:
         return ""
-    queries = grounding.get("queries", []) + grounding.get("image_queries", [])
+    # the image searches often repeat the web's: each query once, in order
+    queries = list(dict.fromkeys(grounding.get("queries", []) + grounding.get("image_queries", [])))
     out = ""
     if queries:
         said = "; ".join(escape(str(q)) for q in queries[:6])
