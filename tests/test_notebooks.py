@@ -56,8 +56,27 @@ def images(nb: Any) -> list[list[tuple[tuple[int, int], str]]]:
 
 def test_the_tutorials_are_all_here() -> None:
     names = [p.name.split("-", 1)[0] for p in TUTORIALS]
-    expected = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]
+    expected = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"]
     assert names == expected, [p.name for p in TUTORIALS]
+
+
+# a key or token given in a cell's source (dummy ones: the tutorials use emulators)
+SECRET_ARG = re.compile(r"""\bapi_(?:key|token)=["']([^"']+)["']""")
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
+def test_no_key_or_signature_in_the_outputs(path: Path) -> None:
+    """What a reader sees on GitHub: no thought signature (not even the field's name, which
+    a dumped request body would show) and none of the keys the cells pass."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    keys = {k for c in code for k in SECRET_ARG.findall(c.source)}
+    for i, cell in enumerate(code, 1):
+        shown = "\n".join(str(o) for o in cell.get("outputs", []))
+        assert "thoughtSignature" not in shown, f"{path.name}, code cell {i}"
+        assert "thought_signature" not in shown, f"{path.name}, code cell {i}"
+        for key in keys:
+            assert key not in shown, f"{path.name}, code cell {i} shows a key"
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
