@@ -71,6 +71,8 @@ class SessionShape(Protocol):
 
     def lookup(self, params: Params) -> dict[str, Any] | None: ...
 
+    def batch_result(self, record: dict[str, Any], params: Params) -> ResultShape: ...
+
     def run_batch(
         self,
         params: list[Params],
