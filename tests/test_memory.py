@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import nb2
-from nb2.backends import offline
+from nb2.backends.offline import backend as offline
 from nb2.params import Params
 
 
