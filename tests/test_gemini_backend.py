@@ -276,8 +276,13 @@ def test_the_magic_takes_the_gemini_backend(gemu, tmp_path: Path, monkeypatch) -
         text = magics.config_text()
         assert "backend: gemini" in text and "gemini key present: yes" in text
         assert KEY not in text
+        gemu.faults.batch_latency = 0.2
+        plan = shell.run_cell_magic("nb2", "--vary resolution=512,1K --plan --batch", "a fox")
+        assert "Batch API: half price" in repr(plan)
+        shell.run_cell_magic("nb2", "--vary resolution=512,1K --batch -o gb", "a fox")
+        assert shell.user_ns["gb"].counts() == {"succeeded": 2} and len(gemu.batches) == 1
     finally:
-        for name in ("g1", "g2"):
+        for name in ("g1", "g2", "gb"):
             shell.user_ns.pop(name, None)
 
 

@@ -83,6 +83,7 @@ class CellArgs:
     budget: float | None = None
     concurrency: int | None = None
     yes: bool = False
+    batch: bool = False  # a grid as one Batch API job
     panel: bool = False
     then: tuple[tuple[str, dict[str, Any]], ...] = ()  # chain steps (--then)
 
@@ -149,6 +150,7 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
         budget=args.budget,
         concurrency=args.concurrency,
         yes=bool(args.yes),
+        batch=bool(args.batch),
         panel=bool(args.panel),
         then=then,
     )

@@ -140,6 +140,9 @@ class Nb2Magics(Magics):
     @argument("--budget", type=float, help="USD cap for a grid")
     @argument("--concurrency", type=int, help="grid cells at once")
     @argument("--yes", action="store_true", help="run a grid larger than the confirm size")
+    @argument(
+        "--batch", action="store_true", help="a grid as one Batch API job (Gemini, half price)"
+    )
     @argument("--panel", action="store_true", help="show the panel for this session")
     @cell_magic
     def nb2(self, line: str, cell: str) -> Any:
@@ -257,7 +260,7 @@ class Nb2Magics(Magics):
         )
         concurrency = args.concurrency or self.concurrency
         if args.plan:
-            plan = grid.plan(concurrency)
+            plan = grid.plan(concurrency, batch=args.batch)
             self._store(args.out, grid)
             return plan
         budget = args.budget if args.budget is not None else (self.budget or None)
@@ -269,7 +272,7 @@ class Nb2Magics(Magics):
             handle.say(f"grid: {done} of {len(g.cells)} cells, {time.monotonic() - started:.0f} s")
 
         try:
-            grid.run(concurrency, budget, confirm=args.yes, on_progress=progress)
+            grid.run(concurrency, budget, confirm=args.yes, on_progress=progress, batch=args.batch)
         finally:  # finished cells are shown even after an interrupt
             handle.show(grid)
             self._store(args.out, grid)

@@ -251,7 +251,8 @@ def _cell_html(cell: Any) -> str:
         return ""
     if cell.result is not None:
         r = cell.result
-        cost = "" if r.offline or r.cached else f" ~${r.cost:.3f}"
+        exact = r.record.get("cost") is not None  # the API's own tokens: no "about"
+        cost = "" if r.offline or r.cached else f" {'' if exact else '~'}${r.cost:.3f}"
         t = r.record.get("wall_time")
         t = f" {t:.1f} s" if isinstance(t, (int, float)) and not r.cached else ""
         return (
