@@ -253,6 +253,8 @@ def test_recover_collects_a_batch_whose_kernel_died(gemu, tmp_path: Path) -> Non
     assert [line["outcome"].endswith("succeeded") for line in report] == [True, True]
     assert all(r["status"] == "succeeded" for r in store.records())
     assert len(gemu.batches) == 1  # collected, not sent again
+    downloads = [path for _, path in gemu.requests if ":download" in path]
+    assert len(downloads) == 1  # the job's responses file once, for both of its runs
 
 
 def test_the_magic_takes_the_gemini_backend(gemu, tmp_path: Path, monkeypatch) -> None:

@@ -100,7 +100,7 @@ def _job(
 def follow(
     store: Store, backend: Any, job: str, runs: dict[str, tuple[dict[str, Any], Any]], *,
     cancel: threading.Event, on_progress: Progress | None = None, poll: float = 2.0,
-    started: float | None = None, wait: bool = True,
+    started: float | None = None, wait: bool = True, read: dict[str, Any] | None = None,
 ) -> str:  # fmt: skip
     """Read the job until it ends (a Stop or Ctrl-C cancels it at Google first), then store
     what it made. ``wait=False``: one look (recover's "leave"). Returns the job's state."""
@@ -119,19 +119,24 @@ def follow(
     except KeyboardInterrupt:
         backend.batch_cancel(job)
         state = backend.batch_state(job)
-        collect(store, backend, state, runs, time.perf_counter() - started)
+        collect(store, backend, state, runs, time.perf_counter() - started, read)
         raise
     if state["state"] in DONE:
-        collect(store, backend, state, runs, time.perf_counter() - started)
+        collect(store, backend, state, runs, time.perf_counter() - started, read)
     return str(state["state"])
 
 
 def collect(
     store: Store, backend: Any, state: dict[str, Any],
-    runs: dict[str, tuple[dict[str, Any], Any]], wall: float,
+    runs: dict[str, tuple[dict[str, Any], Any]], wall: float, read: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    """Store each answer of the job's responses file; close the runs it has none for."""
-    answers = backend.batch_results(state["file"]) if state.get("file") else {}
+    """Store each answer of the job's responses file; close the runs it has none for.
+    ``read``: responses files already downloaded (recover settles a job's runs one by one)."""
+    read = {} if read is None else read
+    file = state.get("file")
+    if file and file not in read:
+        read[file] = backend.batch_results(file)
+    answers = read.get(file, {}) if file else {}
     ended = state["state"] in DONE
     for key, (record, _) in runs.items():
         got = answers.get(key)
@@ -153,8 +158,9 @@ def _close(store: Store, record: dict[str, Any], status: str, why: str) -> None:
 
 
 def settle(
-    store: Store, record: dict[str, Any], backend: Any, running: str, timeout: float | None
-) -> str:
+    store: Store, record: dict[str, Any], backend: Any, running: str, timeout: float | None,
+    read: dict[str, Any] | None = None,
+) -> str:  # fmt: skip
     """nb2.recover for a Gemini API run: a batch job's run is collected from its job (found by
     its display name when the create's answer was lost); a generateContent call whose kernel
     died has nothing to collect (Google keeps no copy), so it is closed as lost."""
@@ -174,11 +180,11 @@ def settle(
     wait = running != "leave"
     deadline = None if timeout is None else time.monotonic() + timeout
     state = follow(store, backend, job, {job_of["key"]: (record, None)}, cancel=stop,
-                   wait=wait and deadline is None)  # fmt: skip
+                   wait=wait and deadline is None, read=read)  # fmt: skip
     while wait and state not in DONE and deadline is not None and time.monotonic() < deadline:
         time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
         state = follow(store, backend, job, {job_of["key"]: (record, None)}, cancel=stop,
-                       wait=False)  # fmt: skip
+                       wait=False, read=read)  # fmt: skip
     if state not in DONE:
         store.save(record)
         return f"left pending: batch job {job} is {state}"

@@ -54,6 +54,7 @@ def recover(
     store = store if isinstance(store, Store) else Store(store)
     report = []
     backends: dict[str, Backend | None] = {}
+    read: dict[str, Any] = {}  # a batch job's responses file, downloaded once for all its runs
     for listed in store.unsettled():
         if key is not None and listed.get("cache_key") != key:
             continue
@@ -68,7 +69,7 @@ def recover(
             record = store.get(run_id)  # read again under the hold: the list may be stale
             if record is None or record.get("status") not in UNSETTLED:
                 continue
-            outcome = _settle(store, record, backend, backends, running, timeout)
+            outcome = _settle(store, record, backend, backends, running, timeout, read)
         # the id as settling left it: one an orphan search found is named
         report.append({**line, "prediction_id": record.get("prediction_id"), "outcome": outcome})
     for line in report:
@@ -107,6 +108,7 @@ def _settle(
     backends: dict[str, Backend | None],
     running: str,
     timeout: float | None,
+    read: dict[str, Any] | None = None,
 ) -> str:
     desc = record.get("backend") or {}
     pid = record.get("prediction_id")
@@ -116,7 +118,7 @@ def _settle(
     if backend is None:
         return f"left pending: no {desc.get('name', 'Replicate')} key or token to collect it with"
     if desc.get("name") == "gemini":  # Google's API: a batch job, or a call with no copy kept
-        return batch.settle(store, record, backend, running, timeout)
+        return batch.settle(store, record, backend, running, timeout, read)
     if not pid:  # the kernel died during the create's sync hold: the server's list knows
         if _identical_live(store, record):  # its prediction could be taken for this run's
             return ("left pending: an identical run is live in another kernel, and the two "
