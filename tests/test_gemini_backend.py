@@ -206,11 +206,13 @@ def test_grounding_is_kept_and_shown_escaped(gemu, tmp_path: Path) -> None:
 
 def test_a_grid_as_one_batch_at_half_price(gemu, tmp_path: Path) -> None:
     gemu.faults.batch_latency = 0.3
-    s = session(gemu, tmp_path / "runs")
+    s = session(gemu, tmp_path / "runs", backend={"batch_poll": 0.05})
     g = s.compare(prompt=["a red fox", "a blue fox"], resolution=["512", "1K"])
     assert g.plan(batch=True).cost == pytest.approx(g.plan().cost / 2)
     g.run(batch=True)
     assert g.counts() == {"succeeded": 4} and len(gemu.batches) == 1
+    looks = [p for m, p in gemu.requests if m == "GET" and "/batches/" in p]
+    assert len(looks) >= 4  # looked at every batch_poll (0.05 s), not every 2 s
     for cell in g.cells:
         rec = cell.result.record
         assert rec["batch"]["job"].startswith("batches/")

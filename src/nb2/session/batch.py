@@ -33,7 +33,7 @@ Progress = Callable[[dict[str, Any]], None]
 def run(
     store: Store, backend: Any, params: list[Params], session: str, *,
     cancel: threading.Event | None = None, on_progress: Progress | None = None,
-    poll: float = 2.0,
+    poll: float | None = None,
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Send ``params`` as one job per model and follow them; returns each request's record by
     cache key (succeeded, failed, blocked, canceled, or pending for recover)."""
@@ -44,6 +44,7 @@ def run(
             field="batch", value=True, allowed="a Gemini API session",
         )  # fmt: skip
     cancel = cancel or threading.Event()
+    poll = float(getattr(backend, "batch_poll", 2.0)) if poll is None else poll
     unique = list({p.cache_key: p for p in params}.values())
     out: dict[str, dict[str, Any]] = {}
     for model in sorted({p.model for p in unique}):

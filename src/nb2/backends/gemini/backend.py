@@ -36,7 +36,8 @@ class GeminiBackend:
     ``model_ids`` maps nb2's model names to the ids sent, so a renamed id needs no release
     (``{"gemini-3.1-flash-image": "gemini-3.1-flash-image-002"}``). ``api_version`` is the
     SDK's (3.x: ``v1``). ``timeout`` bounds one call in seconds; ``max_retry_after`` caps a
-    429's wait; ``retries`` is how many times a 5xx or a 429 is tried again.
+    429's wait; ``retries`` is how many times a 5xx or a 429 is tried again; ``batch_poll`` is
+    how often a Batch API job is looked at while it runs.
     """
 
     name = "gemini"
@@ -53,6 +54,7 @@ class GeminiBackend:
         timeout: float = 300.0,
         max_retry_after: float = 60.0,
         retries: int = 2,
+        batch_poll: float = 2.0,
     ) -> None:
         key = api_key or next((os.environ[v] for v in KEY_VARS if os.environ.get(v)), None)
         if not key:
@@ -80,6 +82,7 @@ class GeminiBackend:
         self.timeout = float(timeout)
         self.max_retry_after = float(max_retry_after)
         self.retries = int(retries)
+        self.batch_poll = float(batch_poll)  # seconds between looks at a running batch job
         options = types.HttpOptions(base_url=self.base_url or None, api_version=api_version,
                                     timeout=int(self.timeout * 1000))  # fmt: skip
         self.client = genai.Client(api_key=key, http_options=options)
