@@ -18,20 +18,27 @@ from typing import Any
 from .references import Reference
 
 MIME_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+EXT_MIME = {ext: mime for mime, ext in MIME_EXT.items()}
 
 
 @dataclass(frozen=True)
 class Exchange:
     """One earlier turn: what was asked (text as sent, references) and what the model said.
 
-    ``model`` is the hash of the stored model turn; ``parts`` is that turn as it goes back to
-    the API (images inline, base64), filled in from the store."""
+    ``model`` is the hash of the stored model turn; ``load`` reads it (and its images) from the
+    store. Its ``parts`` (the turn as it goes back to the API: images inline, base64) are read
+    only when a request is sent: a history of many results, each showing its params, reads none
+    of them."""
 
     run_id: str
     prompt: str
     references: tuple[Reference, ...]
     model: str
-    parts: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
+    load: Callable[[str], bytes] = field(compare=False, repr=False)
+
+    @property
+    def parts(self) -> list[dict[str, Any]]:
+        return sent_parts(json.loads(self.load(self.model)).get("parts") or [], self.load)
 
     def canonical(self) -> dict[str, Any]:
         return {
@@ -49,8 +56,7 @@ class Exchange:
     def from_dict(cls, data: dict[str, Any], load: Callable[[str], bytes]) -> Exchange:
         refs = tuple(Reference(load(r["sha256"]), role=r.get("role"))
                      for r in data.get("references", []))  # fmt: skip
-        parts = sent_parts(json.loads(load(data["model"])).get("parts") or [], load)
-        return cls(data["run_id"], data["prompt"], refs, data["model"], tuple(parts))
+        return cls(data["run_id"], data["prompt"], refs, data["model"], load)
 
 
 def stored_parts(

@@ -65,6 +65,13 @@ class Backend(Protocol):
 BACKENDS = ("replicate", "gemini", "offline")
 
 
+def serves(backend: Any, spec: Any) -> bool:
+    """Whether ``backend`` makes images of the model ``spec`` (a ``models.ModelSpec``): a real
+    backend its own API's models, the offline stand-in (and any other) every one."""
+    real = backend.name in ("replicate", "gemini") and not getattr(backend, "offline", False)
+    return not real or spec.api == backend.name
+
+
 def chosen_backend(name: str | None = None) -> str:
     """Which backend ``auto_backend(name)`` makes: ``name``, else ``NB2_BACKEND``, else
     Replicate when REPLICATE_API_TOKEN is set (the product's first home, so a Gemini key set

@@ -25,12 +25,13 @@ def run(grid: Grid, on_progress: Callable[[Grid], None] | None = None) -> Grid:
     # a cell moderation blocked is not sent again; one refused for its model never was
     todo = [c for c in grid.cells if c.params is not None and not c.done
             and c.status not in ("blocked", "refused")]  # fmt: skip
-    stored = [c for c in todo if session.cache != "off" and session.lookup(c.params)]
-    new = [c for c in todo if c not in stored]
-    for cell in stored:
-        cell.result, cell.status = session.run(cell.params, kind="grid"), "cached"
-    for cell in new:
-        cell.status = "running"
+    new = []
+    for cell in todo:  # one pass: a cell the store answers is read from it, the rest go
+        if session.cache != "off" and session.lookup(cell.params):
+            cell.result, cell.status = session.run(cell.params, kind="grid"), "cached"
+        else:
+            cell.status = "running"
+            new.append(cell)
 
     def progress(state: dict[str, Any]) -> None:
         log.info("nb2: batch %s: %s of %s done", state["state"], state.get("succeeded", 0),

@@ -20,6 +20,7 @@ from IPython.core.magic_arguments import (
 )
 from traitlets import Bool, Float, Int, Unicode, default
 
+from ..backends import chosen_backend
 from . import cellargs, chainargs, findargs
 from .cellargs import CellArgs, interpolate, split_variants
 from .live import Handle, Lines, run_live
@@ -343,8 +344,6 @@ class Nb2Magics(Magics):
 
     def config_text(self) -> str:
         s = self.sessions.get(self.active)
-        from ..backends import chosen_backend
-
         token = "yes" if os.environ.get("REPLICATE_API_TOKEN") else "no"
         key = (
             "yes" if any(os.environ.get(v) for v in ("GEMINI_API_KEY", "GOOGLE_API_KEY")) else "no"

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from .. import models
+from ..backends import serves
 from ..errors import MissingReferenceError, Nb2Error, ValidationError
 from ..imaging import thumbnail_bytes
 from ..references import ROLES
@@ -21,9 +22,8 @@ def choices(backend: Any = None) -> dict[str, Any]:
     """What each model the backend serves accepts, so the front end holds no copy of the
     schema (the offline stand-in serves every one)."""
     out = {}
-    api = getattr(backend, "name", None)
     for mid, spec in models.MODELS.items():
-        if api in ("replicate", "gemini") and spec.api != api:
+        if backend is not None and not serves(backend, spec):
             continue
         out[mid] = {
             "title": spec.title,

@@ -21,12 +21,10 @@ from .. import errors
 from ..gemini_models import BATCH_DISCOUNT
 from ..params import Params
 from ..store import Store
-from .outputs import fill, now
+from .outputs import close, fill
 from .runner import new_record, status_of
 
 log = logging.getLogger("nb2")
-DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
-        "JOB_STATE_PARTIALLY_SUCCEEDED"}  # fmt: skip
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -72,7 +70,7 @@ def _job(
             runs[f"k{i}"] = (record, params)
     except OSError as exc:
         for record, _ in runs.values():  # never sent: nothing for recover to look for
-            _close(store, record, "failed", "the store could not be written; nothing was sent")
+            close(store, record, "failed", "the store could not be written; nothing was sent")
         raise errors.StoreError(
             f"the store at {store.root} cannot be written ({exc.strerror or exc}); "
             "nothing was sent, nothing was spent"
@@ -87,7 +85,7 @@ def _job(
                 f"pending as {name}: nb2.recover() finds the job if it was made"
             ) from None
         for record, _ in runs.values():
-            _close(store, record, status_of(exc), str(exc))
+            close(store, record, status_of(exc), str(exc))
         raise
     for record, _ in runs.values():
         record["batch"]["job"] = job
@@ -101,30 +99,33 @@ def _job(
 def follow(
     store: Store, backend: Any, job: str, runs: dict[str, tuple[dict[str, Any], Any]], *,
     cancel: threading.Event, on_progress: Progress | None = None, poll: float = 2.0,
-    started: float | None = None, wait: bool = True, read: dict[str, Any] | None = None,
-) -> str:  # fmt: skip
-    """Read the job until it ends (a Stop or Ctrl-C cancels it at Google first), then store
-    what it made. ``wait=False``: one look (recover's "leave"). Returns the job's state."""
+    started: float | None = None, timeout: float | None = None,
+    read: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Read the job until it ends, or for ``timeout`` seconds (0: one look), then store what it
+    made; a Stop or Ctrl-C cancels it at Google first. Returns the job's last state."""
     started = time.perf_counter() if started is None else started
+    until = None if timeout is None else time.monotonic() + timeout
     canceled = False
     try:
         while True:
             state = backend.batch_state(job)
             if on_progress:
                 on_progress(state)
-            if state["state"] in DONE or not wait:
+            left = None if until is None else until - time.monotonic()
+            if state["done"] or (left is not None and left <= 0):
                 break
-            if cancel.wait(poll) and not canceled:
+            if cancel.wait(poll if left is None else min(poll, left)) and not canceled:
                 backend.batch_cancel(job)  # requests not yet run are not run, nor billed
                 canceled = True
     except KeyboardInterrupt:
         backend.batch_cancel(job)
-        state = backend.batch_state(job)
-        collect(store, backend, state, runs, time.perf_counter() - started, read)
+        collect(store, backend, backend.batch_state(job), runs, time.perf_counter() - started,
+                read)  # fmt: skip
         raise
-    if state["state"] in DONE:
+    if state["done"]:
         collect(store, backend, state, runs, time.perf_counter() - started, read)
-    return str(state["state"])
+    return state
 
 
 def collect(
@@ -138,24 +139,18 @@ def collect(
     if file and file not in read:
         read[file] = backend.batch_results(file)
     answers = read.get(file, {}) if file else {}
-    ended = state["state"] in DONE
     for key, (record, _) in runs.items():
         got = answers.get(key)
         if isinstance(got, errors.Nb2Error):
-            _close(store, record, status_of(got), str(got))
+            close(store, record, status_of(got), str(got))
         elif got is not None:
             fill(record, got, wall, store)
             store.save(record)
-        elif ended:
+        elif state["done"]:
             why = {"JOB_STATE_CANCELLED": ("canceled", "canceled before it ran (not billed)"),
                    "JOB_STATE_EXPIRED": ("failed", "the job expired before it ran")}  # fmt: skip
             status, text = why.get(state["state"], ("failed", f"no answer ({state['state']})"))
-            _close(store, record, status, text)
-
-
-def _close(store: Store, record: dict[str, Any], status: str, why: str) -> None:
-    record.update(status=status, error=why[:2000], completed_at=now())
-    store.save(record)
+            close(store, record, status, text)
 
 
 def settle(
@@ -163,30 +158,23 @@ def settle(
     read: dict[str, Any] | None = None,
 ) -> str:  # fmt: skip
     """nb2.recover for a Gemini API run: a batch job's run is collected from its job (found by
-    its display name when the create's answer was lost); a generateContent call whose kernel
-    died has nothing to collect (Google keeps no copy), so it is closed as lost."""
+    its display name when the create's answer was lost), waited for up to ``timeout`` unless
+    ``running`` is "leave"; a generateContent call whose kernel died has nothing to collect
+    (Google keeps no copy), so it is closed as lost."""
     job_of = record.get("batch") or {}
     if not job_of:
-        _close(store, record, "lost", "the kernel ended during a Gemini API call; it may "
-               "have been billed, and Google's API keeps no copy to collect")  # fmt: skip
-        return "recorded as lost: a Gemini API call has nothing to collect"
+        return close(store, record, "lost", "the kernel ended during a Gemini API call; it "
+                     "may have been billed, and Google's API keeps no copy to collect")  # fmt: skip
     job = job_of.get("job") or backend.batch_find(job_of["name"])
     if job is None:
-        _close(store, record, "lost", f"no batch job named {job_of['name']} exists")
-        return "recorded as lost: its batch job was never created"
+        return close(store, record, "lost", f"no batch job named {job_of['name']} exists")
     record["batch"]["job"] = job
-    stop = threading.Event()
     if running == "cancel":
         backend.batch_cancel(job)
-    wait = running != "leave"
-    deadline = None if timeout is None else time.monotonic() + timeout
-    state = follow(store, backend, job, {job_of["key"]: (record, None)}, cancel=stop,
-                   wait=wait and deadline is None, read=read)  # fmt: skip
-    while wait and state not in DONE and deadline is not None and time.monotonic() < deadline:
-        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
-        state = follow(store, backend, job, {job_of["key"]: (record, None)}, cancel=stop,
-                       wait=False, read=read)  # fmt: skip
-    if state not in DONE:
+    state = follow(store, backend, job, {job_of["key"]: (record, None)},
+                   cancel=threading.Event(), timeout=0 if running == "leave" else timeout,
+                   read=read)  # fmt: skip
+    if not state["done"]:
         store.save(record)
-        return f"left pending: batch job {job} is {state}"
-    return f"batch job {job} {state}: {record['status']}"
+        return f"left pending: batch job {job} is {state['state']}"
+    return f"batch job {job} {state['state']}: {record['status']}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..views.html import history_html
 from .result import _short
 
 if TYPE_CHECKING:
@@ -63,6 +62,9 @@ class History:
         raise IndexError(f"no turn #{number}; this session has {len(self.turns)}")
 
     def _repr_html_(self) -> str:
+        # here, not at the top: the HTML views load on the first display (~10 ms of import)
+        from ..views.html import history_html
+
         return history_html(self)
 
     def __repr__(self) -> str:

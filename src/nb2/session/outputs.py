@@ -128,3 +128,10 @@ def _ext(data: bytes, fmt: str) -> str:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def close(store: Store, record: dict[str, Any], status: str, why: str) -> str:
+    """Settle a run that made no image (failed, lost, canceled, ...); returns what was done."""
+    record.update(status=status, error=why[:2000], completed_at=now())
+    store.save(record)
+    return f"recorded as {status}: {why}"

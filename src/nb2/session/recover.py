@@ -16,13 +16,12 @@ from typing import Any
 
 from .. import errors
 from ..backends import Backend
-from ..backends.replicate.api import parse_time
 from ..inputs import ModelInput, is_model_input
 from ..params import Params
 from ..store import Store
 from ..store.runs import UNSETTLED
 from . import batch
-from .outputs import fill, now, store_siblings
+from .outputs import close, fill, now, store_siblings
 
 log = logging.getLogger("nb2")
 RUNNING_CHOICES = ("leave", "wait", "cancel")
@@ -113,7 +112,7 @@ def _settle(
     desc = record.get("backend") or {}
     pid = record.get("prediction_id")
     if desc.get("offline"):
-        return _close(store, record, "canceled", "interrupted; an offline render bills nothing")
+        return close(store, record, "canceled", "interrupted; an offline render bills nothing")
     backend = _backend_for(desc, given, backends)
     if backend is None:
         return f"left pending: no {desc.get('name', 'Replicate')} key or token to collect it with"
@@ -128,7 +127,7 @@ def _settle(
         except Exception as exc:  # an unread list proves nothing either way
             return f"left pending: the server's prediction list could not be read ({exc})"
         if found is None:
-            return _close(
+            return close(
                 store,
                 record,
                 "lost",
@@ -142,12 +141,12 @@ def _settle(
     except errors.UncollectedError as exc:
         return f"left pending: {exc}"
     except errors.CanceledError as exc:
-        return _close(store, record, "canceled", str(exc))
+        return close(store, record, "canceled", str(exc))
     except errors.ModerationError as exc:
-        return _close(store, record, "blocked", str(exc))
+        return close(store, record, "blocked", str(exc))
     except errors.Nb2Error as exc:
         gone = "no output" in str(exc) or "404" in str(exc)
-        return _close(store, record, "lost" if gone else "failed", str(exc))
+        return close(store, record, "lost" if gone else "failed", str(exc))
     if out is None:
         return "still running at the server; left pending (recover again, or running='wait')"
     fill(record, out, float(record.get("wall_time") or 0.0), store)
@@ -171,6 +170,9 @@ def _orphan(store: Store, record: dict[str, Any], backend: Any) -> str | None:
     """The id of the prediction an unanswered create made, from the server's list: same model
     and input, created since the run was requested (less a margin for the clocks), and not
     already recorded by another run of this store."""
+    # here, not at the top: the Replicate backend's modules load only when its list is read
+    from ..backends.replicate.api import parse_time
+
     asked = parse_time(record.get("requested_at"))
     if asked is None:
         return None
@@ -224,12 +226,6 @@ def _orphan_of_model_input(
             {**data, "image_fields": list(request.images)},
         ]
     return _find_unrecorded(store, backend, record["model"], tries, asked)
-
-
-def _close(store: Store, record: dict[str, Any], status: str, why: str) -> str:
-    record.update(status=status, error=why[:2000], completed_at=now())
-    store.save(record)
-    return f"recorded as {status}: {why}"
 
 
 def _backend_for(

@@ -9,17 +9,17 @@ offline, or imported without one) starts a new conversation with the image as it
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
 from .. import models
 from ..anymodel import fields as anymodel
+from ..backends import serves
 from ..errors import ValidationError
 from ..inputs import ModelInput
 from ..params import Params
 from ..references import EDIT_ROLE, Reference
-from ..turns import Exchange, sent_parts
+from ..turns import Exchange
 
 if TYPE_CHECKING:
     from .result import Result
@@ -87,17 +87,15 @@ def conversation(base: Result) -> tuple[Exchange, ...] | None:
     bp, turn = base.params, base.record.get("turn")
     if not isinstance(bp, Params) or not turn or bp.spec.api != "gemini":
         return None
-    read = base.store.read_image
-    parts = sent_parts(json.loads(read(turn)).get("parts") or [], read)
-    mine = Exchange(base.id, bp.composed_prompt, bp.references, turn, tuple(parts))
+    mine = Exchange(base.id, bp.composed_prompt, bp.references, turn, base.store.read_image)
     return (*bp.history, mine)[-HISTORY_TURNS:]
 
 
 def served(session: Session, model: str) -> models.ModelSpec:
     """The model's spec, when this session's backend serves it (offline serves every one)."""
     spec = models.resolve_model(model)
-    api = session.backend.name if session.backend.name in ("gemini", "replicate") else None
-    if api is not None and spec.api != api and not session.backend.offline:
+    if not serves(session.backend, spec):
+        api = session.backend.name
         served_here = sorted(m for m, s in models.MODELS.items() if s.api == api)
         raise ValidationError(
             f"model: {spec.id} is served by {_WHO[spec.api]}, and this session's backend is "

@@ -12,7 +12,6 @@ from ..inputs import ModelInput, is_model_input
 from ..judging.diff import diff
 from ..params import Params
 from ..store.judgments import Judgments
-from ..views.html import result_html
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -212,6 +211,9 @@ class Result:
         return f"<nb2.Result {' '.join(bits)}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # here, not at the top: the HTML views load on the first display (~10 ms of import)
+        from ..views.html import result_html
+
         return {"text/plain": repr(self), "text/html": result_html(self)}
 
     def __eq__(self, other: object) -> bool:

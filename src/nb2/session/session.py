@@ -14,13 +14,12 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import models
 from ..anymodel.modelschemas import Schemas
 from ..backends import Backend, StatusCallback, auto_backend
 from ..errors import ModerationError, ReplayMissError, ValidationError
-from ..grids.grid import Grid
 from ..inputs import ModelInput
 from ..params import Params
 from ..store import CACHE_MODES, Store
@@ -28,6 +27,9 @@ from . import batch, persist, recover, requests, runner
 from .history import History, Turn
 from .outputs import sibling_records
 from .result import Result, snapshot_warning
+
+if TYPE_CHECKING:
+    from ..grids.grid import Grid
 
 log = logging.getLogger("nb2")
 
@@ -382,6 +384,10 @@ class Session:
         ``defaults`` apply only to cells whose model has the field (a resolution default
         leaves nano-banana, which has none, alone).
         """
+        # here, not at the top: the grids' room (its views, statistics) loads on the first
+        # compare, not with every Session (about 30 ms of import time)
+        from ..grids.grid import Grid
+
         return Grid.from_axes(
             self, repeat=repeat, confirm_cells=confirm_cells, defaults=defaults, **axes
         )

@@ -9,9 +9,9 @@ is kept, since it is paid either way.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from ... import errors, models
 from ...gemini_models import FLASH
 from .. import Output, StatusCallback
 from . import batch, wire
+from .answers import mapped, retry_delay
 
 if TYPE_CHECKING:
     from ...params import Params
@@ -97,10 +98,6 @@ class GeminiBackend:
     def api_id(self, model: str) -> str:
         return self.model_ids.get(model, model)
 
-    @staticmethod
-    def mapped(exc: Exception) -> errors.Nb2Error:
-        return _mapped(exc)
-
     # -- the Batch API (batch.py): half the price, file input and output ----------------------
     def batch_submit(self, model: str, requests: dict[str, Params], name: str) -> str:
         return batch.submit(self, model, requests, name)
@@ -132,9 +129,8 @@ class GeminiBackend:
                 field="model", value=params.model, allowed=[self.model],
             )  # fmt: skip
         cancel = cancel or threading.Event()
-        contents = wire.contents(params)
-        config = wire.config(params, int(self.timeout * 1000))
-        for attempt in range(self.retries + 1):
+        contents, config = wire.sdk_request(params, int(self.timeout * 1000))
+        for attempt in itertools.count():
             if cancel.is_set():  # nothing sent yet on this attempt: nothing is paid
                 raise errors.CanceledError("stopped before the request was sent")
             if on_status:
@@ -147,12 +143,11 @@ class GeminiBackend:
             except Exception as exc:
                 wait = self._retry_wait(exc, attempt)
                 if wait is None:
-                    raise _mapped(exc) from None
+                    raise mapped(exc) from None
                 if cancel.wait(wait):
                     raise errors.CanceledError("stopped while waiting to try again") from None
                 continue
             return wire.read(_body(answer), started)
-        raise AssertionError("unreachable")  # pragma: no mutate (the loop returns or raises)
 
     def _retry_wait(self, exc: Exception, attempt: int) -> float | None:
         """Seconds to wait before trying again, or None: a 429 (its RetryInfo, capped) or a
@@ -184,33 +179,3 @@ def _body(answer: Any) -> dict[str, Any]:
             "billed, and the API keeps no copy to collect"
         )
     return body
-
-
-def retry_delay(details: Any) -> float | None:
-    """The RetryInfo ``retryDelay`` ("25s", "1.5s") of an error body, in seconds."""
-    error = details.get("error", details) if isinstance(details, dict) else {}
-    for item in (error or {}).get("details") or []:
-        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
-            found = re.fullmatch(r"([\d.]+)s", str(item.get("retryDelay", "")))
-            if found:
-                return float(found.group(1))
-    return None
-
-
-def _mapped(exc: Exception) -> errors.Nb2Error:
-    """An SDK or transport error as nb2's own (the key never in it)."""
-    code, status = getattr(exc, "code", None), getattr(exc, "status", None)
-    message = str(getattr(exc, "message", None) or exc)[:500]
-    if code is None:  # httpx: the answer never came (timeout, reset)
-        lost = errors.GenerationError(
-            f"no answer from the Gemini API ({type(exc).__name__}: {message}); the image may "
-            "have been made and billed, and Google's API keeps no copy to collect"
-        )
-        lost.answer_lost = True  # type: ignore[attr-defined]  (a batch create: look it up)
-        return lost
-    if code in (401, 403) or (code == 400 and "API key" in message):
-        return errors.AuthenticationError(f"Gemini API {code} {status}: {message}")
-    if code == 429:
-        delay = retry_delay(getattr(exc, "details", None))
-        return errors.RateLimitError(f"Gemini API 429 {status}: {message}", retry_after=delay)
-    return errors.GenerationError(f"Gemini API {code} {status}: {message}")

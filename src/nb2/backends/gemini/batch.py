@@ -8,13 +8,13 @@ downloads the responses file and reads each line as one generateContent answer w
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from typing import TYPE_CHECKING, Any
 
 from ... import errors
 from . import wire
+from .answers import mapped
 
 if TYPE_CHECKING:
     from ...params import Params
@@ -24,49 +24,12 @@ DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_S
         "JOB_STATE_PARTIALLY_SUCCEEDED"}  # fmt: skip
 
 
-def request_json(params: Params) -> dict[str, Any]:
-    """One request as a JSONL line's ``request``: the REST names, camelCase."""
-
-    def parts(text: str, refs: tuple[Any, ...]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = [{"text": text}]
-        for ref in refs:
-            mime = wire.MIME.get(ref.load().ext, "image/png")
-            out.append({"inlineData": {"mimeType": mime,
-                                       "data": base64.b64encode(ref.data).decode()}})  # fmt: skip
-        return out
-
-    contents = []
-    for turn in params.history:
-        contents.append({"role": "user", "parts": parts(turn.prompt, turn.references)})
-        contents.append({"role": "model", "parts": list(turn.parts)})
-    contents.append({"role": "user", "parts": parts(params.composed_prompt, params.references)})
-    config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"], "candidateCount": 1}
-    image = {}
-    if params.aspect_ratio not in (None, "match_input_image"):
-        image["aspectRatio"] = params.aspect_ratio
-    if "resolution" in params.spec.fields:
-        image["imageSize"] = params.resolution
-    if image:
-        config["imageConfig"] = image
-    if params.options.get("seed") is not None:
-        config["seed"] = params.options["seed"]
-    if params.options.get("thinking"):
-        config["thinkingConfig"] = {"thinkingLevel": str(params.options["thinking"]).upper()}
-    body: dict[str, Any] = {"contents": contents, "generationConfig": config}
-    if params.google_search:
-        search: dict[str, Any] = {}
-        if params.image_search:
-            search["searchTypes"] = {"webSearch": {}, "imageSearch": {}}
-        body["tools"] = [{"googleSearch": search}]
-    return body
-
-
 def submit(backend: GeminiBackend, model: str, requests: dict[str, Params], name: str) -> str:
     """Upload the requests (``key -> params``) and create the job; returns its name. The
     caller has journaled ``name`` (the display name) on every run before this is called."""
     from google.genai import types
 
-    lines = [json.dumps({"key": k, "request": request_json(p)}) for k, p in requests.items()]
+    lines = [json.dumps({"key": k, "request": wire.body(p)}) for k, p in requests.items()]
     data = ("\n".join(lines) + "\n").encode()
     client = backend.client
     try:
@@ -75,19 +38,22 @@ def submit(backend: GeminiBackend, model: str, requests: dict[str, Params], name
         config = types.CreateBatchJobConfig(display_name=name)
         job = client.batches.create(model=backend.api_id(model), src=up.name, config=config)
     except Exception as exc:
-        raise backend.mapped(exc) from None
+        raise mapped(exc) from None
     return str(job.name)
 
 
 def state(backend: GeminiBackend, job: str) -> dict[str, Any]:
-    """The job's state (``JOB_STATE_*``), counts and responses file, as plain data."""
+    """The job's state (``JOB_STATE_*``; ``done`` once it has ended), counts and responses
+    file, as plain data."""
     try:
         got = backend.client.batches.get(name=job)
     except Exception as exc:
-        raise backend.mapped(exc) from None
+        raise mapped(exc) from None
     stats = getattr(got, "batch_stats", None)
+    name = getattr(got.state, "name", str(got.state))
     return {
-        "state": getattr(got.state, "name", str(got.state)),
+        "state": name,
+        "done": name in DONE,
         "file": getattr(got.dest, "file_name", None) if got.dest else None,
         "requests": int(getattr(stats, "request_count", 0) or 0) if stats else 0,
         "succeeded": int(getattr(stats, "successful_request_count", 0) or 0) if stats else 0,
@@ -102,7 +68,7 @@ def find(backend: GeminiBackend, name: str) -> str | None:
             if getattr(job, "display_name", None) == name:
                 return str(job.name)
     except Exception as exc:
-        raise backend.mapped(exc) from None
+        raise mapped(exc) from None
     return None
 
 
@@ -111,7 +77,7 @@ def results(backend: GeminiBackend, file: str) -> dict[str, Any]:
     try:
         data = backend.client.files.download(file=file)
     except Exception as exc:
-        raise backend.mapped(exc) from None
+        raise mapped(exc) from None
     out: dict[str, Any] = {}
     for line in bytes(data).decode().splitlines():
         if not line.strip():
@@ -135,4 +101,4 @@ def cancel(backend: GeminiBackend, job: str) -> None:
     try:
         backend.client.batches.cancel(name=job)
     except Exception as exc:
-        raise backend.mapped(exc) from None
+        raise mapped(exc) from None

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ... import errors
-from ...turns import MIME_EXT
+from ...turns import EXT_MIME, MIME_EXT
 from .. import Output
 
 if TYPE_CHECKING:
@@ -23,68 +23,77 @@ REFUSED = {
     "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST",
     "SPII", "RECITATION", "IMAGE_RECITATION", "IMAGE_OTHER", "NO_IMAGE", "OTHER",
 }  # fmt: skip
-MIME = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 
 
-def contents(params: Params) -> list[Any]:
-    """The conversation as the SDK sends it: earlier turns, then this one."""
-    from google.genai import types
+def body(params: Params) -> dict[str, Any]:
+    """The request as the REST API names it (camelCase; images and signatures base64): the
+    branch's earlier turns, then this one, its generationConfig and tools. A Batch API file
+    carries it as it is; :func:`sdk_request` builds the SDK's call from it."""
 
-    out = []
+    def user(text: str, refs: tuple[Any, ...]) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = [{"text": text}]
+        for ref in refs:
+            mime = EXT_MIME.get(ref.load().ext, "image/png")
+            parts.append(
+                {"inlineData": {"mimeType": mime, "data": base64.b64encode(ref.data).decode()}}
+            )
+        return {"role": "user", "parts": parts}
+
+    contents = []
     for turn in params.history:
-        out.append(types.Content(role="user", parts=_user_parts(turn.prompt, turn.references)))
-        out.append(types.Content(role="model", parts=[_part(p) for p in turn.parts]))
-    out.append(types.Content(role="user", parts=_user_parts(params.composed_prompt,
-                                                             params.references)))  # fmt: skip
+        contents += [user(turn.prompt, turn.references), {"role": "model", "parts": turn.parts}]
+    contents.append(user(params.composed_prompt, params.references))
+    config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"], "candidateCount": 1}
+    image = {}
+    if params.aspect_ratio not in (None, "match_input_image"):
+        image["aspectRatio"] = params.aspect_ratio
+    if "resolution" in params.spec.fields:
+        image["imageSize"] = params.resolution
+    if image:
+        config["imageConfig"] = image
+    if params.options.get("seed") is not None:
+        config["seed"] = params.options["seed"]
+    if params.options.get("thinking"):
+        config["thinkingConfig"] = {"thinkingLevel": str(params.options["thinking"]).upper()}
+    out: dict[str, Any] = {"contents": contents, "generationConfig": config}
+    if params.google_search:
+        both = {"searchTypes": {"webSearch": {}, "imageSearch": {}}} if params.image_search else {}
+        out["tools"] = [{"googleSearch": both}]
     return out
 
 
-def config(params: Params, timeout_ms: int) -> Any:
-    """The request's generationConfig and tools; the raw answer comes back too."""
+def sdk_request(params: Params, timeout_ms: int) -> tuple[list[Any], Any]:
+    """:func:`body` in the SDK's types: the contents and the config (the raw answer comes back
+    too, for what the SDK drops)."""
     from google.genai import types
 
-    spec, opts = params.spec, params.options
-    image: dict[str, Any] = {}
-    if params.aspect_ratio not in (None, "match_input_image"):
-        image["aspect_ratio"] = params.aspect_ratio
-    if "resolution" in spec.fields:
-        image["image_size"] = params.resolution
-    thinking = None
-    if opts.get("thinking"):
-        thinking = types.ThinkingConfig(thinking_level=str(opts["thinking"]).upper())
-    tools = None
-    if params.google_search:
-        kinds = None
-        if params.image_search:
-            kinds = types.SearchTypes(
-                web_search=types.WebSearch(), image_search=types.ImageSearch()
-            )
-        tools = [types.Tool(google_search=types.GoogleSearch(search_types=kinds))]
-    return types.GenerateContentConfig(
-        response_modalities=["TEXT", "IMAGE"],
-        candidate_count=1,
-        seed=opts.get("seed"),
-        image_config=types.ImageConfig(**image) if image else None,
-        thinking_config=thinking,
-        tools=tools,
+    rest = body(params)
+    contents = [types.Content(role=c["role"], parts=[_part(p) for p in c["parts"]])
+                for c in rest["contents"]]  # fmt: skip
+    gen = rest["generationConfig"]
+    image, thinking = gen.get("imageConfig"), gen.get("thinkingConfig")
+    search = rest["tools"][0]["googleSearch"] if "tools" in rest else None
+    kinds = None
+    if search:
+        kinds = types.SearchTypes(web_search=types.WebSearch(), image_search=types.ImageSearch())
+    config = types.GenerateContentConfig(
+        response_modalities=gen["responseModalities"],
+        candidate_count=gen["candidateCount"],
+        seed=gen.get("seed"),
+        image_config=types.ImageConfig(aspect_ratio=image.get("aspectRatio"),
+                                       image_size=image.get("imageSize")) if image else None,
+        thinking_config=types.ThinkingConfig(thinking_level=thinking["thinkingLevel"])
+        if thinking else None,
+        tools=[types.Tool(google_search=types.GoogleSearch(search_types=kinds))]
+        if search is not None else None,
         should_return_http_response=True,
         http_options=types.HttpOptions(timeout=timeout_ms),
-    )
-
-
-def _user_parts(text: str, references: tuple[Any, ...]) -> list[Any]:
-    from google.genai import types
-
-    parts = [types.Part(text=text)]
-    for ref in references:
-        ref.load()
-        parts.append(types.Part(inline_data=types.Blob(
-            mime_type=MIME.get(ref.load().ext, "image/png"), data=ref.data)))  # fmt: skip
-    return parts
+    )  # fmt: skip
+    return contents, config
 
 
 def _part(stored: dict[str, Any]) -> Any:
-    """A model part as it came (camelCase JSON, images and signatures base64) for the SDK."""
+    """A part in the API's JSON (camelCase; images and signatures base64) for the SDK."""
     from google.genai import types
 
     blob = stored.get("inlineData")
