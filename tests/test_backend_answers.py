@@ -226,4 +226,50 @@ def test_the_limiter_gives_its_burst_then_refuses_past_a_deadline_or_on_a_stop()
     stop.set()
     with pytest.raises(errors.CanceledError):
         limiter.acquire(stop)
-    assert RateLimiter(per_minute=6).burst == 1  # the reference: 6 a minute, a burst of 1
+    small = RateLimiter(per_minute=6, burst=1)  # the reference's small account
+    small.acquire(deadline=time.monotonic() + 0.5)
+    with pytest.raises(errors.RateLimitError) as exc:
+        small.acquire(deadline=time.monotonic() + 0.5)
+    assert 9 < exc.value.retry_after <= 10  # a burst of 1: the next create 10 s later
+
+
+def test_the_limiter_allows_its_minute_at_once_and_no_more_in_any_window():
+    limiter = RateLimiter(per_minute=600, window=0.5)  # 600 a minute is 5 in half a second
+    t0 = time.monotonic()
+    for _ in range(5):
+        limiter.acquire(deadline=t0 + 0.05)  # the window's share goes at once (no bucket)
+    with pytest.raises(errors.RateLimitError):
+        limiter.acquire(deadline=time.monotonic() + 0.1)  # the 6th waits for the oldest
+    limiter.acquire(deadline=time.monotonic() + 1.0)
+    assert time.monotonic() - t0 >= 0.5
+    assert RateLimiter(600).capacity == 600 and RateLimiter(600).margin == 1.0
+
+
+def test_a_429_makes_the_window_hold_what_the_server_took_then_it_grows_back():
+    limiter = RateLimiter(per_minute=1200, window=0.5)  # 10 in a window, as it thinks
+    for _ in range(4):
+        limiter.acquire()
+    limiter.pause(0.05)  # the server refused the 5th: it allows 4
+    assert limiter.allowed == 4 and limiter.throttles == 1
+    limiter.passed()  # within the window of the 429: no growth yet
+    assert limiter.allowed == 4
+    t0 = time.monotonic()
+    limiter.acquire()  # the pause, then the window: the oldest must age out first
+    assert time.monotonic() - t0 >= 0.4
+    time.sleep(0.1)
+    limiter.passed()  # a quiet window after the 429: a tenth of the limit more
+    assert limiter.allowed == 5
+
+
+def test_one_limiter_per_account_and_setting_keyed_without_the_secret():
+    from nb2.backends import ratelimit
+
+    a = ratelimit.for_account("r8_secret_a", "http://x", 600)
+    assert ratelimit.for_account("r8_secret_a", "http://x", 600) is a
+    assert ratelimit.for_account("r8_secret_b", "http://x", 600) is not a
+    assert ratelimit.for_account("r8_secret_a", "http://y", 600) is not a
+    assert ratelimit.for_account("r8_secret_a", "http://x", 6, 1) is not a
+    assert not any("r8_secret" in key[0] for key in ratelimit._SHARED)
+    b1 = nb2.ReplicateBackend(api_token=TOKEN, base_url="http://127.0.0.1:9")
+    b2 = nb2.ReplicateBackend(api_token=TOKEN, base_url="http://127.0.0.1:9")
+    assert b1.limiter is b2.limiter  # two sessions on one token draw from one minute

@@ -1,25 +1,57 @@
-"""A shared limiter for prediction creates: a token bucket that every thread draws from."""
+"""A shared limiter for prediction creates, shaped like the server's: at most ``per_minute``
+creates in any minute (Replicate counts throttling per time window), optionally spaced as a
+token bucket (``burst``), and one that learns from a 429 instead of meeting it again.
+
+One limiter per account and setting in a process (:func:`for_account`): two backends, two
+sessions or several background grids on one token draw from the same minute.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+from collections import deque
 
 from ..errors import CanceledError, RateLimitError
 
+WINDOW = 60.0
+# A create is stamped when it leaves; the server stamps it when it arrives. Counting each one a
+# little longer than the window keeps a late-arriving first create from making the 601st a 429.
+MARGIN = 1.0
+
 
 class RateLimiter:
-    """``per_minute`` creates with bursts of up to ``burst``; a 429 pauses everyone.
+    """``per_minute`` creates in any window of ``window`` seconds (scaled: 600 a minute is 10 in
+    a 1 s window), no more than ``burst`` at once when given (tokens refill at the same rate).
 
-    Replicate allows 600 creates a minute (6 with a burst of 1 on accounts with under $5).
+    Replicate allows 600 creates a minute; accounts with under $5 get 6 with a burst of 1.
+    After a 429 everyone waits as asked, once, and the window holds no more than it held when
+    the server refused (what the server turned out to allow); it grows back by one for each
+    create the server takes, up to ``per_minute``.
     """
 
-    def __init__(self, per_minute: float = 600, burst: int | None = None) -> None:
+    def __init__(
+        self,
+        per_minute: float = 600,
+        burst: int | None = None,
+        *,
+        window: float = WINDOW,
+        margin: float | None = None,
+    ) -> None:
         self.per_minute = float(per_minute)
-        self.burst = max(1, int(burst if burst is not None else max(1, per_minute // 6)))
-        self._tokens = float(self.burst)
+        self.window = float(window)
+        self.margin = float(margin if margin is not None else MARGIN if window >= WINDOW else 0)
+        # a burst above the minute's share still goes at once (the bucket's own promise)
+        self.capacity = max(1, round(self.per_minute * self.window / WINDOW), burst or 0)
+        self.allowed = self.capacity  # lowered by a 429, grown back by creates that pass
+        self.burst = max(1, int(burst)) if burst is not None else None
+        self._tokens = float(self.burst or 0)
         self._stamp = time.monotonic()
+        self._sent: deque[float] = deque()  # when each create of the window left
         self._paused_until = 0.0
+        self._quiet_since = 0.0  # the last 429 (or the last growth back)
+        self.throttles = 0  # 429s reported, for the figures
         self._lock = threading.Lock()
 
     def acquire(self, cancel: threading.Event | None = None, deadline: float | None = None) -> None:
@@ -28,16 +60,12 @@ class RateLimiter:
         while True:
             with self._lock:
                 now = time.monotonic()
-                self._tokens = min(
-                    self.burst, self._tokens + (now - self._stamp) * self.per_minute / 60
-                )
-                self._stamp = now
-                wait = self._paused_until - now
-                if wait <= 0 and self._tokens >= 1:
-                    self._tokens -= 1
-                    return
+                wait = self._wait(now)
                 if wait <= 0:
-                    wait = (1 - self._tokens) * 60 / self.per_minute
+                    self._sent.append(now)
+                    if self.burst is not None:
+                        self._tokens -= 1
+                    return
             if deadline is not None and now + wait > deadline:
                 raise RateLimitError(
                     f"the run's time ran out waiting {wait:.1f} s for the rate limit",
@@ -49,8 +77,58 @@ class RateLimiter:
             else:
                 time.sleep(wait)
 
+    def _wait(self, now: float) -> float:
+        """Seconds until a create may leave (0: now); called with the lock held."""
+        span = self.window + self.margin
+        while self._sent and self._sent[0] <= now - span:
+            self._sent.popleft()
+        waits = [self._paused_until - now]
+        if len(self._sent) >= self.allowed:  # the oldest that must age out first
+            waits.append(self._sent[len(self._sent) - self.allowed] + span - now)
+        if self.burst is not None:
+            rate = self.per_minute / WINDOW
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * rate)
+            self._stamp = now
+            if self._tokens < 1:
+                waits.append((1 - self._tokens) / rate)
+        return max(waits)
+
     def pause(self, seconds: float) -> None:
-        """The server said "slow down": nobody creates for ``seconds``, and the bucket empties."""
+        """The server said "slow down": nobody creates for ``seconds``; the window now allows
+        what it holds (the server's real room), and the bucket empties."""
         with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+            now = time.monotonic()
+            self._paused_until = max(self._paused_until, now + seconds)
+            self.throttles += 1
+            span = self.window + self.margin
+            held = sum(1 for t in self._sent if t > now - span)
+            self.allowed = max(1, min(self.allowed, held))
+            self._quiet_since = now
             self._tokens = 0.0
+
+    def passed(self) -> None:
+        """A create the server took: after a whole window without a 429, the window may hold
+        a tenth of the limit more (another kernel on the account may have stopped)."""
+        with self._lock:
+            now = time.monotonic()
+            if self.allowed < self.capacity and now - self._quiet_since >= self.window:
+                self.allowed = min(self.capacity, self.allowed + max(1, self.capacity // 10))
+                self._quiet_since = now
+
+
+_SHARED: dict[tuple[str, float, int | None], RateLimiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def for_account(
+    secret: str, where: str, per_minute: float, burst: int | None = None
+) -> RateLimiter:
+    """The limiter of this account (a digest of ``secret`` and the ``where`` it is used, never
+    the secret itself) at this setting: shared by every backend made for it in this process."""
+    account = hashlib.sha256(f"{where}\0{secret}".encode()).hexdigest()
+    key = (account, float(per_minute), burst)
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(key)
+        if limiter is None:
+            limiter = _SHARED[key] = RateLimiter(per_minute, burst)
+        return limiter

@@ -23,9 +23,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ... import errors
-from .. import Output, StatusCallback
+from .. import Output, StatusCallback, ratelimit
 from ..download import MAX_OUTPUT_BYTES, download
-from ..ratelimit import RateLimiter
 from ..worker import call
 from .answers import map_answer, moderation
 from .api import Answer, Api, Prediction, Unreadable
@@ -53,6 +52,8 @@ class ReplicateBackend(Creating):
     the answer comes the moment the image is ready. ``timeout`` bounds a whole run end to end
     (create, holds, polls, retries, download) and is sent as ``Cancel-After``.
     ``max_retry_after`` caps what a 429 may ask to wait; ``max_output_bytes`` caps a download.
+    ``creates_per_minute`` is the account's limit (600; 6 with ``burst=1`` under $5 of credit):
+    every backend on the same token and setting in this process shares one limiter.
     """
 
     name = "replicate"
@@ -89,7 +90,11 @@ class ReplicateBackend(Creating):
         self.data_uri_limit = int(data_uri_limit)
         self.max_output_bytes = int(max_output_bytes)
         self.base_url = base_url or os.environ.get("REPLICATE_BASE_URL") or None
-        self.limiter = RateLimiter(creates_per_minute, burst)
+        # one limiter per account and setting: several backends, sessions or background
+        # grids on this token share the account's minute
+        self.limiter = ratelimit.for_account(
+            token, self.base_url or "https://api.replicate.com", creates_per_minute, burst
+        )
         self.claims = Claims()
         self.api = Api(token, self.base_url)
         self._uploads: dict[str, tuple[str, float]] = {}

@@ -60,6 +60,7 @@ class Creating:
             since = since_for(self.api)
             kind, value = self._send_create(model, data, key, cancel, deadline)
             if kind == "made":
+                self.limiter.passed()
                 return value
             if kind == "unreached":  # it never reached the server: sending again is safe
                 throttled, why = None, "the server could not be reached"
