@@ -6,6 +6,7 @@ use, so ``%load_ext nb2`` stays fast.
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +102,17 @@ def _explore(grid: Any, **options: Any) -> Any:
     return Explorer(grid, **options)
 
 
+def _progress(handle: Any, again: bool = False) -> bool:
+    """A background grid's live progress (``g.run(background=True)``), where a notebook is."""
+    if "ipykernel" not in sys.modules:  # no kernel: not worth importing the widgets to see
+        return False
+    from .notebook.live import show_progress
+
+    return show_progress(handle, again)
+
+
 _frontends.register("explore", _explore)
+_frontends.register("progress", _progress)
 
 
 def __getattr__(name: str) -> Any:

@@ -100,6 +100,8 @@ class RateLimiter:
             now = time.monotonic()
             self._paused_until = max(self._paused_until, now + seconds)
             self.throttles += 1
+            if self._sent:  # the refused create took no room at the server
+                self._sent.pop()
             span = self.window + self.margin
             held = sum(1 for t in self._sent if t > now - span)
             self.allowed = max(1, min(self.allowed, held))

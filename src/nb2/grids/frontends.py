@@ -22,3 +22,10 @@ def make(name: str, *args: Any, **kwargs: Any) -> Any:
     if factory is None:
         raise RuntimeError(f"no {name!r} widget is registered (import nb2 first)")
     return factory(*args, **kwargs)
+
+
+def show(name: str, *args: Any, **kwargs: Any) -> bool:
+    """Open ``name``'s view if one is registered (it knows whether a notebook is there to show
+    it in); False when none is (plain Python): the caller then has only its repr."""
+    factory = _FACTORIES.get(name)
+    return bool(factory is not None and factory(*args, **kwargs))

@@ -1,9 +1,10 @@
 """``Grid``: the product of axes over fixed parameters, planned before anything is sent.
 
 Every cell is a validated :class:`Params` at construction, so a value a model does not accept is
-an error before any call. ``run`` fans the new cells out over a thread pool (the backend's rate
-limiter is shared), keeps what finished when something fails or is interrupted, and stops
-launching cells once the budget is spent.
+an error before any call. ``run`` fans the new cells out over a thread pool (fanout.py; the
+backend's rate limiter is shared), keeps what finished when something fails or is interrupted,
+and stops launching cells once the budget is spent; in the background (background.py) it leaves
+the kernel free.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .. import models
 from .._version import __version__
@@ -31,10 +31,12 @@ from ..errors import (
 from ..views.html import grid_html
 from ..views.report import contact_sheet, to_html
 from . import batched, frontends, manifests, summary
+from .background import Background
 from .cells import Cell, Plan, labelled
+from .fanout import fan_out
 from .plan import make_plan
 
-__all__ = ["Cell", "Grid", "Plan"]
+__all__ = ["Background", "Cell", "Grid", "Plan"]
 
 if TYPE_CHECKING:
     from ..shapes import ResultShape as Result
@@ -45,7 +47,6 @@ AXES = ("prompt", "model", "resolution", "aspect_ratio", "output_format", "googl
         "image_search", "references", "repeat")  # fmt: skip
 DEFAULT_CONFIRM_CELLS = 64
 MAX_CELLS = 10_000
-TAIL_THREADS = 4  # threads beyond the concurrency, for downloads and store writes
 
 
 class Grid:
@@ -96,6 +97,7 @@ class Grid:
         self.first_plan: Plan | None = None  # the plan as the first run began (for reports)
         self._cancel = threading.Event()
         self._lock = threading.Lock()
+        self.running: Background | None = None  # the latest background run, if any
 
     @classmethod
     def from_axes(
@@ -158,6 +160,18 @@ class Grid:
         return make_plan(self, max_concurrency, batch)
 
     # -- running ----------------------------------------------------------------------------
+    @overload
+    def run(
+        self, max_concurrency: int = ..., budget: float | None = ..., *, confirm: bool = ...,
+        on_progress: Callable[[Grid], None] | None = ..., batch: bool = ...,
+        background: Literal[False] = ..., show: bool = ...,
+    ) -> Grid: ...  # fmt: skip
+    @overload
+    def run(
+        self, max_concurrency: int = ..., budget: float | None = ..., *, confirm: bool = ...,
+        on_progress: Callable[[Grid], None] | None = ..., batch: bool = ...,
+        background: Literal[True], show: bool = ...,
+    ) -> Background: ...  # fmt: skip
     def run(
         self,
         max_concurrency: int = 8,
@@ -166,10 +180,15 @@ class Grid:
         confirm: bool = False,
         on_progress: Callable[[Grid], None] | None = None,
         batch: bool = False,
-    ) -> Grid:
+        background: bool = False,
+        show: bool = True,
+    ) -> Grid | Background:
         """Fill every cell; finished cells are kept whatever happens to the others.
         ``batch=True`` sends the new cells as one Batch API job (the Gemini API; half the
-        price, results within 24 h, usually minutes): see :mod:`nb2.grids.batched`."""
+        price, results within 24 h, usually minutes): see :mod:`nb2.grids.batched`.
+        ``background=True`` returns at once with a :class:`Background` handle (shown as a live
+        progress line in a notebook unless ``show=False``); everything above is checked first,
+        so a bad grid is still an error here, before anything is sent."""
         plan = self.plan(max_concurrency, batch=batch)
         if plan.cells > self.confirm_cells and not confirm:
             raise ValidationError(
@@ -194,65 +213,43 @@ class Grid:
                 f"the plan costs an estimated ${plan.cost:.2f}, over the budget of "
                 f"${budget:.2f}; nothing was started"
             )
+        if self.running is not None and not self.running.done:
+            raise Nb2Error(
+                "this grid is already running in the background: wait() for it or cancel() it"
+            )
         self._cancel.clear()
         self.first_plan = self.first_plan or plan
-        if batch:
-            return batched.run(self, on_progress)
-        # a cell moderation blocked is not sent again (retry_failed leaves it too)
-        todo = [c for c in self.cells if not c.done and c.status not in ("blocked", "refused")]
-        main = threading.current_thread() is threading.main_thread()
-        # A slot is a prediction in flight. It is given back when the prediction has finished
-        # at the server (the backend says "downloading"), so the next create overlaps this
-        # cell's download and store write; a few extra threads carry those tails.
-        slots = threading.BoundedSemaphore(max(1, max_concurrency))
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, max_concurrency) + TAIL_THREADS, thread_name_prefix="nb2"
-        )
-        running: dict[Future[Any], Cell] = {}
 
-        def reap(timeout: float | None) -> None:
-            if not running:
-                return
-            done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
-            for fut in done:
-                cell = running.pop(fut)
-                exc = fut.exception()
-                if exc is not None and cell.status in ("running", "pending"):
-                    cell.status, cell.error = "error", f"{type(exc).__name__}: {exc}"
-                if on_progress:
-                    on_progress(self)
+        def work(progress: Callable[[Grid], None] | None) -> Grid:
+            if batch:
+                return batched.run(self, progress)
+            # a cell moderation blocked is not sent again (retry_failed leaves it too)
+            todo = [c for c in self.cells if not c.done and c.status not in ("blocked", "refused")]
+            fan_out(self, todo, max_concurrency, budget, progress)
+            return self
 
-        try:
-            while todo and not self._cancel.is_set():
-                if not slots.acquire(timeout=0.05):  # short, so Ctrl-C lands on the main thread
-                    reap(0)
-                    continue
-                reap(0)  # what just finished (its cost, the progress hook) counts first
-                if self._cancel.is_set() or (budget is not None and self.spent >= budget):
-                    slots.release()
-                    break
-                cell = todo.pop(0)
-                cell.status = "running"
-                # With a budget the slot comes back when the cell is done and its cost counted,
-                # so the cap is exact; without one, as soon as its download starts.
-                release = _once(slots.release)
-                fut = pool.submit(self._one, cell, release if budget is None else None)
-                fut.add_done_callback(lambda _f, release=release: release())
-                running[fut] = cell
-            while running:
-                reap(0.1 if main else None)
-        except KeyboardInterrupt:
-            self._cancel.set()  # each backend cancels its prediction remotely
-            wait(list(running))
-            raise
-        finally:
-            pool.shutdown(wait=True)
-            for cell in self.cells:
-                if cell.status in ("running", "pending") and self._cancel.is_set():
-                    cell.status = "canceled"
-                elif cell.status == "running":
-                    cell.status = "pending"
-        return self
+        if not background:
+            return work(on_progress)
+
+        def tell(grid: Grid) -> None:
+            if on_progress:
+                on_progress(grid)
+            handle._tell()
+
+        handle = self.running = Background(self, lambda: work(tell))
+        if show:  # shown before it starts: the widgets' import does not race the grid's
+            frontends.show("progress", handle)
+        return handle.start()
+
+    async def arun(
+        self, max_concurrency: int = 8, budget: float | None = None, *, confirm: bool = False,
+        batch: bool = False, show: bool = True,
+    ) -> Grid:  # fmt: skip
+        """``await g.arun()``: the grid runs in the background while the event loop goes on;
+        cancelling the awaiting task cancels the grid (at the server too)."""
+        handle = self.run(max_concurrency, budget, confirm=confirm, batch=batch,
+                          background=True, show=show)  # fmt: skip
+        return await handle.wait_async()
 
     def _stored(self, cell: Cell) -> bool:
         return self.session.lookup(cell.params) is not None
@@ -363,19 +360,3 @@ class Grid:
 
     def _repr_html_(self) -> str:
         return grid_html(self)
-
-
-def _once(fn: Callable[[], Any]) -> Callable[[], None]:
-    """``fn`` on the first call only (a slot is given back once, whichever path gets there)."""
-    lock = threading.Lock()
-    called = False
-
-    def call() -> None:
-        nonlocal called
-        with lock:
-            if called:
-                return
-            called = True
-        fn()
-
-    return call

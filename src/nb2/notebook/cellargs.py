@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicHelpFormatter
 
 from ..references import ROLES, Reference
 from . import chainargs
@@ -84,6 +85,7 @@ class CellArgs:
     concurrency: int | None = None
     yes: bool = False
     batch: bool = False  # a grid as one Batch API job
+    background: bool = False  # a grid that leaves the kernel free
     panel: bool = False
     then: tuple[tuple[str, dict[str, Any]], ...] = ()  # chain steps (--then)
 
@@ -133,6 +135,12 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
         raise UsageError("%%nb2 --panel: one prompt (or none); no --vary, --edit or --plan")
     if args.edit and (len(prompts) > 1 or args.vary):
         raise UsageError("%%nb2 --edit: one instruction, no --vary")
+    grid = len(prompts) > 1 or bool(args.vary) or args.repeat > 1
+    if args.background and (not grid or args.plan or args.panel):
+        raise UsageError(
+            "%%nb2 --background: a grid (--vary, -n, or prompts split by ---) that runs while "
+            "the kernel stays free; not with --plan or --panel"
+        )
     return CellArgs(
         prompts=prompts,
         options=options(args),
@@ -151,6 +159,7 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
         concurrency=args.concurrency,
         yes=bool(args.yes),
         batch=bool(args.batch),
+        background=bool(args.background),
         panel=bool(args.panel),
         then=then,
     )
@@ -257,3 +266,10 @@ def axes(specs: list[str]) -> dict[str, list[Any]]:
             items = [_BOOL[v.lower()] for v in items]
         axes[key] = items
     return axes
+
+
+class CellHelp(MagicHelpFormatter):
+    """``%%nb2?`` as a cell magic's help: "Usage: %%nb2 ...", not rst's ``::``."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = "Usage: %") -> None:
+        super().add_usage(usage, actions, groups, prefix)

@@ -1,12 +1,17 @@
 """Live output in a notebook: one display updated in place (status lines, then the result),
-and text that shows as lines rather than a quoted string."""
+text that shows as lines rather than a quoted string, and a background grid's live progress."""
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
+
+import traitlets as t
+
+from .widgets import STATIC, MessageWidget
 
 
 def run_live(progress: bool, work: Callable[[Any, Callable[[str], None]], Any]) -> Any:
@@ -91,3 +96,84 @@ class Text:
         from ..views.html import status_html
 
         return status_html(self.text)
+
+
+# -- a background grid's progress ----------------------------------------------------------------
+LIVE_CELLS = 64  # a grid up to this size shows its cells filling in; a larger one, its counts
+TICK = 0.5  # seconds between pushes while it runs (the clock and "left" move between cells)
+_SHOWN: weakref.WeakKeyDictionary[Any, tuple[int, Progress]] = weakref.WeakKeyDictionary()
+
+
+def show_progress(handle: Any, again: bool = False) -> bool:
+    """Display ``handle``'s live progress in this kernel's notebook (False: no notebook here).
+    Shown once per cell: ``h = g.run(background=True)`` shows it, and ``h`` as the same cell's
+    last line does not show it twice; ``h`` in a later cell shows another live view."""
+    from IPython import get_ipython
+    from IPython.display import display
+
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    count = shell.execution_count
+    seen = _SHOWN.get(handle)
+    if again and seen is not None and seen[0] == count:
+        return True
+    widget = seen[1] if seen is not None else Progress(handle)
+    _SHOWN[handle] = (count, widget)
+    display(widget)
+    return True
+
+
+class Progress(MessageWidget):
+    """The live line of a :class:`~nb2.grids.background.Background` grid, pushed from Python
+    (every ``TICK`` s while it runs, and at its end); its Stop cancels the grid."""
+
+    _esm = STATIC / "progress.js"
+    _css = STATIC / "progress.css"
+
+    cells = t.Int(0).tag(sync=True)
+    done = t.Int(0).tag(sync=True)
+    failed = t.Int(0).tag(sync=True)
+    running = t.Int(0).tag(sync=True)
+    spent = t.Float(0.0).tag(sync=True)
+    left = t.Float(None, allow_none=True).tag(sync=True)
+    state = t.Unicode("running").tag(sync=True)
+    text = t.Unicode("").tag(sync=True)
+    html = t.Unicode("").tag(sync=True)  # the cells so far (small grids), escaped in views/html
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self._lock = threading.Lock()
+        super().__init__({"cancel": self._on_cancel})
+        self.push()
+        threading.Thread(target=self._tick, name="nb2-progress", daemon=True).start()
+
+    def _on_cancel(self, _msg: dict[str, Any]) -> dict[str, Any]:
+        self.handle.cancel(wait=False)
+        return {}
+
+    def _tick(self) -> None:
+        while not self.handle.done:
+            time.sleep(TICK)
+            self.push()
+        self.push()
+
+    def push(self) -> None:
+        from ..views.html import grid_html
+
+        with self._lock:  # the ticker and a Stop may push at once
+            p = self.handle.progress()
+            grid = self.handle.grid
+            moved = p.done + p.failed != self.done + self.failed or p.state != self.state
+            small = len(grid.cells) <= LIVE_CELLS
+            html = grid_html(grid) if small and (moved or not self.html) else None
+            with self.hold_sync():
+                self.cells, self.done, self.failed, self.running = (
+                    p.cells,
+                    p.done,
+                    p.failed,
+                    p.running,
+                )
+                self.spent, self.left, self.state, self.text = p.spent, p.left, p.state, p.text()
+                if html is not None:
+                    self.html = html

@@ -12,12 +12,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import (
-    MagicHelpFormatter,
-    argument,
-    magic_arguments,
-    parse_argstring,
-)
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Int, Unicode, default
 
 from ..backends import chosen_backend
@@ -127,7 +122,7 @@ class Nb2Magics(Magics):
         metavar="OWNER/MODEL [KEY=VALUE ...]",
         help="a chain step on another Replicate model, fed the image (repeatable)",
     )
-    @argument("-o", "--out", metavar="VAR", help="store the Result (or Grid) in this variable")
+    @argument("-o", "--out", metavar="VAR", help="the Result (Grid, background handle) to keep")
     @argument(
         "--vary",
         action="append",
@@ -144,6 +139,7 @@ class Nb2Magics(Magics):
     @argument(
         "--batch", action="store_true", help="a grid as one Batch API job (Gemini, half price)"
     )
+    @argument("--background", action="store_true", help="a grid that leaves the kernel free")
     @argument("--panel", action="store_true", help="show the panel for this session")
     @cell_magic
     def nb2(self, line: str, cell: str) -> Any:
@@ -265,6 +261,10 @@ class Nb2Magics(Magics):
             self._store(args.out, grid)
             return plan
         budget = args.budget if args.budget is not None else (self.budget or None)
+        if args.background:  # at once: the handle shows its live progress (-o keeps it)
+            running = grid.run(concurrency, budget, confirm=args.yes, batch=args.batch,
+                               background=True)  # fmt: skip
+            return self._store(args.out, running)
         handle = Handle(self.progress, f"grid: 0 of {len(grid.cells)} cells")
         started = time.monotonic()
 
@@ -375,15 +375,8 @@ def _shown(name: str, value: Any) -> str:
     return str(value) if value != "" else "(the model's own default)"
 
 
-class _CellHelp(MagicHelpFormatter):
-    """``%%nb2?`` as a cell magic's help: "Usage: %%nb2 ...", not rst's ``::``."""
-
-    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = "Usage: %") -> None:
-        super().add_usage(usage, actions, groups, prefix)
-
-
 Nb2Magics.nb2.parser.prog = "%nb2"  # after the formatter's "%": %%nb2
-Nb2Magics.nb2.parser.formatter_class = _CellHelp
+Nb2Magics.nb2.parser.formatter_class = cellargs.CellHelp
 Nb2Magics.nb2.__doc__ = Nb2Magics.nb2.parser.format_help().replace(
     "[--panel]", "[--panel]\n             PROMPT (the cell's lines)", 1
 )

@@ -1,0 +1,171 @@
+"""``g.run(background=True)``: a grid in a thread of its own, so the kernel runs other cells.
+
+A kernel interrupt (Ctrl-C, the Stop of a notebook) only ever reaches the main thread, so it
+stops the cell it was aimed at and never this grid: :meth:`Background.cancel` does, and it
+cancels what is in flight at the server, as a Stop does. A kernel that shuts down leaves the
+grid's runs in the store's journal, each with its prediction id, for ``nb2.recover()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import frontends
+
+if TYPE_CHECKING:
+    from .grid import Grid
+
+log = logging.getLogger("nb2")
+FINISHED = ("succeeded", "cached")
+FAILED = ("failed", "error", "blocked", "canceled", "refused")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a background grid is: counts of its cells, money spent, time gone and left."""
+
+    cells: int
+    done: int  # made or read from the store
+    running: int
+    failed: int  # failed, blocked by moderation, canceled, refused for its model
+    spent: float
+    elapsed: float
+    left: float | None  # seconds, from the pace so far (None before anything finished)
+    state: str  # "running", "stopping", "done", "canceled", "failed"
+    offline: bool = False
+
+    @property
+    def pending(self) -> int:
+        return self.cells - self.done - self.running - self.failed
+
+    def text(self) -> str:
+        spent = "offline" if self.offline else f"${self.spent:.2f} spent"
+        parts = [f"{self.done} of {self.cells} done", f"{self.running} running"]
+        parts += [f"{self.failed} failed", spent, f"{self.elapsed:.0f} s"]
+        if self.state in ("running", "stopping") and self.left is not None:
+            parts.append(f"~{self.left:.0f} s left")
+        return f"grid {self.state}: " + ", ".join(parts)
+
+
+class Background:
+    """A grid running in the background: ``done``, ``progress()``, ``wait()``, ``cancel()``.
+
+    The grid's cells fill in as they finish (``h.grid``, or ``g`` itself, shows them so far).
+    Listeners (``on_change``) are told from the grid's thread after each cell and at the end.
+    """
+
+    def __init__(self, grid: Grid, work: Callable[[], Any]) -> None:
+        self.grid = grid
+        self.started = time.monotonic()
+        self.finished: float | None = None
+        self.error: BaseException | None = None
+        self._work = work
+        self._ended = threading.Event()
+        self._listeners: list[Callable[[Background], None]] = []
+        self._before = sum(c.status in FINISHED + FAILED for c in grid.cells)
+        self._thread = threading.Thread(target=self._run, name="nb2-grid", daemon=True)
+
+    def start(self) -> Background:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # kept for wait(), which raises it in the caller's thread
+            log.exception("nb2: a background grid ended with an error")
+            self.error = exc
+        finally:
+            self.finished = time.monotonic()
+            self._ended.set()
+            self._tell()
+
+    def on_change(self, listener: Callable[[Background], None]) -> None:
+        self._listeners.append(listener)
+        if self.done:
+            listener(self)
+
+    def _tell(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(self)
+            except Exception:  # a display that failed must not stop the grid
+                log.exception("nb2: a background grid's listener failed")
+
+    # -- where it is ------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self._ended.is_set()
+
+    @property
+    def state(self) -> str:
+        if not self.done:
+            return "stopping" if self.grid.stopping.is_set() else "running"
+        if self.error is not None:
+            return "failed"
+        return "canceled" if self.grid.stopping.is_set() else "done"
+
+    def progress(self) -> Progress:
+        counts: dict[str, int] = {}
+        for cell in self.grid.cells:
+            counts[cell.status] = counts.get(cell.status, 0) + 1
+        done = sum(counts.get(s, 0) for s in FINISHED)
+        failed = sum(counts.get(s, 0) for s in FAILED)
+        running = counts.get("running", 0)
+        elapsed = (self.finished or time.monotonic()) - self.started
+        ended_here = done + failed - self._before  # the pace of this run, not of earlier ones
+        left_cells = len(self.grid.cells) - done - failed
+        left = elapsed / ended_here * left_cells if ended_here > 0 else None
+        offline = bool(getattr(self.grid.session.backend, "offline", False))
+        return Progress(len(self.grid.cells), done, running, failed, self.grid.spent, elapsed,
+                        left, self.state, offline)  # fmt: skip
+
+    # -- waiting and stopping ---------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> Grid:
+        """The grid, once every cell has ended. A Ctrl-C here stops the waiting, not the
+        grid (``cancel()`` does); past ``timeout`` seconds, TimeoutError and the grid runs on."""
+        until = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self._ended.wait(0.05):  # short waits: Ctrl-C lands on the main thread
+                if until is not None and time.monotonic() >= until:
+                    raise TimeoutError(f"the grid is still running after {timeout} s: {self}")
+        except KeyboardInterrupt:
+            log.warning("nb2: stopped waiting; the grid runs on (h.cancel() stops it)")
+            raise
+        if self.error is not None:
+            raise self.error
+        return self.grid
+
+    def cancel(self, wait: bool = True, timeout: float | None = None) -> Grid:
+        """Stop the grid: nothing new is sent and what is in flight is canceled at the server
+        (a run the server will not cancel stays in the journal for ``nb2.recover()``)."""
+        self.grid.stop()
+        self._tell()
+        if wait:
+            self._ended.wait(timeout)
+        return self.grid
+
+    async def wait_async(self) -> Grid:
+        """``await`` the grid; cancelling the awaiting task cancels the grid."""
+        try:
+            while not self._ended.is_set():
+                await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            self.cancel(wait=False)
+            raise
+        if self.error is not None:
+            raise self.error
+        return self.grid
+
+    def __repr__(self) -> str:
+        return f"<nb2 background {self.progress().text()}>"
+
+    def _ipython_display_(self) -> None:
+        if not frontends.show("progress", self, again=True):
+            print(repr(self))
