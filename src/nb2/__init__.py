@@ -104,7 +104,7 @@ def _explore(grid: Any, **options: Any) -> Any:
 
 def _progress(handle: Any, again: bool = False) -> bool:
     """A background grid's live progress (``g.run(background=True)``), where a notebook is."""
-    if "ipykernel" not in sys.modules:  # no kernel: not worth importing the widgets to see
+    if not again and "ipykernel" not in sys.modules:  # no kernel: no widgets to import
         return False
     from .notebook.live import show_progress
 

@@ -84,14 +84,14 @@ class Background:
         finally:
             self.finished = time.monotonic()
             self._ended.set()
-            self._tell()
+            self.changed()
 
     def on_change(self, listener: Callable[[Background], None]) -> None:
         self._listeners.append(listener)
         if self.done:
             listener(self)
 
-    def _tell(self) -> None:
+    def changed(self) -> None:
         for listener in list(self._listeners):
             try:
                 listener(self)
@@ -146,7 +146,7 @@ class Background:
         """Stop the grid: nothing new is sent and what is in flight is canceled at the server
         (a run the server will not cancel stays in the journal for ``nb2.recover()``)."""
         self.grid.stop()
-        self._tell()
+        self.changed()
         if wait:
             self._ended.wait(timeout)
         return self.grid
@@ -166,6 +166,5 @@ class Background:
     def __repr__(self) -> str:
         return f"<nb2 background {self.progress().text()}>"
 
-    def _ipython_display_(self) -> None:
-        if not frontends.show("progress", self, again=True):
-            print(repr(self))
+    def _ipython_display_(self) -> None:  # a live view in a notebook, else the line
+        frontends.show("progress", self, again=True)

@@ -67,7 +67,7 @@ def fan_out(
             # With a budget the slot comes back when the cell is done and its cost counted,
             # so the cap is exact; without one, as soon as its download starts.
             release = _once(slots.release)
-            fut = pool.submit(grid._one, cell, release if budget is None else None)
+            fut = pool.submit(grid.run_cell, cell, release if budget is None else None)
             fut.add_done_callback(lambda _f, release=release: release())
             running[fut] = cell
         while running:

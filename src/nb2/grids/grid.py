@@ -234,7 +234,7 @@ class Grid:
         def tell(grid: Grid) -> None:
             if on_progress:
                 on_progress(grid)
-            handle._tell()
+            handle.changed()
 
         handle = self.running = Background(self, lambda: work(tell))
         if show:  # shown before it starts: the widgets' import does not race the grid's
@@ -268,7 +268,8 @@ class Grid:
                 cell.status, cell.error = "pending", None
         return self.run(**kw)
 
-    def _one(self, cell: Cell, early: Callable[[], None] | None) -> None:
+    def run_cell(self, cell: Cell, early: Callable[[], None] | None = None) -> None:
+        """One cell, as a run does (``early``: called when its download starts)."""
         # A hit on a run this session already holds returns that Result (made fresh, so its
         # .cached is False): ask the store first so the cell still counts as cached, not spent.
         stored = self.session.cache != "off" and self._stored(cell)

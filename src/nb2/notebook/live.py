@@ -112,8 +112,10 @@ def show_progress(handle: Any, again: bool = False) -> bool:
     from IPython.display import display
 
     shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return False
+    if shell is None or getattr(shell, "kernel", None) is None:  # a terminal: the line
+        if again:
+            display(Text(repr(handle)))
+        return again
     count = shell.execution_count
     seen = _SHOWN.get(handle)
     if again and seen is not None and seen[0] == count:
