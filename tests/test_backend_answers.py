@@ -245,20 +245,24 @@ def test_the_limiter_allows_its_minute_at_once_and_no_more_in_any_window():
     assert RateLimiter(600).capacity == 600 and RateLimiter(600).margin == 1.0
 
 
-def test_a_429_makes_the_window_hold_what_the_server_took_then_it_grows_back():
-    limiter = RateLimiter(per_minute=1200, window=0.5)  # 10 in a window, as it thinks
+def test_a_429_pauses_once_then_paces_and_a_429_met_in_the_pace_halves_it():
+    limiter = RateLimiter(per_minute=600, window=1.0)  # 10 in a window; the pace 10 a second
     for _ in range(5):
         limiter.acquire()
-    limiter.pause(0.05)  # the server refused the 5th: it allows 4
-    assert limiter.allowed == 4 and limiter.throttles == 1
-    limiter.passed()  # within the window of the 429: no growth yet
-    assert limiter.allowed == 4
+    limiter.pause(0.1)
+    limiter.pause(0.1)  # the same wave's second 429: one pause, the pace kept
+    assert limiter.throttles == 2 and limiter.pace == 10
     t0 = time.monotonic()
-    limiter.acquire()  # the pause, then the window: the oldest must age out first
-    assert time.monotonic() - t0 >= 0.4
-    time.sleep(0.1)
-    limiter.passed()  # a quiet window after the 429: a tenth of the limit more
-    assert limiter.allowed == 5
+    limiter.acquire()  # after the pause
+    t1 = time.monotonic()
+    limiter.acquire()  # then one at a time, not the window's 5 left at once
+    t2 = time.monotonic()
+    assert t1 - t0 >= 0.09 and t2 - t1 >= 0.09
+    limiter.pause(0.01)  # a 429 met in the pace: the server has less room than it seems
+    assert limiter.pace == 5
+    time.sleep(1.1)  # a quiet window
+    limiter.acquire()
+    assert limiter.pace == 10
 
 
 def test_one_limiter_per_account_and_setting_keyed_without_the_secret():

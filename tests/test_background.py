@@ -128,7 +128,7 @@ def test_two_sessions_on_one_token_share_the_accounts_minute(tmp_path):
         assert len(failed) == 4 and all("rate limit" in c.error for c in failed)
 
 
-def test_a_429_storm_is_met_with_one_wait_and_a_smaller_window(tmp_path):
+def test_a_429_storm_is_met_with_one_wait_and_a_slower_pace(tmp_path):
     with Emulator(latency=0.1) as emu:
         emu.faults.rate_limit = (5, 1.0)  # the server allows 5 a second
         s = _session(emu, tmp_path)
@@ -139,9 +139,10 @@ def test_a_429_storm_is_met_with_one_wait_and_a_smaller_window(tmp_path):
         assert g.counts() == {"succeeded": 30}
         assert len(emu.created) == 30  # nothing made twice
         refused = _creates(emu) - 30
-        # the first window's extra 5, then the window is what the server allows: no storm
-        assert 1 <= refused <= 8, refused
-        assert s.backend.limiter.allowed <= 6 and s.backend.limiter.throttles == refused
+        # the first window's extra 5, then one at a time at a pace that halves on a 429: the
+        # 25 creates after the first wave meet a few 429s, not a wave each (16 at once)
+        assert 5 <= refused < 15, refused
+        assert s.backend.limiter.throttles == refused
 
 
 def test_await_arun_and_a_cancelled_task_cancels_the_grid(tmp_path):

@@ -1,6 +1,6 @@
 """A shared limiter for prediction creates, shaped like the server's: at most ``per_minute``
 creates in any minute (Replicate counts throttling per time window), optionally spaced as a
-token bucket (``burst``), and one that learns from a 429 instead of meeting it again.
+token bucket (``burst``), and paced after a 429 so that one is not met by many more.
 
 One limiter per account and setting in a process (:func:`for_account`): two backends, two
 sessions or several background grids on one token draw from the same minute.
@@ -26,9 +26,10 @@ class RateLimiter:
     a 1 s window), no more than ``burst`` at once when given (tokens refill at the same rate).
 
     Replicate allows 600 creates a minute; accounts with under $5 get 6 with a burst of 1.
-    After a 429 everyone waits as asked, once, and the window holds no more than it held when
-    the server refused (what the server turned out to allow); it grows back by one for each
-    create the server takes, up to ``per_minute``.
+    A 429 pauses everyone once, as long as the server asks; then, for a window, creates leave
+    one at a time at the account's pace instead of all at once (a storm of 429s); a 429 met in
+    that pace halves it (another kernel holds part of the account) and each create the server
+    takes grows it back by a tenth. A quiet window gives the whole minute back.
     """
 
     def __init__(
@@ -44,13 +45,15 @@ class RateLimiter:
         self.margin = float(margin if margin is not None else MARGIN if window >= WINDOW else 0)
         # a burst above the minute's share still goes at once (the bucket's own promise)
         self.capacity = max(1, round(self.per_minute * self.window / WINDOW), burst or 0)
-        self.allowed = self.capacity  # lowered by a 429, grown back by creates that pass
         self.burst = max(1, int(burst)) if burst is not None else None
+        self.full_pace = self.per_minute / WINDOW  # creates a second
+        self.pace = self.full_pace  # after a 429: one at a time at this pace
         self._tokens = float(self.burst or 0)
         self._stamp = time.monotonic()
         self._sent: deque[float] = deque()  # when each create of the window left
         self._paused_until = 0.0
-        self._quiet_since = 0.0  # the last 429 (or the last growth back)
+        self._paced_until = 0.0
+        self._next = 0.0  # while paced: when the next create may leave
         self.throttles = 0  # 429s reported, for the figures
         self._lock = threading.Lock()
 
@@ -65,6 +68,8 @@ class RateLimiter:
                     self._sent.append(now)
                     if self.burst is not None:
                         self._tokens -= 1
+                    if now < self._paced_until:
+                        self._next = now + 1 / self.pace
                     return
             if deadline is not None and now + wait > deadline:
                 raise RateLimitError(
@@ -83,39 +88,36 @@ class RateLimiter:
         while self._sent and self._sent[0] <= now - span:
             self._sent.popleft()
         waits = [self._paused_until - now]
-        if len(self._sent) >= self.allowed:  # the oldest that must age out first
-            waits.append(self._sent[len(self._sent) - self.allowed] + span - now)
+        if len(self._sent) >= self.capacity:  # the oldest must age out first
+            waits.append(self._sent[len(self._sent) - self.capacity] + span - now)
+        if now < self._paced_until:
+            waits.append(self._next - now)
+        elif self.pace != self.full_pace:  # a quiet window: the whole minute again
+            self.pace = self.full_pace
         if self.burst is not None:
-            rate = self.per_minute / WINDOW
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * rate)
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.full_pace)
             self._stamp = now
             if self._tokens < 1:
-                waits.append((1 - self._tokens) / rate)
+                waits.append((1 - self._tokens) / self.full_pace)
         return max(waits)
 
     def pause(self, seconds: float) -> None:
-        """The server said "slow down": nobody creates for ``seconds``; the window now allows
-        what it holds (the server's real room), and the bucket empties."""
+        """The server said "slow down": nobody creates for ``seconds``, then one at a time at
+        the pace (halved if this 429 came while paced, once per pause), for a window."""
         with self._lock:
             now = time.monotonic()
-            self._paused_until = max(self._paused_until, now + seconds)
             self.throttles += 1
-            if self._sent:  # the refused create took no room at the server
-                self._sent.pop()
-            span = self.window + self.margin
-            held = sum(1 for t in self._sent if t > now - span)
-            self.allowed = max(1, min(self.allowed, held))
-            self._quiet_since = now
+            if now >= self._paused_until and now < self._paced_until:
+                self.pace = max(self.pace / 2, 1 / self.window)
+            self._paused_until = max(self._paused_until, now + seconds)
+            self._paced_until = self._paused_until + self.window
+            self._next = self._paused_until
             self._tokens = 0.0
 
     def passed(self) -> None:
-        """A create the server took: after a whole window without a 429, the window may hold
-        a tenth of the limit more (another kernel on the account may have stopped)."""
+        """A create the server took: the pace grows back by a tenth (a 429 halves it)."""
         with self._lock:
-            now = time.monotonic()
-            if self.allowed < self.capacity and now - self._quiet_since >= self.window:
-                self.allowed = min(self.capacity, self.allowed + max(1, self.capacity // 10))
-                self._quiet_since = now
+            self.pace = min(self.full_pace, self.pace + self.full_pace / 10)
 
 
 _SHARED: dict[tuple[str, float, int | None], RateLimiter] = {}
