@@ -183,6 +183,23 @@ def test_the_progress_widget_follows_the_grid_and_its_stop_cancels(tmp_path):
         assert "grid canceled: 0 of 2 done" in w.text
 
 
+def test_the_progress_table_shows_the_cells_that_start_running(tmp_path, monkeypatch):
+    """Shown before the grid starts, as in a notebook: the table's badges follow the cells from
+    pending to running (the line's "2 running"), not only once a cell ends."""
+    from nb2.grids import frontends
+
+    shown: list[Progress] = []
+    monkeypatch.setitem(
+        frontends._FACTORIES, "progress", lambda h, again=False: shown.append(Progress(h)) or True
+    )
+    with Emulator(latency=30) as emu:
+        h = _session(emu, tmp_path).compare(prompt=["a", "b"]).run(background=True)
+        (w,) = shown
+        _until(lambda: emu.in_flight() == 2 and w.running == 2)
+        assert w.html.count(">running</span>") == 2 and ">pending<" not in w.html
+        h.cancel(timeout=30)
+
+
 def test_plain_python_shows_the_handle_as_a_line(tmp_path, capsys):
     s = nb2.Session(backend=nb2.OfflineBackend(), store=tmp_path / "runs")
     h = s.compare(prompt=["x", "y"]).run(background=True)

@@ -166,7 +166,9 @@ class Progress(MessageWidget):
         with self._lock:  # the ticker and a Stop may push at once
             p = self.handle.progress()
             grid = self.handle.grid
-            moved = p.done + p.failed != self.done + self.failed or p.state != self.state
+            # a cell that starts running redraws the table too (its badge says so, as the line)
+            shown = (self.done, self.failed, self.running, self.state)
+            moved = (p.done, p.failed, p.running, p.state) != shown
             small = len(grid.cells) <= LIVE_CELLS
             html = grid_html(grid) if small and (moved or not self.html) else None
             with self.hold_sync():
