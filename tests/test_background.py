@@ -179,8 +179,8 @@ def test_the_progress_widget_follows_the_grid_and_its_stop_cancels(tmp_path):
         assert TOKEN not in str(w.get_state())
         w._dispatch(w, {"id": "m1", "kind": "cancel"}, [])  # the front end's Stop
         _until(lambda: w.state == "canceled", 30)
-        assert w.failed == 2 and sorted(emu.canceled) == sorted(emu.created)
-        assert "grid canceled: 0 of 2 done" in w.text
+        assert (w.failed, w.canceled) == (0, 2) and sorted(emu.canceled) == sorted(emu.created)
+        assert "grid canceled: 0 of 2 done, 0 running, 0 failed, 2 canceled" in w.text
 
 
 def test_the_progress_table_shows_the_cells_that_start_running(tmp_path, monkeypatch):
@@ -221,3 +221,19 @@ def test_an_interrupt_of_the_main_thread_does_not_reach_a_background_grid(tmp_pa
             threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
             time.sleep(5)
         assert h.wait(60) is g and g.counts() == {"succeeded": 6} and emu.canceled == []
+
+
+def test_the_time_left_counts_down_while_no_cell_ends(tmp_path):
+    with Emulator(latency=0.1) as emu:
+        emu.faults.slow_words = {"[slow]": 30.0}
+        s = _session(emu, tmp_path)
+        g = s.compare(prompt=["quick one", "quick two", "a [slow] one", "another [slow] one"])
+        h = g.run(background=True, max_concurrency=4)
+        _until(lambda: h.progress().done == 2)
+        first = h.progress().left
+        time.sleep(0.5)
+        later = h.progress()
+        assert later.done == 2 and first is not None and later.left is not None
+        assert later.left < first  # from the pace at the last end, not a growing average
+        h.cancel(timeout=30)
+        assert h.progress().canceled == 2 and h.progress().failed == 0

@@ -380,6 +380,12 @@ def test_stop_cancels_the_grid_at_the_server(page: Any, py: Kernel) -> None:
     expect(view.locator(".nb2-progress-stop")).to_be_hidden()
     assert view.locator(".nb2-progress-text").inner_text().startswith("grid canceled: 0 of 4")
     assert view.locator(".nb2-progress-error").is_hidden()
+    # a Stop is not a failure: the bar's canceled part is grey, the line counts them apart
+    assert "0 failed, 4 canceled" in view.locator(".nb2-progress-text").inner_text()
+    widths = view.evaluate(
+        "v => ['failed', 'canceled'].map(k => v.querySelector(`.nb2-progress-${k}`).style.width)"
+    )
+    assert widths == ["0%", "100%"], widths
     bar_settled(page, i)
     shot(page, cell(page, i), "05-stopped")
     j = add_cell(page, "print(h2.state, g2.counts())")

@@ -1,4 +1,4 @@
-// A background grid's live progress: a bar (done, failed), one line of counts, a Stop that
+// A background grid's live progress: a bar (done, failed, canceled), one line of counts, a Stop that
 // cancels at the server, and (small grids) the cells as they fill in. Python pushes the state
 // from the grid's thread; nothing here polls, so the kernel stays free.
 import "./progress.css";
@@ -13,7 +13,8 @@ function render({ model, el }) {
   const channel = channelOf(model);
   const done = h("span", { class: "nb2-progress-done" });
   const failed = h("span", { class: "nb2-progress-failed" });
-  const bar = h("div", { class: "nb2-progress-bar", role: "progressbar", "aria-valuemin": "0" }, done, failed);
+  const canceled = h("span", { class: "nb2-progress-canceled" });
+  const bar = h("div", { class: "nb2-progress-bar", role: "progressbar", "aria-valuemin": "0" }, done, failed, canceled);
   const line = h("span", { class: "nb2-progress-text", "aria-live": "polite" });
   const stop = h("button", { class: "nb2-progress-stop", type: "button", title: "cancel what is in flight, at the server too" }, "Stop");
   const error = h("div", { class: "nb2-progress-error", role: "alert", hidden: true });
@@ -35,8 +36,9 @@ function render({ model, el }) {
     root.dataset.state = state;
     done.style.width = `${(100 * model.get("done")) / total}%`;
     failed.style.width = `${(100 * model.get("failed")) / total}%`;
+    canceled.style.width = `${(100 * model.get("canceled")) / total}%`;
     bar.setAttribute("aria-valuemax", String(model.get("cells")));
-    bar.setAttribute("aria-valuenow", String(model.get("done") + model.get("failed")));
+    bar.setAttribute("aria-valuenow", String(model.get("done") + model.get("failed") + model.get("canceled")));
     line.textContent = model.get("text");
     stop.hidden = state !== "running" && state !== "stopping";
     stop.disabled = state === "stopping";
@@ -46,7 +48,7 @@ function render({ model, el }) {
       cells.dataset.html = html;
     }
   }
-  const names = ["cells", "done", "failed", "text", "state", "html"];
+  const names = ["cells", "done", "failed", "canceled", "text", "state", "html"];
   for (const name of names) model.on(`change:${name}`, update);
   update();
   el.appendChild(root);

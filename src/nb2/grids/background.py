@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nb2")
 FINISHED = ("succeeded", "cached")
-FAILED = ("failed", "error", "blocked", "canceled", "refused")
+FAILED = ("failed", "error", "blocked", "refused")
+ENDED = (*FINISHED, *FAILED, "canceled")
 
 
 @dataclass(frozen=True)
@@ -33,21 +34,24 @@ class Progress:
     cells: int
     done: int  # made or read from the store
     running: int
-    failed: int  # failed, blocked by moderation, canceled, refused for its model
+    failed: int  # failed, blocked by moderation, refused for its model
     spent: float
     elapsed: float
     left: float | None  # seconds, from the pace so far (None before anything finished)
     state: str  # "running", "stopping", "done", "canceled", "failed"
     offline: bool = False
+    canceled: int = 0  # stopped by a cancel (in flight: at the server too), or never sent
 
     @property
     def pending(self) -> int:
-        return self.cells - self.done - self.running - self.failed
+        return self.cells - self.done - self.running - self.failed - self.canceled
 
     def text(self) -> str:
         spent = "offline" if self.offline else f"${self.spent:.2f} spent"
         parts = [f"{self.done} of {self.cells} done", f"{self.running} running"]
-        parts += [f"{self.failed} failed", spent, f"{self.elapsed:.0f} s"]
+        parts.append(f"{self.failed} failed")
+        parts += [f"{self.canceled} canceled"] if self.canceled else []
+        parts += [spent, f"{self.elapsed:.0f} s"]
         if self.state in ("running", "stopping") and self.left is not None:
             parts.append(f"~{self.left:.0f} s left")
         return f"grid {self.state}: " + ", ".join(parts)
@@ -68,7 +72,8 @@ class Background:
         self._work = work
         self._ended = threading.Event()
         self._listeners: list[Callable[[Background], None]] = []
-        self._before = sum(c.status in FINISHED + FAILED for c in grid.cells)
+        self._before = sum(c.status in ENDED for c in grid.cells)
+        self._last = (self._before, self.started)  # cells ended, and when the last one did
         self._thread = threading.Thread(target=self._run, name="nb2-grid", daemon=True)
 
     def start(self) -> Background:
@@ -92,6 +97,9 @@ class Background:
             listener(self)
 
     def changed(self) -> None:
+        ended = sum(c.status in ENDED for c in self.grid.cells)
+        if ended != self._last[0]:
+            self._last = (ended, time.monotonic())
         for listener in list(self._listeners):
             try:
                 listener(self)
@@ -117,14 +125,20 @@ class Background:
             counts[cell.status] = counts.get(cell.status, 0) + 1
         done = sum(counts.get(s, 0) for s in FINISHED)
         failed = sum(counts.get(s, 0) for s in FAILED)
-        running = counts.get("running", 0)
-        elapsed = (self.finished or time.monotonic()) - self.started
-        ended_here = done + failed - self._before  # the pace of this run, not of earlier ones
-        left_cells = len(self.grid.cells) - done - failed
-        left = elapsed / ended_here * left_cells if ended_here > 0 else None
+        canceled = counts.get("canceled", 0)
+        now = self.finished or time.monotonic()
+        # the pace of this run up to its last ended cell (not of earlier runs): the time left
+        # counts down between cells instead of growing while none ends
+        ended, when = self._last
+        ended_here = ended - self._before
+        left_cells = len(self.grid.cells) - done - failed - canceled
+        left = None
+        if ended_here > 0:
+            left = max(0.0, when + (when - self.started) / ended_here * left_cells - now)
         offline = bool(getattr(self.grid.session.backend, "offline", False))
-        return Progress(len(self.grid.cells), done, running, failed, self.grid.spent, elapsed,
-                        left, self.state, offline)  # fmt: skip
+        return Progress(len(self.grid.cells), done, counts.get("running", 0), failed,
+                        self.grid.spent, now - self.started, left, self.state, offline,
+                        canceled)  # fmt: skip
 
     # -- waiting and stopping ---------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> Grid:

@@ -136,6 +136,7 @@ class Progress(MessageWidget):
     cells = t.Int(0).tag(sync=True)
     done = t.Int(0).tag(sync=True)
     failed = t.Int(0).tag(sync=True)
+    canceled = t.Int(0).tag(sync=True)
     running = t.Int(0).tag(sync=True)
     spent = t.Float(0.0).tag(sync=True)
     left = t.Float(None, allow_none=True).tag(sync=True)
@@ -167,17 +168,13 @@ class Progress(MessageWidget):
             p = self.handle.progress()
             grid = self.handle.grid
             # a cell that starts running redraws the table too (its badge says so, as the line)
-            shown = (self.done, self.failed, self.running, self.state)
-            moved = (p.done, p.failed, p.running, p.state) != shown
+            shown = (self.done, self.failed, self.canceled, self.running, self.state)
+            moved = (p.done, p.failed, p.canceled, p.running, p.state) != shown
             small = len(grid.cells) <= LIVE_CELLS
             html = grid_html(grid) if small and (moved or not self.html) else None
             with self.hold_sync():
-                self.cells, self.done, self.failed, self.running = (
-                    p.cells,
-                    p.done,
-                    p.failed,
-                    p.running,
-                )
+                self.cells, self.done, self.failed = p.cells, p.done, p.failed
+                self.canceled, self.running = p.canceled, p.running
                 self.spent, self.left, self.state, self.text = p.spent, p.left, p.state, p.text()
                 if html is not None:
                     self.html = html
