@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -175,7 +176,7 @@ class Params:
             **({"history": [e.canonical() for e in self.history]} if self.history else {}),
         }
 
-    @property
+    @functools.cached_property  # frozen: made once (a 10,000-cell plan asked twice a cell)
     def cache_key(self) -> str:
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
