@@ -237,3 +237,19 @@ def test_the_time_left_counts_down_while_no_cell_ends(tmp_path):
         assert later.left < first  # from the pace at the last end, not a growing average
         h.cancel(timeout=30)
         assert h.progress().canceled == 2 and h.progress().failed == 0
+
+
+def test_a_ctrl_c_in_wait_stops_the_waiting_not_the_grid(tmp_path, caplog):
+    import os
+    import signal
+
+    with Emulator(latency=1.0) as emu:
+        s = _session(emu, tmp_path)
+        g = s.compare(prompt=[f"a pier, take {i}" for i in range(4)])
+        h = g.run(background=True, max_concurrency=2)
+        _until(lambda: emu.in_flight() == 2)
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            h.wait()
+        assert not h.done and "the grid runs on" in caplog.text
+        assert h.wait(60) is g and g.counts() == {"succeeded": 4} and emu.canceled == []

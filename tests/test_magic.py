@@ -258,3 +258,16 @@ def test_interrupt_mid_grid_keeps_shows_and_stores_finished_cells(
         if c.status == "succeeded":
             assert store.lookup(c.params.cache_key)["run_id"] == c.result.id
     assert "2 canceled, 2 succeeded" in capsys.readouterr().out  # the grid was shown
+
+
+def test_background_runs_a_grid_and_keeps_the_handle(ip):
+    shell, _ = ip
+    assert cell(shell, "--vary aspect=1:1,16:9 -n 2 --background -o h", "a kite") is None
+    h = shell.user_ns.pop("h")
+    assert isinstance(h, nb2.grids.background.Background)
+    g = h.wait(60)
+    assert g.counts() == {"succeeded": 4} and len(g.axes["aspect_ratio"]) == 2
+    for line in ("--background", "--background --plan --vary aspect=1:1,16:9"):
+        with pytest.raises(UsageError, match="--background: a grid"):
+            cell(shell, line, "one prompt")
+    assert "--background" in Nb2Magics.nb2.__doc__

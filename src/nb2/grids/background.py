@@ -73,7 +73,9 @@ class Background:
         self._ended = threading.Event()
         self._listeners: list[Callable[[Background], None]] = []
         self._before = sum(c.status in ENDED for c in grid.cells)
-        self._last = (self._before, self.started)  # cells ended, and when the last one did
+        self._last_end = self.started  # when the latest cell ended (the grid's thread says)
+        self._seen = (self._before, self.started)  # cells ended, and since when, as last read
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="nb2-grid", daemon=True)
 
     def start(self) -> Background:
@@ -89,7 +91,7 @@ class Background:
         finally:
             self.finished = time.monotonic()
             self._ended.set()
-            self.changed()
+            self._notify()
 
     def on_change(self, listener: Callable[[Background], None]) -> None:
         self._listeners.append(listener)
@@ -97,9 +99,11 @@ class Background:
             listener(self)
 
     def changed(self) -> None:
-        ended = sum(c.status in ENDED for c in self.grid.cells)
-        if ended != self._last[0]:
-            self._last = (ended, time.monotonic())
+        """A cell ended (the grid's thread says so after each): the listeners are told."""
+        self._last_end = time.monotonic()
+        self._notify()
+
+    def _notify(self) -> None:
         for listener in list(self._listeners):
             try:
                 listener(self)
@@ -129,7 +133,11 @@ class Background:
         now = self.finished or time.monotonic()
         # the pace of this run up to its last ended cell (not of earlier runs): the time left
         # counts down between cells instead of growing while none ends
-        ended, when = self._last
+        with self._lock:  # a cell's status changes a moment before its thread says so
+            if done + failed + canceled != self._seen[0]:
+                when = self._last_end if self._last_end > self._seen[1] else time.monotonic()
+                self._seen = (done + failed + canceled, when)
+            ended, when = self._seen
         ended_here = ended - self._before
         left_cells = len(self.grid.cells) - done - failed - canceled
         left = None
@@ -160,7 +168,7 @@ class Background:
         """Stop the grid: nothing new is sent and what is in flight is canceled at the server
         (a run the server will not cancel stays in the journal for ``nb2.recover()``)."""
         self.grid.stop()
-        self.changed()
+        self._notify()
         if wait:
             self._ended.wait(timeout)
         return self.grid

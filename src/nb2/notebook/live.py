@@ -151,6 +151,9 @@ class Progress(MessageWidget):
         self.push()
         threading.Thread(target=self._tick, name="nb2-progress", daemon=True).start()
 
+    def __repr__(self) -> str:  # the text/plain of a front end without widgets: the line
+        return self.text or repr(self.handle)
+
     def _on_cancel(self, _msg: dict[str, Any]) -> dict[str, Any]:
         self.handle.cancel(wait=False)
         return {}
