@@ -260,9 +260,15 @@ def test_a_429_pauses_once_then_paces_and_a_429_met_in_the_pace_halves_it():
     assert t1 - t0 >= 0.09 and t2 - t1 >= 0.09
     limiter.pause(0.01)  # a 429 met in the pace: the server has less room than it seems
     assert limiter.pace == 5
-    time.sleep(1.1)  # a quiet window
+    time.sleep(1.1)  # a quiet window, but below the full pace: still one at a time
     limiter.acquire()
-    assert limiter.pace == 10
+    assert limiter.paced
+    for _ in range(25):  # each create the server takes gives back a fiftieth
+        limiter.passed()
+    assert limiter.pace == pytest.approx(10)
+    time.sleep(1.1)  # a quiet window at the full pace: the whole window at once again
+    limiter.acquire()
+    assert not limiter.paced
 
 
 def test_one_limiter_per_account_and_setting_keyed_without_the_secret():

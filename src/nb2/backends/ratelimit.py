@@ -26,10 +26,10 @@ class RateLimiter:
     a 1 s window), no more than ``burst`` at once when given (tokens refill at the same rate).
 
     Replicate allows 600 creates a minute; accounts with under $5 get 6 with a burst of 1.
-    A 429 pauses everyone once, as long as the server asks; then, for a window, creates leave
-    one at a time at the account's pace instead of all at once (a storm of 429s); a 429 met in
-    that pace halves it (another kernel holds part of the account) and each create the server
-    takes grows it back by a tenth. A quiet window gives the whole minute back.
+    A 429 pauses everyone once, as long as the server asks; then creates leave one at a time at
+    the account's pace instead of all at once (a storm of 429s); a 429 met in that pace halves
+    it (another kernel holds part of the account) and each create the server takes grows it
+    back a little. A quiet window at the full pace gives the whole minute back.
     """
 
     def __init__(
@@ -52,7 +52,8 @@ class RateLimiter:
         self._stamp = time.monotonic()
         self._sent: deque[float] = deque()  # when each create of the window left
         self._paused_until = 0.0
-        self._paced_until = 0.0
+        self.paced = False  # since a 429: one at a time, until a quiet window at full pace
+        self._quiet_since = 0.0  # the end of the latest 429's pause
         self._next = 0.0  # while paced: when the next create may leave
         self.throttles = 0  # 429s reported, for the figures
         self._lock = threading.Lock()
@@ -68,7 +69,7 @@ class RateLimiter:
                     self._sent.append(now)
                     if self.burst is not None:
                         self._tokens -= 1
-                    if now < self._paced_until:
+                    if self.paced:
                         self._next = now + 1 / self.pace
                     return
             if deadline is not None and now + wait > deadline:
@@ -90,10 +91,10 @@ class RateLimiter:
         waits = [self._paused_until - now]
         if len(self._sent) >= self.capacity:  # the oldest must age out first
             waits.append(self._sent[len(self._sent) - self.capacity] + span - now)
-        if now < self._paced_until:
+        if self.paced and self.pace >= self.full_pace and now - self._quiet_since >= self.window:
+            self.paced = False  # a quiet window at the full pace: the whole minute at once again
+        if self.paced:
             waits.append(self._next - now)
-        elif self.pace != self.full_pace:  # a quiet window: the whole minute again
-            self.pace = self.full_pace
         if self.burst is not None:
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.full_pace)
             self._stamp = now
@@ -103,21 +104,24 @@ class RateLimiter:
 
     def pause(self, seconds: float) -> None:
         """The server said "slow down": nobody creates for ``seconds``, then one at a time at
-        the pace (halved if this 429 came while paced, once per pause), for a window."""
+        the pace (halved if this 429 came while paced, once per pause)."""
         with self._lock:
             now = time.monotonic()
             self.throttles += 1
-            if now >= self._paused_until and now < self._paced_until:
+            if self.paced and now >= self._paused_until:
                 self.pace = max(self.pace / 2, 1 / self.window)
+            self.paced = True
             self._paused_until = max(self._paused_until, now + seconds)
-            self._paced_until = self._paused_until + self.window
-            self._next = self._paused_until
+            self._quiet_since = self._next = self._paused_until
             self._tokens = 0.0
 
     def passed(self) -> None:
-        """A create the server took: the pace grows back by a tenth (a 429 halves it)."""
+        """A create the server took: the pace grows back by a fiftieth (a 429 halves it), so a
+        server that allows less than the limit (another kernel) meets a 429 now and then, not
+        a wave of them each window."""
         with self._lock:
-            self.pace = min(self.full_pace, self.pace + self.full_pace / 10)
+            pace = self.pace + self.full_pace / 50
+            self.pace = self.full_pace if pace > self.full_pace * 0.999 else pace  # no float dust
 
 
 _SHARED: dict[tuple[str, float, int | None], RateLimiter] = {}
