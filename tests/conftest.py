@@ -72,3 +72,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# -- the browser tests (each module has its own ``lab`` and ``page``) ------------------------------
+@pytest.fixture(scope="module")
+def py(lab: dict, page: object) -> Iterator[object]:
+    """A second client on the notebook's kernel: Python's state, read after a click."""
+    from .lab import Kernel
+
+    with Kernel.on(lab) as kernel:
+        yield kernel
+
+
+@pytest.fixture(autouse=True)
+def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A failed browser test's page, saved, in a module that names its ``SHOTS`` prefix."""
+    yield
+    prefix = getattr(request.module, "SHOTS", None)
+    if prefix is not None:
+        from .lab import screenshot_on_failure
+
+        screenshot_on_failure(request, prefix)

@@ -23,7 +23,6 @@ from .lab import (
     chromium,
     jupyterlab,
     open_notebook,
-    screenshot_on_failure,
     set_theme,
 )
 
@@ -46,6 +45,9 @@ SETUP = (
 )
 
 
+SHOTS = "background-"  # a failed test's screenshot: test-artifacts/browser/background-failed-*.png
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with jupyterlab(tmp_path_factory.mktemp("lab"), "background.ipynb", [SETUP]) as lab:
@@ -59,18 +61,6 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
         ready = f"ready {CELLS}"
         open_notebook(pg, lab, lambda p: ready in output(p, 0), "the setup cell's output")
         yield pg
-
-
-@pytest.fixture(scope="module")
-def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    with Kernel.on(lab) as kernel:
-        yield kernel
-
-
-@pytest.fixture(autouse=True)
-def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    screenshot_on_failure(request, "background-")
 
 
 # -- the notebook, as a user drives it ----------------------------------------------------------

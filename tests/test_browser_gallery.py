@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook, screenshot_on_failure
+from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook
 from .storefill import fill
 
 pytestmark = pytest.mark.browser
@@ -35,6 +35,9 @@ CELLS = [
     "g",
     "big = nb2.Gallery(store='big')\nbig",
 ]
+
+
+SHOTS = "gallery-"  # a failed test's screenshot: test-artifacts/browser/gallery-failed-*.png
 
 
 @pytest.fixture(scope="module")
@@ -62,18 +65,6 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
         open_notebook(pg, lab, lambda p: p.locator(".nb2g").count() >= 2, "the two galleries")
         yield pg
     (ARTIFACTS / "gallery-figures.json").write_text(json.dumps(FIGURES, indent=1))
-
-
-@pytest.fixture(scope="module")
-def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    with Kernel.on(lab) as kernel:
-        yield kernel
-
-
-@pytest.fixture(autouse=True)
-def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    screenshot_on_failure(request, "gallery-")
 
 
 def shot(page: Any, name: str) -> None:

@@ -16,7 +16,6 @@ from .lab import (
     chromium,
     jupyterlab,
     open_notebook,
-    screenshot_on_failure,
     set_theme,
 )
 
@@ -35,6 +34,9 @@ NOTEBOOK_CELLS = [
 ]
 
 
+SHOTS = "gemini-"  # a failed test's screenshot: test-artifacts/browser/gemini-failed-*.png
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = {"GEMINI_API_KEY": KEY}
@@ -49,18 +51,6 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
         open_notebook(pg, lab, lambda p: p.locator(".nb2-view-sources a").count() > 0,
                       "the panel with a grounded image")  # fmt: skip
         yield pg
-
-
-@pytest.fixture(scope="module")
-def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    with Kernel.on(lab) as kernel:
-        yield kernel
-
-
-@pytest.fixture(autouse=True)
-def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    screenshot_on_failure(request, "gemini-")
 
 
 def test_the_panel_offers_the_gemini_models_only(page: Any, py: Kernel) -> None:

@@ -47,12 +47,6 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
         yield pg
 
 
-@pytest.fixture(scope="module")
-def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    with Kernel.on(lab) as kernel:
-        yield kernel
-
-
 def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"judging-{name}.png"), full_page=True)
 

@@ -160,12 +160,6 @@ def test_the_panel_shows_after_the_panel_flag(page: Any) -> None:
     assert panel.locator(".nb2-prompt").input_value() == "a poster of the lighthouse"
 
 
-@pytest.fixture(scope="module")
-def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    with Kernel.on(lab) as kernel:
-        yield kernel
-
-
 @pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
 def test_the_panel_is_compact_and_native(page: Any, theme: str) -> None:
     set_theme(page, theme)

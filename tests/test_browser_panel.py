@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from .conftest import TOKEN
-from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook, screenshot_on_failure
+from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook
 
 pytestmark = pytest.mark.browser
 FIGURES: dict[str, Any] = {}
@@ -40,6 +40,9 @@ NOTEBOOK_CELLS = [
 ]
 
 
+SHOTS = ""  # a failed test's screenshot: test-artifacts/browser/failed-*.png
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     # the token is for the slow panel; it must never reach the page
@@ -58,18 +61,6 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
         yield pg
     # what the steps measured: a record for the issue note, not a timing assertion
     (ARTIFACTS / "figures.json").write_text(json.dumps(FIGURES, indent=1))
-
-
-@pytest.fixture(scope="module")
-def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    with Kernel.on(lab) as kernel:
-        yield kernel
-
-
-@pytest.fixture(autouse=True)
-def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    screenshot_on_failure(request, "")
 
 
 def shot(page: Any, name: str) -> None:

@@ -43,12 +43,6 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
         yield pg
 
 
-@pytest.fixture(scope="module")
-def py(lab: dict[str, Any], page: Any) -> Iterator[Kernel]:
-    with Kernel.on(lab) as kernel:
-        yield kernel
-
-
 def shot(target: Any, name: str) -> None:
     target.screenshot(path=str(ARTIFACTS / f"panel-judging-{name}.png"))
 
