@@ -263,7 +263,7 @@ class Nb2Magics(Magics):
         budget = args.budget if args.budget is not None else (self.budget or None)
         if args.background:  # at once: the handle shows its live progress (-o keeps it)
             running = grid.run(concurrency, budget, confirm=args.yes, batch=args.batch,
-                               background=True)  # fmt: skip
+                               background=True, show=self.progress)  # fmt: skip
             return self._store(args.out, running)
         handle = Handle(self.progress, f"grid: 0 of {len(grid.cells)} cells")
         started = time.monotonic()
