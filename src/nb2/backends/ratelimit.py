@@ -133,7 +133,7 @@ def for_account(
 ) -> RateLimiter:
     """The limiter of this account (a digest of ``secret`` and the ``where`` it is used, never
     the secret itself) at this setting: shared by every backend made for it in this process."""
-    account = hashlib.sha256(f"{where}\0{secret}".encode()).hexdigest()
+    account = hashlib.sha256(f"{where.rstrip('/')}\0{secret}".encode()).hexdigest()
     key = (account, float(per_minute), burst)
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)

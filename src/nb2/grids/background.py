@@ -53,7 +53,7 @@ class Progress:
         parts += [f"{self.canceled} canceled"] if self.canceled else []
         parts += [spent, f"{self.elapsed:.0f} s"]
         if self.state in ("running", "stopping") and self.left is not None:
-            parts.append(f"~{self.left:.0f} s left")
+            parts.append(f"~{self.left:.0f} s left" if self.left >= 1 else "finishing")
         return f"grid {self.state}: " + ", ".join(parts)
 
 
@@ -64,7 +64,8 @@ class Background:
     Listeners (``on_change``) are told from the grid's thread after each cell and at the end.
     """
 
-    def __init__(self, grid: Grid, work: Callable[[], Any]) -> None:
+    def __init__(self, grid: Grid, work: Callable[[], Any], todo: int = 0) -> None:
+        """``todo``: how many of the grid's cells this run sends (the others are kept)."""
         self.grid = grid
         self.started = time.monotonic()
         self.finished: float | None = None
@@ -72,7 +73,9 @@ class Background:
         self._work = work
         self._ended = threading.Event()
         self._listeners: list[Callable[[Background], None]] = []
-        self._before = sum(c.status in ENDED for c in grid.cells)
+        self._before = len(grid.cells) - todo  # ended before this run, and kept
+        self._cached_before = sum(c.status == "cached" for c in grid.cells)
+        self._final: str | None = None  # the state this run ended in (a later run's is its own)
         self._last_end = self.started  # when the latest cell ended (the grid's thread says)
         self._seen = (self._before, self.started)  # cells ended, and since when, as last read
         self._lock = threading.Lock()
@@ -89,13 +92,18 @@ class Background:
             log.exception("nb2: a background grid ended with an error")
             self.error = exc
         finally:
-            self.finished = time.monotonic()
-            self._ended.set()
+            stopped = self.grid.stopping.is_set()
+            with self._lock:
+                self._final = "failed" if self.error else "canceled" if stopped else "done"
+                self.finished = time.monotonic()
+                self._ended.set()
             self._notify()
 
     def on_change(self, listener: Callable[[Background], None]) -> None:
-        self._listeners.append(listener)
-        if self.done:
+        with self._lock:  # told once at the end, whether it ends before or after this
+            self._listeners.append(listener)
+            ended = self.done
+        if ended:
             listener(self)
 
     def changed(self) -> None:
@@ -117,11 +125,9 @@ class Background:
 
     @property
     def state(self) -> str:
-        if not self.done:
-            return "stopping" if self.grid.stopping.is_set() else "running"
-        if self.error is not None:
-            return "failed"
-        return "canceled" if self.grid.stopping.is_set() else "done"
+        if self._final is not None:
+            return self._final
+        return "stopping" if self.grid.stopping.is_set() else "running"
 
     def progress(self) -> Progress:
         counts: dict[str, int] = {}
@@ -138,7 +144,9 @@ class Background:
                 when = self._last_end if self._last_end > self._seen[1] else time.monotonic()
                 self._seen = (done + failed + canceled, when)
             ended, when = self._seen
-        ended_here = ended - self._before
+        # a cache hit ends at once: counted in the pace, it would promise far too soon an end
+        cached_here = counts.get("cached", 0) - self._cached_before
+        ended_here = ended - self._before - cached_here
         left_cells = len(self.grid.cells) - done - failed - canceled
         left = None
         if ended_here > 0:
@@ -166,10 +174,13 @@ class Background:
 
     def cancel(self, wait: bool = True, timeout: float | None = None) -> Grid:
         """Stop the grid: nothing new is sent and what is in flight is canceled at the server
-        (a run the server will not cancel stays in the journal for ``nb2.recover()``)."""
+        (a run the server will not cancel stays in the journal for ``nb2.recover()``). A handle
+        of a run that has ended stops nothing (a later run of the grid has its own)."""
+        if self.done:
+            return self.grid
         self.grid.stop()
         self._notify()
-        if wait:
+        if wait and threading.current_thread() is not self._thread:  # a hook of its own: no
             self._ended.wait(timeout)
         return self.grid
 

@@ -98,6 +98,7 @@ class Grid:
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self.running: Background | None = None  # the latest background run, if any
+        self._busy = False  # a run (foreground or background) is going
 
     @classmethod
     def from_axes(
@@ -213,20 +214,20 @@ class Grid:
                 f"the plan costs an estimated ${plan.cost:.2f}, over the budget of "
                 f"${budget:.2f}; nothing was started"
             )
-        if self.running is not None and not self.running.done:
-            raise Nb2Error(
-                "this grid is already running in the background: wait() for it or cancel() it"
-            )
+        self._claim()  # one run of a grid at a time, in the foreground or not
         self._cancel.clear()
         self.first_plan = self.first_plan or plan
+        # a cell moderation blocked is not sent again (retry_failed leaves it too)
+        todo = [c for c in self.cells if not c.done and c.status not in ("blocked", "refused")]
 
         def work(progress: Callable[[Grid], None] | None) -> Grid:
-            if batch:
-                return batched.run(self, progress)
-            # a cell moderation blocked is not sent again (retry_failed leaves it too)
-            todo = [c for c in self.cells if not c.done and c.status not in ("blocked", "refused")]
-            fan_out(self, todo, max_concurrency, budget, progress)
-            return self
+            try:
+                if batch:
+                    return batched.run(self, progress)
+                fan_out(self, todo, max_concurrency, budget, progress)
+                return self
+            finally:
+                self._busy = False
 
         if not background:
             return work(on_progress)
@@ -236,10 +237,20 @@ class Grid:
                 on_progress(grid)
             handle.changed()
 
-        handle = self.running = Background(self, lambda: work(tell))
-        if show:  # shown before it starts: the widgets' import does not race the grid's
-            frontends.show("progress", handle)
-        return handle.start()
+        for cell in todo:  # what this run sends shows as waiting, not as its last failure
+            cell.status, cell.error = "pending", None
+        handle = Background(self, lambda: work(tell), todo=len(todo))
+        try:
+            if show:  # shown before it starts: the widgets' import does not race the grid's
+                frontends.show("progress", handle)
+        except Exception:  # the display is not the run: a grid must not hang on it
+            log.exception("nb2: the background grid's progress could not be shown")
+        try:
+            self.running = handle.start()
+        except BaseException:  # no thread, no run: the grid is free again
+            self._busy = False
+            raise
+        return handle
 
     async def arun(
         self, max_concurrency: int = 8, budget: float | None = None, *, confirm: bool = False,
@@ -262,7 +273,17 @@ class Grid:
         """Set by :meth:`stop` (and a Ctrl-C): every run of the grid cancels at the server."""
         return self._cancel
 
-    def retry_failed(self, **kw: Any) -> Grid:
+    def _claim(self) -> None:
+        with self._lock:  # checked and taken at once: two runs of one grid never overlap
+            if self._busy:
+                raise Nb2Error(
+                    "this grid is already running (in the background: wait() for it or cancel() it)"
+                )
+            self._busy = True
+
+    def retry_failed(self, **kw: Any) -> Grid | Background:
+        if self._busy:  # before any status is touched: the running grid keeps its reasons
+            raise Nb2Error("this grid is already running: wait() for it or cancel() it")
         for cell in self.cells:
             if cell.status in ("failed", "error", "canceled"):
                 cell.status, cell.error = "pending", None

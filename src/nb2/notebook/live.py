@@ -145,29 +145,36 @@ class Progress(MessageWidget):
     html = t.Unicode("").tag(sync=True)  # the cells so far (small grids), escaped in views/html
 
     def __init__(self, handle: Any) -> None:
-        self.handle = handle
+        self.handle: Any = handle  # let go once it has ended (the views keep its last state)
         self._lock = threading.Lock()
         super().__init__({"cancel": self._on_cancel})
         self.push()
         threading.Thread(target=self._tick, name="nb2-progress", daemon=True).start()
 
     def __repr__(self) -> str:  # the text/plain of a front end without widgets: the line
-        return self.text or repr(self.handle)
+        return self.text or "nb2 background grid"
 
     def _on_cancel(self, _msg: dict[str, Any]) -> dict[str, Any]:
-        self.handle.cancel(wait=False)
+        handle = self.handle
+        if handle is not None:
+            handle.cancel(wait=False)
         return {}
 
     def _tick(self) -> None:
-        while not self.handle.done:
+        handle = self.handle
+        while not handle.done:
             time.sleep(TICK)
             self.push()
         self.push()
+        with self._lock:  # nothing here holds the grid (its cells and images) any longer
+            self.handle = None
 
     def push(self) -> None:
         from ..views.html import grid_html
 
         with self._lock:  # the ticker and a Stop may push at once
+            if self.handle is None:
+                return
             p = self.handle.progress()
             grid = self.handle.grid
             # a cell that starts running redraws the table too (its badge says so, as the line)

@@ -264,7 +264,8 @@ class Nb2Magics(Magics):
         if args.background:  # at once: the handle shows its live progress (-o keeps it)
             running = grid.run(concurrency, budget, confirm=args.yes, batch=args.batch,
                                background=True, show=self.progress)  # fmt: skip
-            return self._store(args.out, running)
+            # without -o the cell's value holds it (Out[n], _): a paid grid is never unreachable
+            return self._store(args.out, running) if args.out else running
         handle = Handle(self.progress, f"grid: 0 of {len(grid.cells)} cells")
         started = time.monotonic()
 

@@ -52,8 +52,9 @@ class ReplicateBackend(Creating):
     the answer comes the moment the image is ready. ``timeout`` bounds a whole run end to end
     (create, holds, polls, retries, download) and is sent as ``Cancel-After``.
     ``max_retry_after`` caps what a 429 may ask to wait; ``max_output_bytes`` caps a download.
-    ``creates_per_minute`` is the account's limit (600; 6 with ``burst=1`` under $5 of credit):
-    every backend on the same token and setting in this process shares one limiter.
+    ``creates_per_minute`` is the account's limit (600; under $5 of credit, 6 with ``burst=1``:
+    without ``burst`` all of a minute's creates may leave at once): every backend on the same
+    token and setting in this process shares one limiter.
     """
 
     name = "replicate"
@@ -92,8 +93,11 @@ class ReplicateBackend(Creating):
         self.base_url = base_url or os.environ.get("REPLICATE_BASE_URL") or None
         # one limiter per account and setting: several backends, sessions or background
         # grids on this token share the account's minute
+        per_minute = _number("creates_per_minute", creates_per_minute, 0.1, 100_000)
+        if burst is not None:
+            burst = int(_number("burst", burst, 1, 100_000, integer=True))
         self.limiter = ratelimit.for_account(
-            token, self.base_url or "https://api.replicate.com", creates_per_minute, burst
+            token, self.base_url or "https://api.replicate.com", per_minute, burst
         )
         self.claims = Claims()
         self.api = Api(token, self.base_url)
