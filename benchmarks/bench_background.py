@@ -126,7 +126,7 @@ def scale(cells: int, wide: int, latency: float, per_minute: int) -> dict[str, A
             after = rss_mb()
             stats = server.stats()
             best = ideal(cells, wide, latency, per_minute)
-            plan = plan_time(s, Path(tmp))
+            plan = plan_time(s)
             return {
                 "cells": cells, "wide": wide, "latency_s": latency, "per_minute": per_minute,
                 "wall_s": wall, "ideal_s": best, "over_ideal": wall / best - 1,
@@ -162,7 +162,7 @@ def storm(cells: int, wide: int, latency: float) -> dict[str, Any]:
         server.stop()
 
 
-def plan_time(s: Any, _tmp: Path, n_prompts: int = 100) -> dict[str, float]:
+def plan_time(s: Any, n_prompts: int = 100) -> dict[str, float]:
     """A 10,000-cell grid (100 prompts x 10 ratios x 10 samples): built, then planned."""
     ratios = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
     t0 = time.perf_counter()

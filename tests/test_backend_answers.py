@@ -271,6 +271,15 @@ def test_a_429_pauses_once_then_paces_and_a_429_met_in_the_pace_halves_it():
     assert not limiter.paced
 
 
+def test_a_429_starts_the_buckets_refill_again():
+    limiter = RateLimiter(per_minute=60, burst=1)  # a token a second
+    limiter.acquire()
+    time.sleep(1.0)  # a token's worth of time, then the server says "slow down"
+    limiter.pause(0.01)
+    with pytest.raises(errors.RateLimitError):  # no token from the time before the 429
+        limiter.acquire(deadline=time.monotonic() + 0.5)
+
+
 def test_one_limiter_per_account_and_setting_keyed_without_the_secret():
     from nb2.backends import ratelimit
 

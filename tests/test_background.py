@@ -296,16 +296,18 @@ def test_each_run_keeps_its_own_state_and_a_stale_handle_stops_nothing(tmp_path)
 
 
 def test_retry_failed_while_running_keeps_every_reason(tmp_path):
-    with Emulator(latency=0.5) as emu:
+    with Emulator(latency=0.2) as emu:
+        emu.faults.slow_words = {"[slow]": 30.0}
+        emu.faults.fail_next = 1  # the first prediction fails with a model error
         s = _session(emu, tmp_path)
-        g = s.compare(prompt=["fine", "not fine [flag]", "slow one"])
-        g.run()
-        g.cells[0].status, g.cells[0].error = "failed", "a reason"  # as if it had failed
-        h = g.run(background=True)
+        g = s.compare(prompt=["breaks", "a [slow] one"])
+        h = g.run(background=True, max_concurrency=1)
+        _until(lambda: g.cells[0].status == "failed")
+        reason = g.cells[0].error
         with pytest.raises(errors.Nb2Error, match="already running"):
             g.retry_failed()
-        h.wait(30)
-        assert g.cells[1].status == "blocked" and "E005" in (g.cells[1].error or "")
+        assert (g.cells[0].status, g.cells[0].error) == ("failed", reason) and reason
+        h.cancel(timeout=30)
 
 
 def test_a_limit_that_is_no_number_is_named_before_anything_is_sent():

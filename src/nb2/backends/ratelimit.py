@@ -113,7 +113,7 @@ class RateLimiter:
             self.paced = True
             self._paused_until = max(self._paused_until, now + seconds)
             self._quiet_since = self._next = self._paused_until
-            self._tokens = 0.0
+            self._tokens, self._stamp = 0.0, now  # no refill for the time before the 429
 
     def passed(self) -> None:
         """A create the server took: the pace grows back by a fiftieth (a 429 halves it), so a

@@ -8,7 +8,6 @@ grid's runs in the store's journal, each with its prediction id, for ``nb2.recov
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -76,8 +75,7 @@ class Background:
         self._before = len(grid.cells) - todo  # ended before this run, and kept
         self._cached_before = sum(c.status == "cached" for c in grid.cells)
         self._final: str | None = None  # the state this run ended in (a later run's is its own)
-        self._last_end = self.started  # when the latest cell ended (the grid's thread says)
-        self._seen = (self._before, self.started)  # cells ended, and since when, as last read
+        self._seen = (self._before, self.started)  # cells ended, and when that was first read
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="nb2-grid", daemon=True)
 
@@ -97,7 +95,7 @@ class Background:
                 self._final = "failed" if self.error else "canceled" if stopped else "done"
                 self.finished = time.monotonic()
                 self._ended.set()
-            self._notify()
+            self.changed()
 
     def on_change(self, listener: Callable[[Background], None]) -> None:
         with self._lock:  # told once at the end, whether it ends before or after this
@@ -107,11 +105,7 @@ class Background:
             listener(self)
 
     def changed(self) -> None:
-        """A cell ended (the grid's thread says so after each): the listeners are told."""
-        self._last_end = time.monotonic()
-        self._notify()
-
-    def _notify(self) -> None:
+        """Tell the listeners (the grid's thread does after each cell, and at the end)."""
         for listener in list(self._listeners):
             try:
                 listener(self)
@@ -137,12 +131,11 @@ class Background:
         failed = sum(counts.get(s, 0) for s in FAILED)
         canceled = counts.get("canceled", 0)
         now = self.finished or time.monotonic()
-        # the pace of this run up to its last ended cell (not of earlier runs): the time left
+        # the pace of this run up to its latest ended cell (not of earlier runs): the time left
         # counts down between cells instead of growing while none ends
-        with self._lock:  # a cell's status changes a moment before its thread says so
+        with self._lock:
             if done + failed + canceled != self._seen[0]:
-                when = self._last_end if self._last_end > self._seen[1] else time.monotonic()
-                self._seen = (done + failed + canceled, when)
+                self._seen = (done + failed + canceled, time.monotonic())
             ended, when = self._seen
         # a cache hit ends at once: counted in the pace, it would promise far too soon an end
         cached_here = counts.get("cached", 0) - self._cached_before
@@ -179,13 +172,15 @@ class Background:
         if self.done:
             return self.grid
         self.grid.stop()
-        self._notify()
+        self.changed()
         if wait and threading.current_thread() is not self._thread:  # a hook of its own: no
             self._ended.wait(timeout)
         return self.grid
 
     async def wait_async(self) -> Grid:
         """``await`` the grid; cancelling the awaiting task cancels the grid."""
+        import asyncio  # only for async code: not in the grids' import
+
         try:
             while not self._ended.is_set():
                 await asyncio.sleep(0.05)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .cells import Cell
     from .grid import Grid
 
 log = logging.getLogger("nb2")
@@ -20,11 +21,9 @@ _STATUS = {"succeeded": "succeeded", "blocked": "blocked", "canceled": "canceled
            "pending": "pending", "running": "pending"}  # fmt: skip
 
 
-def run(grid: Grid, on_progress: Callable[[Grid], None] | None = None) -> Grid:
+def run(grid: Grid, todo: list[Cell], on_progress: Callable[[Grid], None] | None = None) -> Grid:
+    """``todo``: the cells this run sends (``Grid.run`` chose them; see there)."""
     session = grid.session
-    # a cell moderation blocked is not sent again; one refused for its model never was
-    todo = [c for c in grid.cells if c.params is not None and not c.done
-            and c.status not in ("blocked", "refused")]  # fmt: skip
     new = []
     for cell in todo:  # one pass: a cell the store answers is read from it, the rest go
         if session.cache != "off" and session.lookup(cell.params):

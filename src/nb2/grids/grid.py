@@ -223,7 +223,7 @@ class Grid:
         def work(progress: Callable[[Grid], None] | None) -> Grid:
             try:
                 if batch:
-                    return batched.run(self, progress)
+                    return batched.run(self, todo, progress)
                 fan_out(self, todo, max_concurrency, budget, progress)
                 return self
             finally:

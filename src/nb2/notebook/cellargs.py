@@ -135,13 +135,7 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
         raise UsageError("%%nb2 --panel: one prompt (or none); no --vary, --edit or --plan")
     if args.edit and (len(prompts) > 1 or args.vary):
         raise UsageError("%%nb2 --edit: one instruction, no --vary")
-    grid = len(prompts) > 1 or bool(args.vary) or args.repeat > 1
-    if args.background and (not grid or args.plan or args.panel):
-        raise UsageError(
-            "%%nb2 --background: a grid (--vary, -n, or prompts split by ---) that runs while "
-            "the kernel stays free; not with --plan or --panel"
-        )
-    return CellArgs(
+    out = CellArgs(
         prompts=prompts,
         options=options(args),
         refs=tuple(refs(args.ref, ns)),
@@ -163,6 +157,12 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
         panel=bool(args.panel),
         then=then,
     )
+    if out.background and (not out.is_grid or out.plan or out.panel):
+        raise UsageError(
+            "%%nb2 --background: a grid (--vary, -n, or prompts split by ---) that runs while "
+            "the kernel stays free; not with --plan or --panel"
+        )
+    return out
 
 
 def options(args: Any) -> dict[str, Any]:
