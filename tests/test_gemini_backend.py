@@ -26,6 +26,7 @@ from .sigint import sigint_at
 
 KEY = "AIza-test-key-never-shown"
 FLASH = "gemini-3.1-flash-image"
+NB21 = "gemini-nano-banana-2.1"  # GeminiBackend's default
 
 
 @pytest.fixture
@@ -52,22 +53,24 @@ def roles(body: dict[str, Any]) -> list[str]:
 
 def test_a_generation_has_its_size_tokens_and_exact_cost(gemu, tmp_path: Path) -> None:
     s = session(gemu, tmp_path / "runs")
-    r = s.generate("a lighthouse at dusk", resolution="512", aspect_ratio="16:9")
-    assert r.size == (688, 384) and r.image.size == (688, 384)  # Google's 512 table
+    r = s.generate("a lighthouse at dusk", resolution="2K", aspect_ratio="16:9")
+    assert r.params.model == NB21  # a fresh backend's model
+    assert r.size == (2752, 1536) and r.image.size == (2752, 1536)
     usage = r.record["usage"]
     image = {d["modality"]: d["tokenCount"] for d in usage["candidatesTokensDetails"]}["IMAGE"]
-    assert image == 747  # the 512 tier's image tokens
-    assert r.cost == models.token_cost(FLASH, usage) and r.cost != r.record["estimated_cost"]
+    assert image == 1680  # the 2K tier's image tokens
+    assert r.cost == models.token_cost(NB21, usage) and r.cost != r.record["estimated_cost"]
     sent = gemu.bodies[-1]["generationConfig"]
-    assert sent["imageConfig"] == {"aspectRatio": "16:9", "imageSize": "512"}
+    assert sent["imageConfig"] == {"aspectRatio": "16:9", "imageSize": "2K"}
+    assert sent["thinkingConfig"] == {"thinking_level": "MEDIUM"}  # 2.1's default (SDK names)
     assert sent["candidateCount"] == 1
     card = r._repr_mimebundle_()["text/html"]
-    assert f"${r.cost:.4f}" in card and "747 image" in card
+    assert f"${r.cost:.4f}" in card and "1680 image" in card
 
 
 def test_edits_send_their_branch_back_with_signatures(gemu, tmp_path: Path) -> None:
     s = session(gemu, tmp_path / "runs")
-    r1 = s.generate("a lighthouse at dusk", resolution="512")
+    r1 = s.generate("a lighthouse at dusk", resolution="1K")
     r2 = s.edit("make the sky warmer")
     assert roles(gemu.bodies[-1]) == ["user", "model", "user"]
     r3 = s.edit("add a small boat")
@@ -86,7 +89,7 @@ def test_edits_send_their_branch_back_with_signatures(gemu, tmp_path: Path) -> N
 
 def test_signatures_stay_in_the_store_not_in_outputs(gemu, tmp_path: Path) -> None:
     s = session(gemu, tmp_path / "runs")
-    s.generate("a red fox", resolution="512")
+    s.generate("a red fox", resolution="1K")
     r = s.edit("make it winter")
     shown = r._repr_mimebundle_()["text/html"] + repr(r) + json.dumps(r.record) + repr(r.params)
     panel = nb2.Panel(s)
@@ -100,7 +103,7 @@ def test_signatures_stay_in_the_store_not_in_outputs(gemu, tmp_path: Path) -> No
 
 def test_a_resumed_session_goes_on_with_the_conversation(gemu, tmp_path: Path) -> None:
     first = session(gemu, tmp_path / "runs", name="hero")
-    first.generate("a glass bottle on marble", resolution="512")
+    first.generate("a glass bottle on marble", resolution="1K")
     first.edit("darker background")
     again = session(gemu, tmp_path / "runs", name="hero")  # a new kernel
     r = again.edit("add fog")
@@ -110,8 +113,8 @@ def test_a_resumed_session_goes_on_with_the_conversation(gemu, tmp_path: Path) -
 
 def test_an_image_made_elsewhere_starts_a_new_conversation(gemu, tmp_path: Path) -> None:
     root = tmp_path / "runs"
-    offline = nb2.Session(backend=nb2.OfflineBackend(), store=root, model=FLASH)
-    made = offline.generate("a red fox", resolution="512")  # no model turn: offline
+    offline = nb2.Session(backend=nb2.OfflineBackend(), store=root, model=NB21)
+    made = offline.generate("a red fox", resolution="1K")  # no model turn: offline
     s = session(gemu, root)
     r = s.edit("make it winter", parent=s.adopt(made))
     body = gemu.bodies[-1]
@@ -124,12 +127,12 @@ def test_a_429_is_one_bounded_wait_on_its_retry_info(gemu, tmp_path: Path) -> No
     s = session(gemu, tmp_path / "runs", cache="off")
     gemu.faults.throttle_next, gemu.faults.retry_delay = 1, 0.4
     t0 = time.monotonic()
-    s.generate("a red fox", resolution="512")
+    s.generate("a red fox", resolution="1K")
     assert calls(gemu) == 2 and time.monotonic() - t0 >= 0.4
     gemu.faults.throttle_next, gemu.faults.retry_delay = 1, 120.0  # longer than we wait
     sent = calls(gemu)
     with pytest.raises(errors.RateLimitError) as err:
-        s.generate("a blue fox", resolution="512")
+        s.generate("a blue fox", resolution="1K")
     assert err.value.retry_after == 120.0 and calls(gemu) == sent + 1
 
 
@@ -137,10 +140,10 @@ def test_a_5xx_is_retried_a_bounded_number_of_times(gemu, tmp_path: Path) -> Non
     s = session(gemu, tmp_path / "runs", backend={"retries": 2})
     gemu.faults.unavailable_next = 5
     with pytest.raises(errors.GenerationError, match="503"):
-        s.generate("a red fox", resolution="512")
+        s.generate("a red fox", resolution="1K")
     assert calls(gemu) == 3  # the first try and two more, no storm
     gemu.faults.unavailable_next, gemu.faults.internal_next = 0, 1
-    assert s.generate("a red fox", resolution="512").size == (512, 512)
+    assert s.generate("a red fox", resolution="1K").size == (1024, 1024)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +154,7 @@ def test_a_5xx_is_retried_a_bounded_number_of_times(gemu, tmp_path: Path) -> Non
 def test_a_refusal_is_moderation_with_googles_message(gemu, tmp_path, word, said) -> None:
     s = session(gemu, tmp_path / "runs")
     with pytest.raises(errors.ModerationError, match=said.replace("[", r"\[")):
-        s.generate(f"a red fox {word}", resolution="512")
+        s.generate(f"a red fox {word}", resolution="1K")
     assert calls(gemu) == 1  # never retried
 
 
@@ -159,7 +162,7 @@ def test_a_bad_key_is_named_and_never_shown(gemu, tmp_path: Path) -> None:
     gemu.faults.api_keys = ("the-good-key",)
     s = session(gemu, tmp_path / "runs")
     with pytest.raises(errors.AuthenticationError) as err:
-        s.generate("a red fox", resolution="512")
+        s.generate("a red fox", resolution="1K")
     assert KEY not in str(err.value) and KEY in gemu.keys_seen
     for path in (tmp_path / "runs").rglob("*"):
         if path.is_file():
@@ -172,7 +175,7 @@ def test_a_stop_during_the_call_keeps_the_image(gemu, tmp_path: Path) -> None:
     s = session(gemu, tmp_path / "runs")
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
-    r = s.generate("a red fox", resolution="512", cancel=stop)
+    r = s.generate("a red fox", resolution="1K", cancel=stop)
     assert stop.is_set() and r.record["status"] == "succeeded"
 
 
@@ -180,14 +183,14 @@ def test_a_real_sigint_during_the_call_keeps_the_image(gemu, tmp_path: Path) -> 
     gemu.faults.latency = 1.0
     s = session(gemu, tmp_path / "runs")
     with pytest.raises(KeyboardInterrupt), sigint_at(0.3):
-        s.generate("a red fox", resolution="512")
+        s.generate("a red fox", resolution="1K")
     [record] = [r for r in s.store.records() if r.get("params", {}).get("prompt") == "a red fox"]
     assert record["status"] == "succeeded" and s.store.image_path(record["output"]["sha256"])
 
 
 def test_grounding_is_kept_and_shown_escaped(gemu, tmp_path: Path) -> None:
     s = session(gemu, tmp_path / "runs")
-    r = s.generate("a <b>rooftop</b> cafe", resolution="512", google_search=True,
+    r = s.generate("a <b>rooftop</b> cafe", resolution="1K", google_search=True,
                    image_search=True)  # fmt: skip
     g = r.record["grounding"]
     assert (
@@ -207,7 +210,7 @@ def test_grounding_is_kept_and_shown_escaped(gemu, tmp_path: Path) -> None:
 def test_a_grid_as_one_batch_at_half_price(gemu, tmp_path: Path) -> None:
     gemu.faults.batch_latency = 0.3
     s = session(gemu, tmp_path / "runs", backend={"batch_poll": 0.05})
-    g = s.compare(prompt=["a red fox", "a blue fox"], resolution=["512", "1K"])
+    g = s.compare(prompt=["a red fox", "a blue fox"], resolution=["1K", "2K"])
     assert g.plan(batch=True).cost == pytest.approx(g.plan().cost / 2)
     g.run(batch=True)
     assert g.counts() == {"succeeded": 4} and len(gemu.batches) == 1
@@ -216,9 +219,9 @@ def test_a_grid_as_one_batch_at_half_price(gemu, tmp_path: Path) -> None:
     for cell in g.cells:
         rec = cell.result.record
         assert rec["batch"]["job"].startswith("batches/")
-        assert rec["cost"] == pytest.approx(models.token_cost(FLASH, rec["usage"]) / 2, abs=1e-6)
+        assert rec["cost"] == pytest.approx(models.token_cost(NB21, rec["usage"]) / 2, abs=1e-6)
     assert g.spent == pytest.approx(sum(c.result.cost for c in g.cells))
-    again = s.compare(prompt=["a red fox", "a blue fox"], resolution=["512", "1K"])
+    again = s.compare(prompt=["a red fox", "a blue fox"], resolution=["1K", "2K"])
     assert again.run(batch=True).counts() == {"cached": 4} and len(gemu.batches) == 1
 
 
@@ -272,18 +275,18 @@ def test_the_magic_takes_the_gemini_backend(gemu, tmp_path: Path, monkeypatch) -
     magics.progress = False
     shell.register_magics(magics)
     try:
-        shell.run_cell_magic("nb2", "--backend gemini -r 512 -o g1", "a red fox")
+        shell.run_cell_magic("nb2", "--backend gemini -r 1K -o g1", "a red fox")
         g1 = shell.user_ns["g1"]
-        assert g1.params.model == FLASH and g1.size == (512, 512)  # the backend's own model
+        assert g1.params.model == NB21 and g1.size == (1024, 1024)  # the backend's own model
         shell.run_cell_magic("nb2", "--edit -o g2", "make it winter")
         assert roles(gemu.bodies[-1]) == ["user", "model", "user"]  # remembered
         text = magics.config_text()
         assert "backend: gemini" in text and "gemini key present: yes" in text
         assert KEY not in text
         gemu.faults.batch_latency = 0.2
-        plan = shell.run_cell_magic("nb2", "--vary resolution=512,1K --plan --batch", "a fox")
+        plan = shell.run_cell_magic("nb2", "--vary resolution=1K,2K --plan --batch", "a fox")
         assert "Batch API: half price" in repr(plan)
-        shell.run_cell_magic("nb2", "--vary resolution=512,1K --batch -o gb", "a fox")
+        shell.run_cell_magic("nb2", "--vary resolution=1K,2K --batch -o gb", "a fox")
         assert shell.user_ns["gb"].counts() == {"succeeded": 2} and len(gemu.batches) == 1
     finally:
         for name in ("g1", "g2", "gb"):
@@ -303,4 +306,4 @@ def test_nb2_config_backend_picks_gemini_for_new_sessions(gemu, tmp_path, monkey
     shell.register_magics(magics)
     shell.run_cell_magic("nb2", "-r 1K --session other -o g3", "a blue fox")
     result = shell.user_ns.pop("g3")
-    assert result.params.model == FLASH and magics.session("other").backend.name == "gemini"
+    assert result.params.model == NB21 and magics.session("other").backend.name == "gemini"

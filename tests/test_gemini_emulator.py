@@ -120,7 +120,8 @@ def test_a_generation_has_the_tables_size_and_tokens(
     assert emu.requests[-1] == ("POST", f"/v1/models/{FLASH}:generateContent")  # SDK 3.x: v1
 
 
-def test_pro_and_2_5_have_their_own_tables(emu: GeminiEmulator):
+def test_pro_and_2_5_have_their_own_tables(make: Any):
+    emu = make(retired=())  # 2.5 as it answered before its shutdown (2026-10-02)
     c = client(emu, "v1beta")
     pro = c.models.generate_content(
         model=PRO, contents="a lamp", config=config(aspect_ratio="3:2", image_size="4K")
@@ -351,7 +352,8 @@ def test_documented_dummy_signatures_and_huge_ones(make: Any):
         (PRO, {"tools": [types.Tool(google_search=IMAGE_SEARCH)]}, "Image search"),
     ],
 )
-def test_what_the_api_refuses_is_a_400(emu: GeminiEmulator, model: str, cfg: dict, needle: str):
+def test_what_the_api_refuses_is_a_400(make: Any, model: str, cfg: dict, needle: str):
+    emu = make(retired=())  # 2.5's refusals as they were before its shutdown
     with pytest.raises(errors.ClientError) as err:
         client(emu).models.generate_content(model=model, contents="a cat", config=config(**cfg))
     assert err.value.code == 400 and err.value.status == "INVALID_ARGUMENT"

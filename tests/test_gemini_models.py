@@ -103,10 +103,10 @@ def test_each_backend_serves_its_own_models(tmp_path: Path, monkeypatch) -> None
     monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
     gem = nb2.Session(backend=GeminiBackend(api_key="k", base_url="http://127.0.0.1:9"),
                       store=tmp_path)  # fmt: skip
-    assert gem.defaults["model"] == FLASH  # the backend's own model by default
+    assert gem.defaults["model"] == "gemini-nano-banana-2.1"  # the backend's own by default
     with pytest.raises(ValidationError) as err:
         gem.params("a fox", model="nano-banana-2")
-    assert err.value.field == "model" and FLASH in err.value.allowed
+    assert err.value.field == "model" and "gemini-nano-banana-2.1" in err.value.allowed
     rep = nb2.Session(backend=nb2.ReplicateBackend(api_token="r8_x", base_url="http://127.0.0.1:9"),
                       store=tmp_path)  # fmt: skip
     with pytest.raises(ValidationError, match="Gemini API"):

@@ -1,4 +1,4 @@
-"""nb2: Nano Banana 2 (Gemini 3.1 Flash Image, on Replicate) in Jupyter.
+"""nb2: Nano Banana 2 (on Replicate, and Nano Banana 2.1 on Google's Gemini API) in Jupyter.
 
 ``import nb2`` is cheap: the heavy parts (Pillow, the replicate client, widgets) load on first
 use, so ``%load_ext nb2`` stays fast.
@@ -10,6 +10,7 @@ import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from . import models as _models
 from ._version import __version__
 from .grids import frontends as _frontends
 
@@ -111,6 +112,16 @@ def _progress(handle: Any, again: bool = False) -> bool:
     return show_progress(handle, again)
 
 
+def _gemini_lister() -> Any:
+    """``nb2.models.check()`` with no backend: the Gemini API when a key is set, else None."""
+    import os
+
+    from .backends.gemini.backend import KEY_VARS, GeminiBackend
+
+    return GeminiBackend() if any(os.environ.get(v) for v in KEY_VARS) else None
+
+
+_models.LIVE_LISTER = _gemini_lister
 _frontends.register("explore", _explore)
 _frontends.register("progress", _progress)
 

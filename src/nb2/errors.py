@@ -40,6 +40,21 @@ class ValidationError(Nb2Error, ValueError):
         self.invalid_fields = invalid_fields or []
 
 
+class ModelUnavailableError(ValidationError):
+    """The API no longer serves this model id (shut down, or a 404 NOT_FOUND for it): never
+    retried, nothing spent. ``replacement`` is the id to use instead, when one is known."""
+
+    def __init__(self, message: str, *, model: str, replacement: str | None = None) -> None:
+        super().__init__(message, field="model", value=model,
+                         allowed=[replacement] if replacement else [])  # fmt: skip
+        self.replacement = replacement
+
+
+class ModelDeprecationWarning(FutureWarning):
+    """A model its provider has deprecated: it still answers, and the message names what
+    replaces it. A FutureWarning, so a notebook shows it."""
+
+
 class AuthenticationError(Nb2Error):
     """The API refused the token (HTTP 401)."""
 

@@ -7,54 +7,19 @@ numbers came from, and can be overridden with :func:`set_price`.
 
 from __future__ import annotations
 
+import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import gemini_models as gm
-from .errors import ValidationError
+from . import replicate_models as rm
+from .errors import ModelDeprecationWarning, ModelUnavailableError, ValidationError
 
 MAX_REFERENCES = 14
 RESOLUTIONS = ("1K", "2K", "4K")
 MATCH_INPUT = "match_input_image"
-
-# Gemini 3.1 Flash Image output sizes (width, height) per resolution and ratio. Ten ratios are
-# Google's published table; 1:4, 4:1, 1:8 and 8:1 follow public live measurements of the
-# model's outputs, which differ from that table (e.g. 1:4 at 1K is 512x2064, not 512x2048; see
-# the "Corrections" section of the project's reference notes on nano-banana-2, 2026-11-22).
-_NB2_SIZES: dict[str, dict[str, tuple[int, int]]] = {
-    "1K": {
-        "1:1": (1024, 1024), "1:4": (512, 2064), "1:8": (352, 2928), "2:3": (848, 1264),
-        "3:2": (1264, 848), "3:4": (896, 1200), "4:1": (2064, 512), "4:3": (1200, 896),
-        "4:5": (928, 1152), "5:4": (1152, 928), "8:1": (2928, 352), "9:16": (768, 1376),
-        "16:9": (1376, 768), "21:9": (1584, 672),
-    },
-    "2K": {
-        "1:1": (2048, 2048), "1:4": (1024, 4128), "1:8": (704, 5856), "2:3": (1696, 2528),
-        "3:2": (2528, 1696), "3:4": (1792, 2400), "4:1": (4128, 1024), "4:3": (2400, 1792),
-        "4:5": (1856, 2304), "5:4": (2304, 1856), "8:1": (5856, 704), "9:16": (1536, 2752),
-        "16:9": (2752, 1536), "21:9": (3168, 1344),
-    },
-    "4K": {
-        "1:1": (4096, 4096), "1:4": (2048, 8256), "1:8": (1408, 11712), "2:3": (3392, 5056),
-        "3:2": (5056, 3392), "3:4": (3584, 4800), "4:1": (8256, 2048), "4:3": (4800, 3584),
-        "4:5": (3712, 4608), "5:4": (4608, 3712), "8:1": (11712, 1408), "9:16": (3072, 5504),
-        "16:9": (5504, 3072), "21:9": (6336, 2688),
-    },
-}  # fmt: skip
-
-# Gemini 2.5 Flash Image has one size tier (about 1K).
-_NB_SIZES: dict[str, dict[str, tuple[int, int]]] = {
-    "1K": {
-        "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184),
-        "4:3": (1184, 864), "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344),
-        "16:9": (1344, 768), "21:9": (1536, 672),
-    },
-}  # fmt: skip
-
-_TEN_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-# UNVERIFIED: Gemini 3 Pro Image is documented with the same sizes as 3.1 Flash for these ratios.
-_PRO_SIZES = {res: {r: _NB2_SIZES[res][r] for r in _TEN_RATIOS} for res in RESOLUTIONS}
 
 
 @dataclass(frozen=True)
@@ -122,22 +87,22 @@ MODELS: dict[str, ModelSpec] = {
             "google_search": FieldSpec("google_search", bool, False, (False, True)),
             "image_search": FieldSpec("image_search", bool, False, (False, True)),
         },
-        sizes=_NB2_SIZES,
+        sizes=rm.NB2_SIZES,
         latency_s={"1K": 20.0, "2K": 25.0, "4K": 35.0},
         notes=("image_search turns google_search on too",),
     ),
     "google/nano-banana": ModelSpec(
         id="google/nano-banana",
         title="Nano Banana (Gemini 2.5 Flash Image)",
-        fields=_common(_TEN_RATIOS),
-        sizes=_NB_SIZES,
+        fields=_common(rm.TEN_RATIOS),
+        sizes=rm.NB_SIZES,
         latency_s={"1K": 12.0},  # UNVERIFIED estimate
     ),
     "google/nano-banana-pro": ModelSpec(
         id="google/nano-banana-pro",
         title="Nano Banana Pro (Gemini 3 Pro Image)",
         fields={
-            **_common(_TEN_RATIOS),
+            **_common(rm.TEN_RATIOS),
             "resolution": FieldSpec("resolution", str, "2K", RESOLUTIONS),
             "safety_filter_level": FieldSpec(
                 "safety_filter_level", str, "block_only_high",
@@ -145,7 +110,7 @@ MODELS: dict[str, ModelSpec] = {
             ),
             "allow_fallback_model": FieldSpec("allow_fallback_model", bool, False, (False, True)),
         },
-        sizes=_PRO_SIZES,
+        sizes=rm.PRO_SIZES,
         latency_s={"1K": 30.0, "2K": 35.0, "4K": 50.0},  # UNVERIFIED estimate
     ),
 }  # fmt: skip
@@ -169,11 +134,21 @@ def _gemini(
 
 
 _SEARCH = FieldSpec("google_search", bool, False, (False, True))
+_IMAGE_SEARCH = FieldSpec("image_search", bool, False, (False, True))
+
+
+def _thinking(model: str) -> FieldSpec:
+    return FieldSpec("thinking", str, gm.THINKING_DEFAULT[model], gm.THINKING[model])
+
+
 GEMINI_MODELS = {
+    gm.NB21: _gemini(
+        gm.NB21, "Nano Banana 2.1 (Google's API)", gm.FLASH_RATIOS, gm.NB21_SIZES,
+        google_search=_SEARCH, image_search=_IMAGE_SEARCH, thinking=_thinking(gm.NB21),
+    ),
     gm.FLASH: _gemini(
         gm.FLASH, "Gemini 3.1 Flash Image (Google's API)", gm.FLASH_RATIOS, gm.FLASH_SIZES,
-        google_search=_SEARCH, image_search=FieldSpec("image_search", bool, False, (False, True)),
-        thinking=FieldSpec("thinking", str, "minimal", ("minimal", "high")),
+        google_search=_SEARCH, image_search=_IMAGE_SEARCH, thinking=_thinking(gm.FLASH),
     ),
     gm.PRO: _gemini(gm.PRO, "Gemini 3 Pro Image (Google's API)", gm.TEN_RATIOS, gm.PRO_SIZES,
                     google_search=_SEARCH),
@@ -221,6 +196,11 @@ def token_cost(model: str, usage: dict[str, Any], *, batch: bool = False) -> flo
 def resolve_model(name: str) -> ModelSpec:
     """The spec for ``name`` ("google/nano-banana-2" or the short "nano-banana-2")."""
     spec = MODELS.get(ALIASES.get(name, name)) if isinstance(name, str) else None
+    if spec is None and isinstance(name, str) and name.removeprefix("models/") in gm.LIFECYCLE:
+        gone = name.removeprefix("models/")
+        raise ModelUnavailableError(
+            _gone(gone), model=gone, replacement=gm.LIFECYCLE[gone]["replacement"]
+        )
     if spec is None:
         allowed = sorted(MODELS)
         raise ValidationError(
@@ -230,6 +210,50 @@ def resolve_model(name: str) -> ModelSpec:
             allowed=allowed,
         )
     return spec
+
+
+def lifecycle(model: str) -> dict[str, str | None]:
+    """What the provider says of ``model``: state (GA | deprecated | shut down), since,
+    replacement and source (``gemini_models.LIFECYCLE``); a Replicate model is "served"."""
+    found = gm.LIFECYCLE.get(model)
+    if found is None:
+        return {"state": "served", "since": None, "replacement": None, "source": None}
+    return dict(found)
+
+
+def _gone(model: str) -> str:
+    life = gm.LIFECYCLE[model]
+    use = f"; use {life['replacement']!r} instead" if life["replacement"] else ""
+    return (
+        f"model: {model!r} was shut down by Google on {life['since']} ({life['source']}){use}. "
+        "Runs already stored still replay from the cache; nothing was sent"
+    )
+
+
+def models_with(field: str, value: Any, api: str) -> list[str]:
+    """The models of one provider, not shut down, whose ``field`` allows ``value``: where to
+    go for what this one lacks (512 on 2.1: 3.1 Flash)."""
+    return [m for m, s in MODELS.items() if s.api == api and field in s.fields
+            and value in (s.fields[field].choices or ())
+            and lifecycle(m)["state"] != gm.SHUT_DOWN]  # fmt: skip
+
+
+_warned: set[str] = set()
+
+
+def check_served(model: str) -> None:
+    """Before any call to the provider: a shut-down model is a named error naming its
+    replacement; a deprecated one warns once a process."""
+    life = gm.LIFECYCLE.get(model)
+    if life is None or life["state"] == gm.GA:
+        return
+    if life["state"] == gm.SHUT_DOWN:
+        raise ModelUnavailableError(_gone(model), model=model, replacement=life["replacement"])
+    if model not in _warned:
+        _warned.add(model)
+        text = f"{model} is deprecated by Google (since {life['since']}); use "
+        warnings.warn(text + f"{life['replacement']!r}: {life['source']}",
+                      ModelDeprecationWarning, stacklevel=3)  # fmt: skip
 
 
 def price(model: str, resolution: str | None = None) -> float | None:
@@ -269,18 +293,15 @@ def reset_prices() -> None:
 
 def nearest_ratio(spec: ModelSpec, width: int, height: int) -> str:
     """The preset ratio closest (in log space) to a picture's shape: match_input_image."""
-    import math
-
     target = math.log(width / height)
     return min(
         (r for r in spec.aspect_ratios if r != MATCH_INPUT),
-        key=lambda r: abs(math.log(_ratio_value(r)) - target),
+        key=lambda r: abs(_ratio_value(r) - target),
     )
 
 
 def _ratio_value(ratio: str) -> float:
-    w, h = ratio.split(":")
-    return int(w) / int(h)
+    return math.log(int(ratio.split(":")[0]) / int(ratio.split(":")[1]))
 
 
 def check_input(model: str, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -320,3 +341,63 @@ def check_input(model: str, data: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(images, list) and len(images) > spec.max_references:
         bad("image_input", "max_items", f"at most {spec.max_references} images")
     return problems
+
+
+# -- the table against the API ------------------------------------------------------------------
+# How check() reaches the Gemini API when given no backend: set by the package root (nb2's
+# __init__), the one place that may join the leaves to the backends.
+LIVE_LISTER: Any = None
+LIVE = {None: "not asked", True: "served", False: "not listed"}
+
+
+@dataclass
+class ModelCheck:
+    """nb2's model table beside what the Gemini API serves now (``live``; None: not asked)."""
+
+    rows: list[dict[str, Any]]
+    live: list[str] | None
+    drift: list[str]
+    read_on: str = gm.READ_ON
+
+    def __repr__(self) -> str:  # a notebook shows it as text: one table, then the drift
+        cols = ("model", "state", "since", "replacement", "tiers", "usd_1k", "live")
+        lines = [" | ".join(cols)]
+        lines += [
+            " | ".join(str(r[c] if r[c] is not None else "-") for c in cols) for r in self.rows
+        ]
+        asked = "not asked (no key)" if self.live is None else f"{len(self.live)} image models"
+        lines += [f"table read {self.read_on}; the API: {asked}"]
+        lines += [f"drift: {d}" for d in self.drift] or ["drift: none"]
+        return "\n".join(lines)
+
+
+def check(backend: Any = None) -> ModelCheck:
+    """nb2's table (state, since, tiers, price per 1K image, per model) against the image
+    models the Gemini API lists now (``backend.served_models()``; with no backend, a
+    GeminiBackend when a key is set). Without a key: the table and its dates alone."""
+    if backend is None and LIVE_LISTER is not None:
+        backend = LIVE_LISTER()  # None without a key
+    live = None if backend is None else sorted(backend.served_models())
+    ids = [*MODELS, *(m for m in gm.LIFECYCLE if m not in MODELS)]
+    ids += [m for m in live or () if m not in ids]
+    rows, drift = [], []
+    for m in ids:
+        spec, life = MODELS.get(m), lifecycle(m)
+        is_gemini = (spec.api == "gemini") if spec else True
+        listed = None if live is None or not is_gemini else m in live
+        known = m in MODELS or m in gm.LIFECYCLE
+        tiers = spec.fields["resolution"].choices if spec and spec.has_resolution else ("1K",)
+        rows.append({"model": m, "state": life["state"] if known else "not in nb2's table",
+                     "since": life["since"], "replacement": life["replacement"],
+                     "tiers": "/".join(tiers or ()) if spec else None,
+                     "usd_1k": price(m, "1K") if spec else None,
+                     "live": LIVE[listed] if is_gemini else "Replicate"})  # fmt: skip
+        if listed is None:
+            continue
+        if not known:
+            drift.append(f"{m}: the API serves it; nb2's table does not know it")
+        elif listed and life["state"] == gm.SHUT_DOWN:
+            drift.append(f"{m}: nb2 says shut down ({life['since']}); the API still lists it")
+        elif not listed and life["state"] != gm.SHUT_DOWN:
+            drift.append(f"{m}: nb2 says {life['state']}; the API no longer lists it (shut down?)")
+    return ModelCheck(rows, live, drift)

@@ -279,6 +279,10 @@ def _check(spec: models.ModelSpec, name: str, value: Any) -> Any:
         hint = ""
         if isinstance(value, str) and value.upper() in f.choices:
             hint = f" (did you mean {value.upper()!r}? the K is upper-case)"
+        elif others := models.models_with(name, value, spec.api):
+            states = {m: models.lifecycle(m)["state"] for m in others}
+            named = [m if states[m] in ("GA", "served") else f"{m}, {states[m]}" for m in others]
+            hint = f" ({value!r} is served by {'; '.join(named)})"
         raise ValidationError(
             f"{name}: {value!r} is not allowed for {spec.id}; allowed: "
             f"{', '.join(map(str, f.choices))}{hint}",

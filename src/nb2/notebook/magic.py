@@ -288,7 +288,7 @@ class Nb2Magics(Magics):
     @line_magic("nb2")
     def nb2_line(self, line: str) -> Any:
         """%nb2 history | sessions | use NAME | config | then OWNER/MODEL [KEY=VALUE ...] |
-        find WORDS --since 7d | store | gallery"""
+        find WORDS --since 7d | store | gallery | models"""
         words = line.split()
         verb = words[0] if words else "config"
         if verb == "then" and len(words) > 1:  # chain steps on the current image
@@ -305,9 +305,13 @@ class Nb2Magics(Magics):
             return Lines(self.config_text())
         if verb in ("find", "store", "gallery"):
             return self._catalog(verb, line.split(None, 1)[1] if len(words) > 1 else "")
+        if verb == "models":  # nb2's model table, against the Gemini API's list when keyed
+            from .. import models
+
+            return models.check()
         raise UsageError(
             "%nb2: use history [NAME], sessions, use NAME, config, then OWNER/MODEL [K=V ...], "
-            "find WORDS [--OPTIONS], store or gallery"
+            "find WORDS [--OPTIONS], store, gallery or models"
         )
 
     def _live(self, fn: Any) -> Any:

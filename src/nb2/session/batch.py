@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .. import errors
+from .. import errors, models
 from ..gemini_models import BATCH_DISCOUNT
 from ..params import Params
 from ..store import Store
@@ -44,6 +44,8 @@ def run(
     cancel = cancel or threading.Event()
     poll = float(getattr(backend, "batch_poll", 2.0)) if poll is None else poll
     unique = list({p.cache_key: p for p in params}.values())
+    for model in {p.model for p in unique}:  # a shut-down id: named before anything is journaled
+        models.check_served(model)
     out: dict[str, dict[str, Any]] = {}
     for model in sorted({p.model for p in unique}):
         group = [p for p in unique if p.model == model]

@@ -40,7 +40,7 @@ class Session:
     ``backend`` is a backend or its name (``"replicate"``, ``"gemini"``, ``"offline"``); by
     default ``NB2_BACKEND``, else Replicate when REPLICATE_API_TOKEN is set, else the Gemini API
     when GEMINI_API_KEY (or GOOGLE_API_KEY) is, else the offline stand-in. ``model`` defaults
-    to the backend's own (``gemini-3.1-flash-image`` on the Gemini API), else nano-banana-2;
+    to the backend's own (``gemini-nano-banana-2.1`` on the Gemini API), else nano-banana-2;
     ``store`` is a folder (default ``./nb2-runs``); ``cache`` is ``auto``
     (reuse identical requests), ``replay`` (never call the backend) or ``off`` (default from
     ``NB2_CACHE``, else auto). The keyword defaults apply to every ``generate``. The tree is

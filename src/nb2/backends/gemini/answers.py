@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ... import errors
+from ... import errors, models
+from ...gemini_models import NB21
 
 
 def retry_delay(details: Any) -> float | None:
@@ -20,10 +21,19 @@ def retry_delay(details: Any) -> float | None:
     return None
 
 
-def mapped(exc: Exception) -> errors.Nb2Error:
-    """An SDK or transport error as nb2's own (the key never in it)."""
+def mapped(exc: Exception, model: str | None = None) -> errors.Nb2Error:
+    """An SDK or transport error as nb2's own (the key never in it); ``model`` is the id the
+    call named, so a 404 for it says the id is gone and what replaces it."""
     code, status = getattr(exc, "code", None), getattr(exc, "status", None)
     message = str(getattr(exc, "message", None) or exc)[:500]
+    if code == 404 and model:
+        use = models.lifecycle(model)["replacement"] or (NB21 if model != NB21 else None)
+        return errors.ModelUnavailableError(
+            f"model: the Gemini API answers 404 NOT_FOUND for {model!r} ({message}): it no "
+            "longer serves this id" + (f"; use {use!r} instead" if use else "")
+            + ". Nothing was billed, and it is not tried again",
+            model=model, replacement=use,
+        )  # fmt: skip
     if code is None:  # httpx: the answer never came (timeout, reset)
         lost = errors.GenerationError(
             f"no answer from the Gemini API ({type(exc).__name__}: {message}); the image may "

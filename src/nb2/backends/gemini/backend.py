@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ... import errors, models
-from ...gemini_models import FLASH
+from ...gemini_models import NB21
 from .. import Output, StatusCallback
 from . import batch, wire
 from .answers import mapped, retry_delay
@@ -30,12 +30,12 @@ KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 
 class GeminiBackend:
-    """Gemini API image models (``gemini-3.1-flash-image`` by default).
+    """Gemini API image models (``gemini-nano-banana-2.1`` by default).
 
     ``api_key`` defaults to ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``; ``base_url`` to
     ``GOOGLE_GEMINI_BASE_URL``, else Google's. ``model`` is the session's default model;
     ``model_ids`` maps nb2's model names to the ids sent, so a renamed id needs no release
-    (``{"gemini-3.1-flash-image": "gemini-3.1-flash-image-002"}``). ``api_version`` is the
+    (``{"gemini-nano-banana-2.1": "gemini-nano-banana-2.1-002"}``). ``api_version`` is the
     SDK's (3.x: ``v1``). ``timeout`` bounds one call in seconds; ``max_retry_after`` caps a
     429's wait; ``retries`` is how many times a 5xx or a 429 is tried again; ``batch_poll`` is
     how often a Batch API job is looked at while it runs.
@@ -49,7 +49,7 @@ class GeminiBackend:
         api_key: str | None = None,
         base_url: str | None = None,
         *,
-        model: str = FLASH,
+        model: str = NB21,
         model_ids: dict[str, str] | None = None,
         api_version: str | None = None,
         timeout: float = 300.0,
@@ -95,11 +95,21 @@ class GeminiBackend:
         return {"name": self.name, "base_url": self.base_url or GEMINI_URL,
                 "api_version": self.api_version or "sdk default", "offline": False}  # fmt: skip
 
+    def served_models(self) -> list[str]:
+        """The image models the API lists now (``models.list``), by id: what nb2.models.check()
+        holds nb2's table against."""
+        try:
+            found = [str(m.name).removeprefix("models/") for m in self.client.models.list()]
+        except Exception as exc:
+            raise mapped(exc) from None
+        return sorted(m for m in found if "image" in m or "banana" in m)
+
     def api_id(self, model: str) -> str:
         return self.model_ids.get(model, model)
 
     # -- the Batch API (batch.py): half the price, file input and output ----------------------
     def batch_submit(self, model: str, requests: dict[str, Params], name: str) -> str:
+        models.check_served(model)
         return batch.submit(self, model, requests, name)
 
     def batch_state(self, job: str) -> dict[str, Any]:
@@ -128,6 +138,7 @@ class GeminiBackend:
                 "Gemini API (pick a gemini-* model, or a Replicate session)",
                 field="model", value=params.model, allowed=[self.model],
             )  # fmt: skip
+        models.check_served(params.model)  # a shut-down id: a named error, nothing sent
         cancel = cancel or threading.Event()
         contents, config = wire.sdk_request(params, int(self.timeout * 1000))
         for attempt in itertools.count():
@@ -143,7 +154,7 @@ class GeminiBackend:
             except Exception as exc:
                 wait = self._retry_wait(exc, attempt)
                 if wait is None:
-                    raise mapped(exc) from None
+                    raise mapped(exc, self.api_id(params.model)) from None
                 if cancel.wait(wait):
                     raise errors.CanceledError("stopped while waiting to try again") from None
                 continue

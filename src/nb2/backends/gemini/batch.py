@@ -35,10 +35,13 @@ def submit(backend: GeminiBackend, model: str, requests: dict[str, Params], name
     try:
         upload = types.UploadFileConfig(mime_type="jsonl", display_name=f"{name}.jsonl")
         up = client.files.upload(file=io.BytesIO(data), config=upload)
-        config = types.CreateBatchJobConfig(display_name=name)
-        job = client.batches.create(model=backend.api_id(model), src=up.name, config=config)
     except Exception as exc:
         raise mapped(exc) from None
+    try:
+        config = types.CreateBatchJobConfig(display_name=name)
+        job = client.batches.create(model=backend.api_id(model), src=up.name, config=config)
+    except Exception as exc:  # a 404 here is the model's: gone, named
+        raise mapped(exc, backend.api_id(model)) from None
     return str(job.name)
 
 

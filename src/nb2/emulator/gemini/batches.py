@@ -80,6 +80,7 @@ def read_requests(
 
 def create(emu: GeminiEmulator, model: str, body: dict[str, Any]) -> Batch:
     f = emu.faults
+    emu.serves(model)
     batch_cfg = normalise(body).get("batch") or {}
     requests, from_file = read_requests(emu, batch_cfg.get("inputConfig") or {})
     mode = f.batch_output

@@ -53,6 +53,16 @@ class GeminiError(Exception):
         return {"code": self.code, "message": self.message, "status": STATUS.get(self.code)}
 
 
+def not_found(model: str) -> GeminiError:
+    """A model id the API does not serve (shut down, or never was), as generateContent says."""
+    return GeminiError(
+        404,
+        f"models/{model} is not found for API version v1beta, or is not supported for "
+        "generateContent. Call ListModels to see the list of available models and their "
+        "supported methods.",
+    )
+
+
 def invalid(message: str) -> GeminiError:
     return GeminiError(400, message)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .tables import RETIRED
+
 # Prompt words that make the model refuse, and how (the last user turn's text is searched).
 # "BLOCK" is a prompt block (promptFeedback, no candidates); the rest are finish reasons.
 MODERATION = {
@@ -34,6 +36,13 @@ class GeminiFaults:
     # None: thought parts appear when the request's thinkingConfig.includeThoughts asks;
     # True/False: always / never, whatever the request says.
     include_thoughts: bool | None = None
+
+    # -- which models are served ------------------------------------------------------------
+    # ids that answer 404 NOT_FOUND (Google's shut-down ones; add "gemini-3.1-flash-image" to
+    # play the reported shutdown of 2026-10-29), and ids models.list names beyond the known
+    # families (a model nb2's table lacks: what nb2.models.check() calls drift)
+    retired: tuple[str, ...] = RETIRED
+    extra_models: tuple[str, ...] = ()
 
     # -- thought signatures ------------------------------------------------------------------
     # What an echoed model turn with a missing or wrong signature gets: "finish" (200,

@@ -165,7 +165,10 @@ def handler(emu: GeminiEmulator) -> type[BaseHandler]:
                     emu.batches[batch.id] = batch
                     return self.send_json(200, batches.operation(emu, batch))
             if where[:1] == ["models"] and len(where) == 2 and method == "GET" and not verb:
+                emu.serves(where[1])
                 return self.send_json(200, _model(where[1]))
+            if where == ["models"] and method == "GET" and not verb:
+                return self._page("models", [_model(m) for m in emu.served()], 50)
             if where[:1] == ["batches"]:
                 return self._batches(method, where[1:], verb)
             if where[:1] == ["files"]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import signatures
-from .errors import GeminiError, camel, invalid, normalise, unknown_field
+from .errors import GeminiError, camel, invalid, normalise, not_found, unknown_field
 from .signatures import b64
 from .tables import Family, family
 
@@ -104,6 +104,8 @@ def parse(
     body = normalise(raw)
     model = model.removeprefix("models/")
     fam = family(model)
+    if fam is None:
+        raise not_found(model)
     gen = body.get("generationConfig") or {}
     img = gen.get("imageConfig") or {}
     # newer docs: generationConfig.responseFormat.image carries the same two options
@@ -174,7 +176,7 @@ def _thinking(fam: Family, cfg: dict[str, Any]) -> tuple[str, bool]:
             raise invalid("Thinking level is not supported for this model.")
         return "", False  # includeThoughts is accepted; there are no thoughts to show
     if level is None or str(level).upper() == "THINKING_LEVEL_UNSPECIFIED":
-        return fam.thinking_levels[0] if fam.name == "3.1-flash" else "high", show
+        return fam.default_level, show
     if str(level).lower() not in fam.thinking_levels:
         raise invalid(
             f'Thinking level "{level}" is not supported for this model. '

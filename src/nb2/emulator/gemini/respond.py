@@ -110,8 +110,9 @@ def answer(call: Call, faults: GeminiFaults) -> dict[str, Any]:
     # thinking is billed whether shown or not; "high" thinks longer
     thoughts = 0
     if call.fam.thinks:
-        low = call.level == "minimal"
-        thoughts = (90 + _h(call.prompt) % 60) if low else (600 + _h(call.prompt) % 400)
+        # a deeper level thinks longer (made-up counts of a plausible order; none published)
+        base = {"minimal": 90, "low": 300, "medium": 350}.get(call.level, 600)
+        thoughts = base + _h(call.prompt) % (60 if call.level == "minimal" else 400)
     parts: list[dict[str, Any]] = []
     no_image = bool(refused)  # the model answers in words only (seen on 2.5)
     pic = images.final(call, faults.output_mime)[0] if call.image_out and not no_image else None

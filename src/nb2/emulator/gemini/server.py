@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..wire import Server
-from . import request, respond
+from . import request, respond, tables
 from .batches import Batch
+from .errors import not_found
 from .faults import GeminiFaults
 from .files import Files
 from .http import handler
@@ -120,8 +121,21 @@ class GeminiEmulator:
         return max([f.latency, *(t for w, t in f.slow_words.items() if w in call.prompt)])
 
     # -- the model ---------------------------------------------------------------------------
+    def served(self) -> list[str]:
+        """The model ids ``models.list`` names now: the families not retired, and any extra."""
+        f = self.faults
+        known = [m for m in tables.FAMILIES if m not in f.retired]
+        return [*known, *(m for m in f.extra_models if m not in known)]
+
+    def serves(self, model: str) -> None:
+        """A 404 NOT_FOUND, as the API answers, for an id it does not serve (retired or unknown)."""
+        model = model.removeprefix("models/")
+        if model in self.faults.retired or tables.family(model) is None:
+            raise not_found(model)
+
     def parse(self, model: str, body: Any) -> request.Call:
         f = self.faults
+        self.serves(model)
         return request.parse(
             body, model, strict=f.strict_fields, secret=f.signature_secret, files=self.files.data
         )

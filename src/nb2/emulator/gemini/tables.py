@@ -1,5 +1,5 @@
-"""The three image-model families the emulator knows, by model id: output sizes, ratios, size
-tiers, token counts and what each accepts (shared/reference/gemini-api.md §1, §6)."""
+"""The image-model families the emulator knows, by model id: output sizes, ratios, size tiers,
+token counts and what each accepts (shared/reference/gemini-api.md §1, §6, §9)."""
 
 from __future__ import annotations
 
@@ -55,13 +55,14 @@ _25: dict[str, dict[str, tuple[int, int]]] = {
 class Family:
     """What one family of image models accepts and produces."""
 
-    name: str  # "3.1-flash" | "3-pro" | "2.5-flash"
+    name: str  # "2.1" | "3.1-flash" | "3-pro" | "2.5-flash"
     standin: str  # the nb2.models id whose offline renderer draws for it
     sizes: dict[str, dict[str, tuple[int, int]]]  # tier -> ratio -> (w, h)
     tokens: dict[str, int]  # output image tokens per tier
     input_image_tokens: int  # per input image (2.5: per 768x768 tile, see image_tokens)
     has_image_size: bool  # False: any imageSize is a 400
     thinking_levels: tuple[str, ...]  # accepted thinkingLevel values (lower case); () none
+    default_level: str  # the level of a request that names none ("" for no thinking)
     thinks: bool  # thinks on every call (thought tokens billed, shown or not)
     web_search: bool
     image_search: bool
@@ -96,6 +97,20 @@ def _value(ratio: str) -> float:
     return int(w) / int(h)
 
 
+NB21 = Family(
+    name="2.1",
+    standin="google/nano-banana-2",
+    # reported as 3.1 Flash's at 1K, 2K and 4K; 512 answers 400 (§9)
+    sizes={tier: _FLASH[tier] for tier in ("1K", "2K", "4K")},
+    tokens={"1K": 1120, "2K": 1680, "4K": 2520},
+    input_image_tokens=560,  # best guess, as for 3.1 Flash
+    has_image_size=True,
+    thinking_levels=("minimal", "medium", "high"),
+    default_level="medium",
+    thinks=True,
+    web_search=True,
+    image_search=True,
+)
 FLASH = Family(
     name="3.1-flash",
     standin="google/nano-banana-2",
@@ -104,6 +119,7 @@ FLASH = Family(
     input_image_tokens=560,  # best guess: the Pro figure [PRICE]; nothing published for Flash
     has_image_size=True,
     thinking_levels=("minimal", "high"),
+    default_level="minimal",
     thinks=True,
     web_search=True,
     image_search=True,
@@ -117,6 +133,7 @@ PRO = Family(
     has_image_size=True,
     # best guess: Pro always thinks and no level is documented; Gemini 3 Pro's text levels
     thinking_levels=("low", "high"),
+    default_level="high",
     thinks=True,
     web_search=True,
     image_search=False,
@@ -129,16 +146,30 @@ FLASH_25 = Family(
     input_image_tokens=258,  # Gemini 2.x: 258 per image up to 384 px, else per tile
     has_image_size=False,
     thinking_levels=(),
+    default_level="",
     thinks=False,
     web_search=False,  # best guess: grounding is documented for the 3.x image models only
     image_search=False,
 )
 
 
-def family(model: str) -> Family:
-    """The family of any model id (unknown ids are treated as 3.1 Flash)."""
-    if "3-pro-image" in model:
-        return PRO
-    if "2.5-flash-image" in model:
-        return FLASH_25
-    return FLASH
+# The ids the emulator serves, as the API names them (a versioned "-002" id is its family's).
+FAMILIES = {
+    "gemini-nano-banana-2.1": NB21,
+    "gemini-3.1-flash-image": FLASH,
+    "gemini-3-pro-image": PRO,
+    "gemini-2.5-flash-image": FLASH_25,
+}
+# Ids Google has shut down (the API answers 404 NOT_FOUND): the preview ids on 2026-06-25,
+# 2.5 Flash Image on 2026-10-02 (Google's deprecations page). A knob can add more.
+RETIRED = (
+    "gemini-3.1-flash-image-preview", "gemini-3-pro-image-preview", "gemini-2.5-flash-image",
+)  # fmt: skip
+
+
+def family(model: str) -> Family | None:
+    """The family of a model id, or None for an id the emulator does not serve (a 404)."""
+    for known, fam in FAMILIES.items():
+        if model == known or model.startswith(known + "-0"):
+            return fam
+    return None
