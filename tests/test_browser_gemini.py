@@ -27,7 +27,7 @@ NOTEBOOK_CELLS = [
     "from nb2.emulator import GeminiEmulator\n"
     "emu = GeminiEmulator().start()  # the key comes from the environment\n"
     "s = nb2.Session(nb2.GeminiBackend(base_url=emu.base_url), store='store')\n"
-    "r = s.generate('a <b>rooftop</b> cafe in Lisbon', resolution='512', aspect_ratio='16:9',\n"
+    "r = s.generate('a <b>rooftop</b> cafe in Lisbon', resolution='1K', aspect_ratio='16:9',\n"
     "               google_search=True, image_search=True)\n"
     "panel = nb2.Panel(s)\n"
     "panel",
@@ -56,10 +56,11 @@ def page(lab: dict[str, Any]) -> Iterator[Any]:
 def test_the_panel_offers_the_gemini_models_only(page: Any, py: Kernel) -> None:
     panel = page.locator(".nb2-panel")
     options = panel.locator(".nb2-image_model option").all_inner_texts()
-    assert options == ["gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-image"]
-    assert "512" in panel.locator(".nb2-resolution option").all_inner_texts()
+    assert options == ["gemini-nano-banana-2.1", "gemini-3.1-flash-image", "gemini-3-pro-image",
+                       "gemini-2.5-flash-image"]  # fmt: skip
+    assert panel.locator(".nb2-resolution option").all_inner_texts() == ["1K", "2K", "4K"]
     assert panel.locator(".nb2-output_format").is_disabled()  # the API answers in its own
-    assert py("panel.image_model") == "gemini-3.1-flash-image"
+    assert py("panel.image_model") == "gemini-nano-banana-2.1"  # the backend's default
 
 
 def test_a_grounded_image_shows_its_sources_as_links(page: Any, py: Kernel) -> None:

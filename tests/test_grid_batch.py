@@ -21,7 +21,7 @@ def gemu() -> Iterator[GeminiEmulator]:
 def test_a_batch_grids_cells_are_new_results_not_cache_hits(gemu, tmp_path: Path) -> None:
     backend = nb2.GeminiBackend(api_key="emulator-key", base_url=gemu.base_url)
     s = nb2.Session(backend=backend, store=tmp_path / "runs")
-    g = s.compare(prompt=["a kite", "a boat"], resolution="512", google_search=True)
+    g = s.compare(prompt=["a kite", "a boat"], resolution="1K", google_search=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a grounded answer made just now: no "snapshot" note
         g.run(batch=True)
@@ -36,7 +36,7 @@ def test_a_batch_grids_cells_are_new_results_not_cache_hits(gemu, tmp_path: Path
     assert [c["cached"] for c in cells] == [False, False]
     assert sum(c["cost"] for c in cells) == pytest.approx(sum(costs))
     # the same grid again is answered from the store: cache hits, nothing spent, no new job
-    again = s.compare(prompt=["a kite", "a boat"], resolution="512", google_search=True)
+    again = s.compare(prompt=["a kite", "a boat"], resolution="1K", google_search=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         again.run(batch=True)

@@ -44,19 +44,19 @@ def test_the_gemini_key_appears_nowhere(tmp_path, caplog):
     with GeminiEmulator() as emu:
         backend = nb2.GeminiBackend(api_key=key, base_url=emu.base_url)
         s = nb2.Session(backend=backend, store=tmp_path / "runs")
-        r = s.generate("a kite", resolution="512", google_search=True)
+        r = s.generate("a kite", resolution="1K", google_search=True)
         r2 = s.edit("darker")
-        g = s.compare(prompt=["a kite", "a boat"], resolution="512").run(batch=True)
+        g = s.compare(prompt=["a kite", "a boat"], resolution="1K").run(batch=True)
         panel = nb2.Panel(s)
         texts = [repr(x) for x in (s, backend, r, r2, r.params, r2.params, s.history, g)]
         texts += [str(r.record), str(r2.record), caplog.text, r2._repr_mimebundle_()["text/html"]]
         texts += [json.dumps(panel.get_state(), default=str), repr(backend.describe())]
         emu.faults.unavailable_next = 9
         with pytest.raises(nb2.errors.GenerationError) as failed:
-            s.generate("another", resolution="512")
+            s.generate("another", resolution="1K")
         emu.faults.api_keys = ("other",)
         with pytest.raises(nb2.errors.AuthenticationError) as refused:
-            s.generate("and another", resolution="512")
+            s.generate("and another", resolution="1K")
         texts += [str(failed.value), repr(failed.value), str(refused.value), repr(refused.value)]
         for text in texts:
             assert key not in text

@@ -6,11 +6,38 @@ carry the API token.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Every API key and token this process was given (backends register theirs): no message or
+# record nb2 writes carries one, whatever a server or proxy echoed back.
+_SECRETS: set[str] = set()
+
+
+def secret(value: str | None) -> None:
+    """Register ``value`` as a secret that :func:`scrub` removes from any text."""
+    if value and len(value) >= 6:  # a short one would blank out ordinary words
+        _SECRETS.add(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every registered secret and any URL's credentials replaced by ``***``."""
+    for value in _SECRETS:
+        if value in text:
+            text = text.replace(value, "***")
+    return re.sub(r"(\w+://)[^/@\s:]+:[^/@\s]+@", r"\1***@", text)
+
+
+def safe_url(url: str) -> str:
+    """A URL fit to show: its credentials (``http://user:KEY@host``) replaced by ``***``."""
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", url)
 
 
 class Nb2Error(Exception):
-    """Base class of nb2's errors."""
+    """Base class of nb2's errors. Its message never carries a registered secret."""
+
+    def __init__(self, message: str = "", *args: Any) -> None:
+        super().__init__(scrub(str(message)), *args)
 
     def _render_traceback_(self) -> list[str]:
         # IPython shows this instead of a traceback: these errors are about the request

@@ -4,10 +4,13 @@ and each model's state (GA, deprecated, shut down) with the date it was read.
 Facts from ``shared/reference/gemini-api.md`` (Google's image-generation, pricing, changelog and
 deprecations pages). These are the Gemini API's sizes, which the Replicate models' measured
 sizes in ``models.py`` do not all match (1:4 at 1K is 512x2048 here, 512x2064 as Replicate
-serves it). Plain data only: ``models.py`` builds the specs from it.
+serves it). Plain data, and the one sum over it (:func:`token_cost`): ``models.py`` builds the
+specs from it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 NB21 = "gemini-nano-banana-2.1"
 FLASH = "gemini-3.1-flash-image"
@@ -108,3 +111,29 @@ LIFECYCLE: dict[str, dict[str, str | None]] = {
     "gemini-3-pro-image-preview": {"state": SHUT_DOWN, "since": "2026-06-25",
                                    "replacement": PRO, "source": "deprecations page"},
 }  # fmt: skip
+
+
+def token_cost(
+    model: str, usage: dict[str, Any], *, batch: bool = False, image: bool = True
+) -> float | None:
+    """The exact USD of one Gemini API answer from its ``usageMetadata`` (camelCase, as sent):
+    the prompt at the input rate, text and thoughts at the text rate, image tokens at the image
+    rate (``TOKEN_PRICES``; the Batch API halves them). None for other models, and
+    when the usage does not say enough to be exact (empty; or, for an answer with an image,
+    no IMAGE count among ``candidatesTokensDetails``): then the estimate stands. Search
+    grounding is billed per query beyond a monthly free allowance: it is not in this figure."""
+    rates = TOKEN_PRICES.get(model)
+    if rates is None or not isinstance(usage, dict):
+        return None
+    if not any(k in usage for k in ("promptTokenCount", "candidatesTokenCount")):
+        return None
+    by = {d.get("modality"): int(d.get("tokenCount") or 0)
+          for d in usage.get("candidatesTokensDetails") or []}  # fmt: skip
+    candidates = int(usage.get("candidatesTokenCount") or 0)
+    if (image and "IMAGE" not in by) or (candidates and not by):
+        return None
+    pic = by.get("IMAGE", 0)
+    text = candidates - pic + int(usage.get("thoughtsTokenCount") or 0)
+    prompt = int(usage.get("promptTokenCount") or 0)
+    usd = (prompt * rates["input"] + text * rates["text"] + pic * rates["image"]) / 1e6
+    return round(usd * (BATCH_DISCOUNT if batch else 1.0), 6)

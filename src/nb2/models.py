@@ -156,6 +156,7 @@ GEMINI_MODELS = {
                          gm.FLASH_25_SIZES),
 }  # fmt: skip
 MODELS.update(GEMINI_MODELS)
+token_cost = gm.token_cost  # the exact USD of a Gemini API answer, from its tokens
 ALIASES = {m.split("/", 1)[1]: m for m in MODELS if "/" in m}
 DEFAULT_MODEL = "google/nano-banana-2"
 
@@ -172,25 +173,6 @@ _DEFAULT_PRICES: dict[str, dict[str, float]] = {
     **gm.GEMINI_PRICES,
 }
 PRICES: dict[str, dict[str, float]] = {m: dict(p) for m, p in _DEFAULT_PRICES.items()}
-
-
-def token_cost(model: str, usage: dict[str, Any], *, batch: bool = False) -> float | None:
-    """The exact USD of one Gemini API answer from its ``usageMetadata`` (camelCase, as sent):
-    the prompt at the input rate, text and thoughts at the text rate, image tokens at the image
-    rate (``gemini_models.TOKEN_PRICES``; the Batch API halves them). None for other models.
-    Search grounding is billed per query beyond a monthly free allowance, which an answer
-    cannot tell: it is not in this figure."""
-    rates = gm.TOKEN_PRICES.get(model)
-    if rates is None:
-        return None
-    by = {d.get("modality"): int(d.get("tokenCount") or 0)
-          for d in usage.get("candidatesTokensDetails") or []}  # fmt: skip
-    image = by.get("IMAGE", 0)
-    text = int(usage.get("candidatesTokenCount") or 0) - image
-    text += int(usage.get("thoughtsTokenCount") or 0)
-    prompt = int(usage.get("promptTokenCount") or 0)
-    usd = (prompt * rates["input"] + text * rates["text"] + image * rates["image"]) / 1e6
-    return round(usd * (gm.BATCH_DISCOUNT if batch else 1.0), 6)
 
 
 def resolve_model(name: str) -> ModelSpec:

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import errors, models
+from ..backends.gemini.batch import UNREAD
 from ..gemini_models import BATCH_DISCOUNT
 from ..params import Params
 from ..store import Store
-from .outputs import close, fill
+from .outputs import close, fill, priced, store_siblings
 from .runner import new_record, status_of
 
 log = logging.getLogger("nb2")
@@ -59,6 +60,20 @@ def _job(
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     name = f"nb2-batch-{uuid.uuid4().hex[:12]}"
     runs: dict[str, tuple[dict[str, Any], Params]] = {}
+    holds: list[Any] = []  # this kernel's runs while it follows them: no other recover takes them
+    try:
+        return _send(store, backend, model, group, session, cancel, on_progress, poll, name,
+                     runs, holds)  # fmt: skip
+    finally:
+        for held in holds:
+            held.close()
+
+
+def _send(
+    store: Store, backend: Any, model: str, group: list[Params], session: str,
+    cancel: threading.Event, on_progress: Progress | None, poll: float, name: str,
+    runs: dict[str, tuple[dict[str, Any], Params]], holds: list[Any],
+) -> dict[str, dict[str, Any]]:  # fmt: skip
     try:
         for i, params in enumerate(group):
             record = new_record(params, "grid", None, session, backend)
@@ -66,6 +81,7 @@ def _job(
             half = None if cost is None else round(cost * BATCH_DISCOUNT, 6)
             batch = {"name": name, "key": f"k{i}", "job": None}
             record.update(status="pending", batch=batch, estimated_cost=half)
+            holds.append(store.hold(record["run_id"]))
             store.save(record)
             for ref in params.references:
                 store.put_image(ref.data, ref.load().ext)
@@ -134,25 +150,60 @@ def collect(
     store: Store, backend: Any, state: dict[str, Any],
     runs: dict[str, tuple[dict[str, Any], Any]], wall: float, read: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    """Store each answer of the job's responses file; close the runs it has none for.
-    ``read``: responses files already downloaded (recover settles a job's runs one by one)."""
+    """Store each answer of the job's responses file (a line that cannot be read, an image that
+    is none, fails its own run alone); close the runs it has none for, as not billed only when
+    the job's counts say so. ``read``: responses files already downloaded (recover settles a
+    job's runs one by one)."""
     read = {} if read is None else read
     file = state.get("file")
     if file and file not in read:
         read[file] = backend.batch_results(file)
     answers = read.get(file, {}) if file else {}
+    unread = int(answers.get(UNREAD, 0))
+    made = sum(1 for k, v in answers.items() if k != UNREAD and not isinstance(v, errors.Nb2Error))
+    missing = max(0, int(state.get("succeeded") or 0) - made)  # made at Google, not handed back
     for key, (record, _) in runs.items():
         got = answers.get(key)
-        if isinstance(got, errors.Nb2Error):
-            close(store, record, status_of(got), str(got))
-        elif got is not None:
-            fill(record, got, wall, store)
-            store.save(record)
-        elif state["done"]:
-            why = {"JOB_STATE_CANCELLED": ("canceled", "canceled before it ran (not billed)"),
-                   "JOB_STATE_EXPIRED": ("failed", "the job expired before it ran")}  # fmt: skip
-            status, text = why.get(state["state"], ("failed", f"no answer ({state['state']})"))
-            close(store, record, status, text)
+        if got is None and not state["done"]:
+            continue  # still running (a Ctrl-C's cancel not yet ended): recover collects it
+        try:
+            if isinstance(got, errors.Nb2Error):
+                if isinstance(getattr(got, "usage", None), dict):
+                    priced(record, got.usage, image=False)  # type: ignore[attr-defined]
+                close(store, record, status_of(got), str(got))
+            elif got is not None:
+                fill(record, got, wall, store)
+                if got.more:  # two final images: the second is a sibling result
+                    store_siblings(record, got, wall, store)
+                store.save(record)
+            else:
+                close(store, record, *_unanswered(state, unread, missing))
+        except OSError as exc:
+            if getattr(exc, "errno", None) is not None:  # the disk: the run stays pending
+                raise errors.StoreError(
+                    f"the store at {store.root} cannot be written ({exc.strerror or exc}); "
+                    f"batch job {state.get('job') or ''} stays pending: nb2.recover() collects it"
+                ) from None
+            close(store, record, "failed", f"the answer could not be stored ({exc}); billed")
+        except (ValueError, TypeError, KeyError) as exc:  # an answer of the wrong shape
+            close(store, record, "failed", f"the answer could not be read ({exc}); billed")
+
+
+def _unanswered(state: dict[str, Any], unread: int, missing: int) -> tuple[str, str]:
+    """How a run the ended job has no answer for ends: (status, why)."""
+    ended = state["state"]
+    if unread:
+        return "failed", (f"its answer was among {unread} unreadable lines of the job's output; "
+                          "it may have been billed")  # fmt: skip
+    if missing:  # the job's counts say more succeeded than it handed back: this may be one
+        return "lost", (f"batch job ended {ended}; it says {state.get('succeeded')} requests "
+                        f"succeeded, {missing} of them with no answer returned: this one may "
+                        "have been billed")  # fmt: skip
+    if ended == "JOB_STATE_CANCELLED":
+        return "canceled", "canceled before it ran (not billed)"
+    if ended == "JOB_STATE_EXPIRED":
+        return "failed", "the job expired before it ran (not billed)"
+    return "failed", f"no answer ({ended})"
 
 
 def settle(

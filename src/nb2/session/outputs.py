@@ -104,9 +104,7 @@ def answered(record: dict[str, Any], out: Output, store: Store) -> None:
     """What a Gemini API answer adds: its usage and exact cost, grounding, the text it said,
     and its turn (stored beside the images: thought signatures never go into the record)."""
     if out.usage is not None:
-        record["usage"] = out.usage
-        batch = bool(record.get("batch"))  # the Batch API bills half
-        record["cost"] = models.token_cost(record["model"], out.usage, batch=batch)
+        priced(record, out.usage, image=True)
     if out.grounding is not None:
         record["grounding"] = out.grounding
     if out.text:
@@ -115,6 +113,19 @@ def answered(record: dict[str, Any], out: Output, store: Store) -> None:
         parts = stored_parts(out.turn.get("parts") or [], lambda d, e: store.put_image(d, e)[0])
         blob = json.dumps({"role": "model", "parts": parts}, sort_keys=True).encode()
         record["turn"] = store.put_image(blob, "json")[0]
+
+
+def priced(record: dict[str, Any], usage: dict[str, Any], *, image: bool) -> None:
+    """The answer's tokens on the record, and its exact cost where they say enough; else the
+    estimate stands and the record says why (an exact 0 from a silent answer would be a lie)."""
+    record["usage"] = usage
+    batch = bool(record.get("batch"))  # the Batch API bills half
+    cost = models.token_cost(record["model"], usage, batch=batch, image=image)
+    if cost is None:
+        record.pop("cost", None)
+        record["cost_note"] = "the answer's usage does not say enough for an exact cost"
+    else:
+        record["cost"] = cost
 
 
 def _ext(data: bytes, fmt: str) -> str:

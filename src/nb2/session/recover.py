@@ -76,14 +76,18 @@ def recover(
     return report
 
 
-def before_sending(store: Store, backend: Backend, key: str) -> None:
+def before_sending(store: Store, backend: Backend, key: str, *, wait: bool = True) -> None:
     """Settle earlier runs of the request ``key`` (a create whose answer was lost, a kernel
-    that died) before it is sent again: it may already be made, and paid for. Raises
-    UncollectedError when one can be settled neither way, so nothing is paid twice."""
+    that died, a batch job still running) before it is sent again: it may already be made,
+    and paid for. Raises UncollectedError when one can be settled neither way, so nothing is
+    paid twice. ``wait=False`` takes one look (a batch: a job may take a day)."""
     if not store.has_unsettled():
         return
-    for line in recover(store, backend=backend, running="wait", timeout=None, key=key):
-        if line["outcome"].startswith("left pending"):
+    running, timeout = ("wait", None) if wait else ("leave", 0.0)
+    # a batch also leaves alone what another kernel is following (its job is paid once)
+    held = ("left pending",) if wait else ("left pending", "running in another process")
+    for line in recover(store, backend=backend, running=running, timeout=timeout, key=key):
+        if line["outcome"].startswith(held):
             raise errors.UncollectedError(
                 f"an earlier run of this request ({line['run_id']}) may have made a prediction "
                 f"that is not settled yet ({line['outcome']}); nothing was sent again. Run "

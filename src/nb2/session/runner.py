@@ -25,10 +25,11 @@ from ..errors import (
     Nb2Error,
     StoreError,
     UncollectedError,
+    scrub,
 )
 from ..params import Params
 from ..store import Store
-from .outputs import fill, now, store_siblings
+from .outputs import fill, now, priced, store_siblings
 
 log = logging.getLogger("nb2")
 
@@ -190,9 +191,11 @@ def _fail(store: Store, record: dict[str, Any], exc: BaseException, wall: float)
     # it may exist at the server: with no id, recover looks for it in the server's list
     maybe_made = isinstance(exc, UncollectedError) or getattr(exc, "unsettled", False)
     collectable = maybe_made or (isinstance(exc, (StoreError, OSError)) and pid)
+    if isinstance(getattr(exc, "usage", None), dict):  # a refusal's thinking is billed too
+        priced(record, exc.usage, image=False)  # type: ignore[attr-defined]
     record.update(
         status="pending" if collectable else status_of(exc),
-        error=str(exc)[:2000] or type(exc).__name__,
+        error=scrub(str(exc))[:2000] or type(exc).__name__,
         prediction_id=pid,
         wall_time=round(wall, 3),
         completed_at=now(),

@@ -286,8 +286,13 @@ class Session:
         on_progress: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, dict[str, Any]]:  # fmt: skip
         """Requests as one Batch API job per model (the Gemini API, half price), followed to
-        the end; each record by cache key. Grids use it (``g.run(batch=True)``)."""
-        return batch.run(self.store, self.backend, params, self.name, cancel=cancel,
+        the end; each record by cache key. Grids use it (``g.run(batch=True)``). An earlier
+        run of one of them (a kernel that died, a Ctrl-C during submit) is settled first and
+        not sent again: UncollectedError while its job still runs."""
+        for p in params:
+            recover.before_sending(self.store, self.backend, p.cache_key, wait=False)
+        fresh = [p for p in params if self.lookup(p) is None]
+        return batch.run(self.store, self.backend, fresh, self.name, cancel=cancel,
                          on_progress=on_progress)  # fmt: skip
 
     def batch_result(self, record: dict[str, Any], params: Params) -> Result:

@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..errors import scrub
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; recover() then trusts run ages
@@ -146,7 +148,8 @@ class Store:
         A run whose status is ``running`` or ``pending`` is listed under ``pending/`` until a
         later save settles it."""
         path = self.root / "runs" / f"{record['run_id']}.json"
-        _atomic_write(path, _dumps(record), self._mode)
+        # no key reaches the disk, whatever an answer or an error echoed
+        _atomic_write(path, scrub(_dumps(record).decode()).encode(), self._mode)
         marker = self.root / "pending" / str(record["run_id"])
         if record.get("status") in UNSETTLED:
             if not marker.exists():

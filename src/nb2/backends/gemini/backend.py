@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,12 +21,12 @@ from ... import errors, models
 from ...gemini_models import NB21
 from .. import Output, StatusCallback
 from . import batch, wire
+from .batch import GEMINI_URL
 from .answers import mapped, retry_delay
 
 if TYPE_CHECKING:
     from ...params import Params
 
-GEMINI_URL = "https://generativelanguage.googleapis.com"
 KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 
@@ -76,9 +77,13 @@ class GeminiBackend:
             raise errors.Nb2Error(
                 "GeminiBackend needs Google's SDK: pip install 'nb2[gemini]'"
             ) from None
+        errors.secret(key)
+        self._key = key  # for the one read the SDK cannot do (batch.state); never shown
         self.model = spec.id
         self.model_ids = dict(model_ids or {})
         self.base_url = (base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or "").rstrip("/")
+        for cred in re.findall(r"//([^/@\s]+)@", self.base_url):  # a key in the URL is one too
+            errors.secret(cred.partition(":")[2] or cred)
         self.api_version = api_version
         self.timeout = float(timeout)
         self.max_retry_after = float(max_retry_after)
@@ -89,11 +94,16 @@ class GeminiBackend:
         self.client = genai.Client(api_key=key, http_options=options)
 
     def __repr__(self) -> str:
-        return f"GeminiBackend(base_url={self.base_url or GEMINI_URL!r}, model={self.model!r})"
+        url = errors.safe_url(self.base_url or GEMINI_URL)
+        return f"GeminiBackend(base_url={url!r}, model={self.model!r})"
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "base_url": self.base_url or GEMINI_URL,
+        return {"name": self.name, "base_url": errors.safe_url(self.base_url or GEMINI_URL),
                 "api_version": self.api_version or "sdk default", "offline": False}  # fmt: skip
+
+    def api_headers(self) -> dict[str, str]:
+        """The key as the API wants it, for the one read the SDK cannot do (batch.state)."""
+        return {"x-goog-api-key": self._key}
 
     def served_models(self) -> list[str]:
         """The image models the API lists now (``models.list``), by id: what nb2.models.check()

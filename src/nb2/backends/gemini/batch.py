@@ -16,6 +16,8 @@ from ... import errors
 from . import wire
 from .answers import mapped
 
+GEMINI_URL = "https://generativelanguage.googleapis.com"
+
 if TYPE_CHECKING:
     from ...params import Params
     from .backend import GeminiBackend
@@ -47,21 +49,47 @@ def submit(backend: GeminiBackend, model: str, requests: dict[str, Params], name
 
 def state(backend: GeminiBackend, job: str) -> dict[str, Any]:
     """The job's state (``JOB_STATE_*``; ``done`` once it has ended), counts and responses
-    file, as plain data."""
-    try:
-        got = backend.client.batches.get(name=job)
-    except Exception as exc:
-        raise mapped(exc) from None
-    stats = getattr(got, "batch_stats", None)
-    name = getattr(got.state, "name", str(got.state))
+    file, as plain data. Read as the API sends it: the SDK (3.x) drops ``batchStats``, and
+    the counts are what says whether a canceled job's missing answers were billed."""
+    body = _get(backend, job)
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    name = "JOB_STATE_" + str(meta.get("state") or "UNSPECIFIED").removeprefix("BATCH_STATE_")
+    stats = meta.get("batchStats") if isinstance(meta.get("batchStats"), dict) else {}
+    output = meta.get("output") if isinstance(meta.get("output"), dict) else {}
+
+    def count(field: str) -> int:  # int64 counts come as strings, zeros left out
+        try:
+            return int(stats.get(field) or 0)
+        except (TypeError, ValueError):
+            return 0
+
     return {
+        "job": job,
         "state": name,
-        "done": name in DONE,
-        "file": getattr(got.dest, "file_name", None) if got.dest else None,
-        "requests": int(getattr(stats, "request_count", 0) or 0) if stats else 0,
-        "succeeded": int(getattr(stats, "successful_request_count", 0) or 0) if stats else 0,
-        "failed": int(getattr(stats, "failed_request_count", 0) or 0) if stats else 0,
+        "done": bool(body.get("done")) or name in DONE,
+        "file": output.get("responsesFile"),
+        "requests": count("requestCount"),
+        "succeeded": count("successfulRequestCount"),
+        "failed": count("failedRequestCount"),
+        "pending": count("pendingRequestCount"),
     }
+
+
+def _get(backend: GeminiBackend, job: str) -> dict[str, Any]:
+    """``GET {version}/batches/{id}``: the Operation as JSON, errors as the SDK's would map."""
+    import httpx
+    from google.genai import errors as sdk_errors
+
+    url = f"{backend.base_url or GEMINI_URL}/{backend.api_version or 'v1beta'}/{job}"
+    try:
+        answer = httpx.get(url, headers=backend.api_headers(), timeout=backend.timeout)
+        body = answer.json() if answer.content else {}
+    except (httpx.HTTPError, ValueError) as exc:
+        raise mapped(exc) from None
+    if answer.status_code >= 400:
+        kind = sdk_errors.ServerError if answer.status_code >= 500 else sdk_errors.ClientError
+        raise mapped(kind(answer.status_code, body)) from None
+    return body if isinstance(body, dict) else {}
 
 
 def find(backend: GeminiBackend, name: str) -> str | None:
@@ -75,29 +103,44 @@ def find(backend: GeminiBackend, name: str) -> str | None:
     return None
 
 
+UNREAD = "*unread"  # in results(): how many lines of the file could not be read as answers
+
+
 def results(backend: GeminiBackend, file: str) -> dict[str, Any]:
-    """``key -> Output | Nb2Error``: each line of the responses file, read as an answer."""
+    """``key -> Output | Nb2Error``: each line of the responses file, read as an answer. A line
+    that is not UTF-8, not JSON, not an object or keyless is counted under ``UNREAD``: it
+    blocks no other line."""
     try:
         data = backend.client.files.download(file=file)
     except Exception as exc:
         raise mapped(exc) from None
-    out: dict[str, Any] = {}
-    for line in bytes(data).decode().splitlines():
-        if not line.strip():
+    out: dict[str, Any] = {UNREAD: 0}
+    for raw in bytes(data).split(b"\n"):
+        if not raw.strip():
             continue
-        item = json.loads(line)
-        key = str(item.get("key"))
-        if "response" in item:
-            try:
-                out[key] = wire.read(item["response"], wire.now())
-            except errors.Nb2Error as exc:
-                out[key] = exc
-        else:
-            err = item.get("error") or item.get("status") or {}
-            out[key] = errors.GenerationError(
-                f"Gemini API batch {err.get('code', '')}: {err.get('message', 'no answer')}"
-            )
+        try:
+            item = json.loads(raw.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError is one
+            item = None
+        if not isinstance(item, dict) or "key" not in item:
+            out[UNREAD] += 1
+            continue
+        out[str(item["key"])] = _answer(item)
     return out
+
+
+def _answer(item: dict[str, Any]) -> Any:
+    response = item.get("response")
+    if isinstance(response, dict):
+        try:
+            return wire.read(response, wire.now())
+        except errors.Nb2Error as exc:
+            return exc
+    err = item.get("error") or item.get("status") or {}
+    err = err if isinstance(err, dict) else {"message": str(err)}
+    return errors.GenerationError(
+        f"Gemini API batch {err.get('code', '')}: {err.get('message', 'no answer')}"
+    )
 
 
 def cancel(backend: GeminiBackend, job: str) -> None:

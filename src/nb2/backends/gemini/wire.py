@@ -108,7 +108,17 @@ def _part(stored: dict[str, Any]) -> Any:
 
 
 def read(body: dict[str, Any], started: str) -> Output:
-    """The answer of one generateContent: the image and its facts, or the named refusal."""
+    """The answer of one generateContent: the image and its facts (a second final image is a
+    sibling, in ``more``), or the named refusal, carrying the answer's billed ``usage``."""
+    usage = body.get("usageMetadata") if isinstance(body.get("usageMetadata"), dict) else None
+    try:
+        return _read(body, started, usage)
+    except errors.Nb2Error as exc:
+        exc.usage = usage  # type: ignore[attr-defined]  (a refusal's thinking is billed)
+        raise
+
+
+def _read(body: dict[str, Any], started: str, usage: dict[str, Any] | None) -> Output:
     feedback = body.get("promptFeedback") or {}
     candidates = body.get("candidates") or []
     if feedback.get("blockReason") and not candidates:
@@ -116,15 +126,15 @@ def read(body: dict[str, Any], started: str) -> Output:
             f"Google blocked the prompt ({feedback['blockReason']}): "
             f"{feedback.get('blockReasonMessage') or 'no reason given'}; not retried"
         )
-    if not candidates:
+    if not candidates or not isinstance(candidates[0], dict):
         raise errors.GenerationError("the Gemini API answered with no candidate and no reason")
     cand = candidates[0]
     reason = str(cand.get("finishReason") or "")
     content = cand.get("content") or {}
-    parts = content.get("parts") or []
+    parts = [p for p in content.get("parts") or [] if isinstance(p, dict)]
     final = [p for p in parts if not p.get("thought")]
     images = [p["inlineData"] for p in final if (p.get("inlineData") or {}).get("data")]
-    text = " ".join(p["text"] for p in final if p.get("text")).strip()
+    text = " ".join(str(p["text"]) for p in final if p.get("text")).strip()
     if reason in REFUSED or (not images and reason != "STOP" and reason):
         said = cand.get("finishMessage") or text or "no message"
         raise errors.ModerationError(f"Google did not make the image ({reason}): {said}")
@@ -133,21 +143,41 @@ def read(body: dict[str, Any], started: str) -> Output:
             f"the Gemini API answered without an image ({reason or 'no finish reason'})"
             + (f": {text[:300]}" if text else "")
         )
-    image = images[-1]
-    data = base64.b64decode(image["data"])
+    pictures = [_picture(i) for i in images]
     return Output(
-        data=data,
-        format=MIME_EXT.get(str(image.get("mimeType")), "jpg"),
+        data=pictures[0],
+        format=MIME_EXT.get(str(images[0].get("mimeType")), "jpg"),
+        more=pictures[1:],
         prediction_id=body.get("responseId"),
         model_version=body.get("modelVersion"),
         created_at=started,
         started_at=started,
         completed_at=now(),
-        usage=body.get("usageMetadata"),
+        usage=usage,
         grounding=grounding(cand.get("groundingMetadata")),
         turn={"role": "model", "parts": parts},
         text=text or None,
     )
+
+
+_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"RIFF", b"GIF8")
+
+
+def _picture(blob: dict[str, Any]) -> bytes:
+    """An inline image's bytes, or a named error when they are no image (a proxy's HTML page,
+    broken base64): the answer was billed, so the error says so rather than storing junk."""
+    try:
+        data = base64.b64decode(str(blob["data"]), validate=True)
+    except (ValueError, TypeError):
+        raise errors.GenerationError(
+            "the answer's image data is not valid base64; it was billed, and the image is lost"
+        ) from None
+    if not data.startswith(_MAGIC):
+        raise errors.GenerationError(
+            f"the answer's image is not an image ({len(data)} bytes starting {data[:12]!r}); "
+            "it was billed, and the image is lost"
+        )
+    return data
 
 
 def grounding(meta: dict[str, Any] | None) -> dict[str, Any] | None:

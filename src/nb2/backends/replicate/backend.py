@@ -17,6 +17,7 @@ import io
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -82,6 +83,7 @@ class ReplicateBackend(Creating):
                 "no Replicate API token: pass ReplicateBackend(api_token=...) or set "
                 "REPLICATE_API_TOKEN (or use nb2.OfflineBackend() to work without one)"
             )
+        errors.secret(token)  # never in a message or a record, whatever a server echoes
         self.wait = _number("wait", wait, 1, 60, integer=True)
         self.timeout = _number("timeout", timeout, 1, 86400)
         self.poll_interval = _number("poll_interval", poll_interval, 0.01, 60)
@@ -91,6 +93,8 @@ class ReplicateBackend(Creating):
         self.data_uri_limit = int(data_uri_limit)
         self.max_output_bytes = int(max_output_bytes)
         self.base_url = base_url or os.environ.get("REPLICATE_BASE_URL") or None
+        for cred in re.findall(r"//([^/@\s]+)@", self.base_url or ""):  # a key in the URL too
+            errors.secret(cred.partition(":")[2] or cred)
         # one limiter per account and setting: several backends, sessions or background
         # grids on this token share the account's minute
         per_minute = _number("creates_per_minute", creates_per_minute, 0.1, 100_000)
@@ -106,13 +110,14 @@ class ReplicateBackend(Creating):
         self._http: Any = None  # one credential-free client for downloads (see _downloader)
 
     def __repr__(self) -> str:
-        return f"ReplicateBackend(base_url={self.base_url!r}, token=set)"
+        url = errors.safe_url(self.base_url) if self.base_url else None
+        return f"ReplicateBackend(base_url={url!r}, token=set)"
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "offline": False,
-            "base_url": (self.base_url or "https://api.replicate.com").rstrip("/"),
+            "base_url": errors.safe_url(self.base_url or "https://api.replicate.com").rstrip("/"),
         }
 
     # -- a run ----------------------------------------------------------------------------------

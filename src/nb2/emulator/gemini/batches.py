@@ -1,9 +1,22 @@
 """The Batch API (reference §5): a batch's life (PENDING -> RUNNING -> SUCCEEDED, or FAILED,
 EXPIRED, CANCELLED), its requests run one by one in a worker thread at their time, and the
-Operation envelope the API answers, with inline or file output."""
+Operation envelope the API answers, with inline or file output.
+
+A canceled batch, what is documented and what is our guess:
+
+| part | source |
+|---|---|
+| ``BATCH_STATE_CANCELLED``, ``done: true``, ``endTime`` | documented (batch-mode reference) |
+| ``batchStats`` field names, int64 counts as strings, zeros left out | documented (proto); strings seen live (third-party) |
+| requests not yet run are never run, nor billed | documented ("cancel": stops processing) |
+| the answers that finished before the cancel are handed back (file or inline) | guess: a third-party client tested live ("partial results that did land ... are still handed back"); ``cancelled_output=False`` plays the other case |
+| ``successfulRequestCount`` counts those answers | guess, consistent with the above |
+| a top-level ``error`` (code 1, CANCELLED) on the operation | guess (third-party report) |
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from dataclasses import dataclass, field
@@ -35,6 +48,7 @@ class Batch:
     finished: float | None = None  # when the worker was done (all run, or stopped)
     output_file: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    worker: threading.Thread | None = None
 
     def state(self, now: float) -> str:
         if self.cancelled is not None:
@@ -100,8 +114,8 @@ def create(emu: GeminiEmulator, model: str, body: dict[str, Any]) -> Batch:
         done_at=now + max(f.batch_latency, pending) + f.latency * len(requests),
     )
     batch.results = [None] * len(requests)
-    worker = threading.Thread(target=_work, args=(emu, batch), daemon=True, name="nb2-batch")
-    worker.start()
+    batch.worker = threading.Thread(target=_work, args=(emu, batch), daemon=True, name="nb2-batch")
+    batch.worker.start()
     return batch
 
 
@@ -115,7 +129,7 @@ def _work(emu: GeminiEmulator, batch: Batch) -> None:
         for i, (_, req) in enumerate(batch.requests):
             wait = batch.start_at + span * (i + 1) / n - emu.clock()
             if batch.stop.wait(max(0.0, wait)) or emu.stopping.is_set():
-                return  # cancelled (or deleted): the rest never run
+                break  # cancelled (or deleted): the rest never run
             if isinstance(req, GeminiError):
                 batch.results[i] = {"error": req.status()}
                 continue
@@ -123,16 +137,36 @@ def _work(emu: GeminiEmulator, batch: Batch) -> None:
                 batch.results[i] = {"response": emu.generate(batch.model, req)}
             except GeminiError as exc:
                 batch.results[i] = {"error": exc.status()}
-        if batch.to_file:
+        handed = batch.cancelled is None or emu.faults.cancelled_output
+        if batch.to_file and handed and not emu.stopping.is_set():
+            junk, emu.faults.batch_junk = list(emu.faults.batch_junk), ()
             lines = []
             for (meta, _), result in zip(batch.requests, batch.results, strict=True):
+                if result is None:
+                    continue  # never ran
                 key = (meta or {}).get("key")
-                lines.append(json.dumps({**({"key": key} if key is not None else {}), **result}))
+                row = {**({"key": key} if key is not None else {}), **result}
+                lines.append(_spoil(row, junk.pop(0)) if junk and "response" in row else
+                             json.dumps(row).encode())  # fmt: skip
             name = f"batch-{batch.id}"
-            emu.files.generated(name, "application/jsonl", ("\n".join(lines) + "\n").encode())
+            emu.files.generated(name, "application/jsonl", b"\n".join(lines) + b"\n")
             batch.output_file = f"files/{name}"
     finally:
         batch.finished = emu.clock()
+
+
+def _spoil(row: dict[str, Any], kind: str) -> bytes:
+    """One answer's line as a broken proxy or a torn file might give it (the ``batch_junk``
+    knob): the other lines stay whole."""
+    if kind in ("html", "base64"):
+        for part in row["response"]["candidates"][0]["content"]["parts"]:
+            if "inlineData" in part and not part.get("thought"):
+                page = base64.b64encode(b"<!DOCTYPE html><html><body>502</body></html>")
+                part["inlineData"]["data"] = page.decode() if kind == "html" else "!!not*base64"
+        return json.dumps(row).encode()
+    text = json.dumps(row).encode()
+    return {"json": text[: len(text) // 2], "utf8": b"\xff\xfe" + text[2:],
+            "list": b"[1, 2, 3]"}[kind]  # fmt: skip
 
 
 def _stats(batch: Batch, state: str) -> dict[str, str]:
@@ -152,6 +186,8 @@ def _output(batch: Batch) -> dict[str, Any]:
         return {"responsesFile": batch.output_file}
     rows = []
     for (meta, _), result in zip(batch.requests, batch.results, strict=True):
+        if result is None and batch.cancelled is not None:
+            continue  # never ran
         row = dict(result or {})
         if meta is not None:
             row["metadata"] = meta
@@ -167,7 +203,9 @@ def operation(emu: GeminiEmulator, batch: Batch) -> dict[str, Any]:
     if batch.display_name is not None:
         meta["displayName"] = batch.display_name
     end = batch.end(now)
-    if state == "SUCCEEDED":
+    handed = state == "CANCELLED" and emu.faults.cancelled_output
+    ran = any(r is not None for r in batch.results)
+    if state == "SUCCEEDED" or (handed and ran and (batch.output_file or not batch.to_file)):
         meta["output"] = _output(batch)
     meta["createTime"] = emu.iso(batch.created)
     if end is not None:
@@ -183,6 +221,8 @@ def operation(emu: GeminiEmulator, batch: Batch) -> dict[str, Any]:
     if state == "SUCCEEDED":
         # the output twice, as the API does (why large inline image batches get hard to fetch)
         op["response"] = {"@type": _TYPE + "GenerateContentBatchOutput", **meta["output"]}
+    elif state == "CANCELLED":
+        op["error"] = {"code": 1, "message": "The batch was cancelled."}
     elif state in ("FAILED", "EXPIRED"):
         why = "The batch failed." if state == "FAILED" else "The batch expired before finishing."
         op["error"] = {"code": 13 if state == "FAILED" else 4, "message": why}

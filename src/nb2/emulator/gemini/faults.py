@@ -89,5 +89,11 @@ class GeminiFaults:
     # "auto": inline requests answer inlinedResponses, a file answers a responsesFile;
     # "file" / "inline": always that
     batch_output: str = "auto"
+    # a canceled batch hands back the answers that finished before the cancel (our guess, see
+    # batches.py's table); False: it hands back nothing, though its counts say they succeeded
+    cancelled_output: bool = True
+    # the next N batches write a responses line of junk in place of one answer: "html" (an
+    # image that is a web page), "json" (not JSON), "utf8" (not UTF-8), "base64", "list"
+    batch_junk: tuple[str, ...] = ()
     batch_fail: int = 0  # the next N batches end BATCH_STATE_FAILED (no output)
     batch_expire: int = 0  # the next N batches end BATCH_STATE_EXPIRED (no output)

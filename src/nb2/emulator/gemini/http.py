@@ -263,6 +263,8 @@ def handler(emu: GeminiEmulator) -> type[BaseHandler]:
                 if batch.state(emu.clock()) not in batches.TERMINAL:
                     batch.cancelled = emu.clock()
                     batch.stop.set()  # the requests not yet run never run
+                    if batch.worker is not None:  # what had finished is handed back by now
+                        batch.worker.join(timeout=emu.faults.latency + 1.0)
                 return self.send_json(200, {})
             if method == "DELETE" and not verb:
                 batch.stop.set()
