@@ -21,8 +21,8 @@ from ... import errors, models
 from ...gemini_models import NB21
 from .. import Output, StatusCallback
 from . import batch, wire
-from .batch import GEMINI_URL
 from .answers import mapped, retry_delay
+from .batch import GEMINI_URL
 
 if TYPE_CHECKING:
     from ...params import Params

@@ -7,9 +7,12 @@ A canceled batch, what is documented and what is our guess:
 | part | source |
 |---|---|
 | ``BATCH_STATE_CANCELLED``, ``done: true``, ``endTime`` | documented (batch-mode reference) |
-| ``batchStats`` field names, int64 counts as strings, zeros left out | documented (proto); strings seen live (third-party) |
+| ``batchStats`` field names; int64 counts as strings, zeros left out | documented (proto); |
+| | strings seen live (third-party) |
 | requests not yet run are never run, nor billed | documented ("cancel": stops processing) |
-| the answers that finished before the cancel are handed back (file or inline) | guess: a third-party client tested live ("partial results that did land ... are still handed back"); ``cancelled_output=False`` plays the other case |
+| the answers that finished before the cancel are handed back | guess: a third-party client |
+| (file or inline) | tested live ("partial results that did land ... are still handed |
+| | back"); ``cancelled_output=False`` plays the other case |
 | ``successfulRequestCount`` counts those answers | guess, consistent with the above |
 | a top-level ``error`` (code 1, CANCELLED) on the operation | guess (third-party report) |
 """
