@@ -36,6 +36,13 @@ class GeminiFaults:
     # None: thought parts appear when the request's thinkingConfig.includeThoughts asks;
     # True/False: always / never, whatever the request says.
     include_thoughts: bool | None = None
+    images_per_answer: int = 1  # final images in one answer (2: the model gave a second one)
+    # "full" (the token tables), "empty" (usageMetadata: {}), "no_details" (no
+    # candidatesTokensDetails): answers that say less of their tokens than the docs show
+    usage: str = "full"
+    # the next N calls answer 400 with the request's API key in the message, as a misbehaving
+    # proxy or gateway may (nb2 must never pass it on)
+    echo_key_next: int = 0
 
     # -- which models are served ------------------------------------------------------------
     # ids that answer 404 NOT_FOUND (Google's shut-down ones; add "gemini-3.1-flash-image" to

@@ -187,6 +187,9 @@ def handler(emu: GeminiEmulator) -> type[BaseHandler]:
                 raise GeminiError(503, errors.OVERLOADED)
             if emu.take("internal_next"):
                 raise GeminiError(500, errors.INTERNAL)
+            if emu.take("echo_key_next"):
+                key = self.headers.get("x-goog-api-key") or ""
+                raise GeminiError(400, f"Request rejected by gateway for key {key}.")
             body = self.parsed()
             call = emu.parse(model, body)  # refused before the model spends any time
             if emu.stopping.wait(emu.latency(call)):

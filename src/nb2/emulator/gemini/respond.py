@@ -126,11 +126,11 @@ def answer(call: Call, faults: GeminiFaults) -> dict[str, Any]:
     if text is not None:
         parts.append({"text": text})
         out["TEXT"] = text_tokens(text)
-    if pic is not None:
-        parts.append(
-            {"inlineData": {"mimeType": faults.output_mime, "data": base64.b64encode(pic).decode()}}
-        )
-        out["IMAGE"] = call.fam.tokens[call.tier]
+    if pic is not None:  # `images_per_answer` > 1: a second final image, as a model may give
+        for _ in range(max(1, faults.images_per_answer)):
+            data = base64.b64encode(pic).decode()
+            parts.append({"inlineData": {"mimeType": faults.output_mime, "data": data}})
+            out["IMAGE"] = out.get("IMAGE", 0) + call.fam.tokens[call.tier]
     for i in signatures.must_sign(parts):
         content = signatures.content_of(parts[i])
         assert content is not None
@@ -142,7 +142,12 @@ def answer(call: Call, faults: GeminiFaults) -> dict[str, Any]:
     }
     if call.web_search:
         cand["groundingMetadata"] = grounding.metadata(call.prompt, text, call.image_search)
-    body = {"candidates": [cand], "usageMetadata": _usage(call, out, thoughts)}
+    usage = _usage(call, out, thoughts)
+    if faults.usage == "empty":  # an answer that says nothing of its tokens
+        usage = {}
+    elif faults.usage == "no_details":  # the counts, but not which were image tokens
+        usage.pop("candidatesTokensDetails", None)
+    body = {"candidates": [cand], "usageMetadata": usage}
     return _envelope(call, body)
 
 
