@@ -30,11 +30,13 @@ def size(resolution: str, ratio: str) -> tuple[int, int]:
 # The Gemini API's image models (../shared/reference/gemini-api.md, section 1): nb2's
 # match_input_image there means "no aspectRatio sent" (the output follows the input image)
 GEMINI_RATIOS = {
+    "gemini-nano-banana-2.1": (*RATIOS,),  # section 9: "the wide ratios 1:4, 4:1, 1:8, 8:1 kept"
     "gemini-3.1-flash-image": (*RATIOS,),
     "gemini-3-pro-image": SIBLING_RATIOS,
     "gemini-2.5-flash-image": SIBLING_RATIOS,
 }
-GEMINI_SIZES = {"gemini-3.1-flash-image": ("512", "1K", "2K", "4K"),
+GEMINI_SIZES = {"gemini-nano-banana-2.1": ("1K", "2K", "4K"),  # section 9: 512 answers 400
+                "gemini-3.1-flash-image": ("512", "1K", "2K", "4K"),
                 "gemini-3-pro-image": ("1K", "2K", "4K"), "gemini-2.5-flash-image": ()}  # fmt: skip
 GEMINI_512 = {"1:1": (512, 512), "16:9": (688, 384), "9:16": (384, 688), "1:8": (192, 1536)}
 GEMINI_1K = {"1:4": (512, 2048), "8:1": (3072, 384), "21:9": (1584, 672)}  # its own table
@@ -63,7 +65,10 @@ def accepts(model: str, field: str, value: object) -> bool:
 
 
 def gemini_accepts(model: str, field: str, value: object) -> bool:
-    flash = model == "gemini-3.1-flash-image"
+    flash = model in ("gemini-3.1-flash-image", "gemini-nano-banana-2.1")
+    levels = (
+        ("minimal", "medium", "high") if model == "gemini-nano-banana-2.1" else ("minimal", "high")
+    )
     if field == "aspect_ratio":
         return value in GEMINI_RATIOS[model]
     if field == "resolution":
@@ -73,7 +78,7 @@ def gemini_accepts(model: str, field: str, value: object) -> bool:
     if field == "image_search":
         return flash and isinstance(value, bool)
     if field == "thinking":
-        return flash and value in ("minimal", "high")
+        return flash and value in levels
     if field == "seed":
         return value is None or (isinstance(value, int) and not isinstance(value, bool))
     if field == "prompt":

@@ -14,6 +14,13 @@ from typing import Any
 _SECRETS: set[str] = set()
 
 
+# A scheme starts only where no scheme character precedes it: otherwise a long word costs
+# quadratic time (a record with a 64 KB word took 8 s to save)
+_SCHEME = r"(?<![\w+.-])([A-Za-z][\w+.-]*://)"
+_CREDENTIALS = re.compile(_SCHEME + r"[^/@\s:]+:[^/@\s]+@")
+_USERINFO = re.compile(_SCHEME + r"[^/@\s]+@")
+
+
 def secret(value: str | None) -> None:
     """Register ``value`` as a secret that :func:`scrub` removes from any text."""
     if value and len(value) >= 6:  # a short one would blank out ordinary words
@@ -25,12 +32,14 @@ def scrub(text: str) -> str:
     for value in _SECRETS:
         if value in text:
             text = text.replace(value, "***")
-    return re.sub(r"(\w+://)[^/@\s:]+:[^/@\s]+@", r"\1***@", text)
+    if "://" not in text or "@" not in text:
+        return text
+    return _CREDENTIALS.sub(r"\1***@", text)
 
 
 def safe_url(url: str) -> str:
     """A URL fit to show: its credentials (``http://user:KEY@host``) replaced by ``***``."""
-    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", url)
+    return _USERINFO.sub(r"\1***@", url)
 
 
 class Nb2Error(Exception):
