@@ -91,6 +91,11 @@ class ModelDeprecationWarning(FutureWarning):
     replaces it. A FutureWarning, so a notebook shows it."""
 
 
+class PaidAgainWarning(UserWarning):
+    """A request is sent again although an earlier run of it was lost after it may have been
+    billed (``status: "lost"`` in its record): this one is paid for too."""
+
+
 class AuthenticationError(Nb2Error):
     """The API refused the token (HTTP 401)."""
 

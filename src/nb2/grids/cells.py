@@ -44,6 +44,7 @@ class Plan:
     unknown_prices: list[str] = field(default_factory=list)  # models with no known price
     unknown_cells: int = 0  # new calls whose price is unknown (not in cost)
     batch: bool = False  # one Batch API job at half the price
+    paid_before: int = 0  # new calls with an earlier run lost after it may have been billed
 
     def __repr__(self) -> str:
         axes = " x ".join(f"{k} ({len(v)})" for k, v in self.axes.items()) or "none"
@@ -60,6 +61,11 @@ class Plan:
             f"  est. cost:     {cost}" + (" (Batch API: half price)" if self.batch else ""),
             f"  est. time:     {self.time_text()}",
         ]
+        if self.paid_before:
+            lines.append(
+                f"  paid before:   {self.paid_before} of the new calls had an earlier run lost "
+                "after it may have been billed (status 'lost'); they are paid for again"
+            )
         lines += [f"  note:          {n}" for n in self.notes]
         lines += [f"  refused:       {r}" for r in self.refused]
         return "\n".join(lines)

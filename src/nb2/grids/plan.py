@@ -33,6 +33,7 @@ def make_plan(grid: Grid, max_concurrency: int = 8, batch: bool = False) -> Plan
         (c.params.spec.latency_s.get(c.params.resolution or "1K", 20.0) for c in new),
         default=0.0,
     )
+    lost = session.store.lost
     notes = sorted({n for c in live for n in getattr(c.params, "notes", ())})
     refused = [
         ", ".join(f"{k}={v}" for k, v in c.labels.items()) + f": {c.error}"
@@ -53,4 +54,5 @@ def make_plan(grid: Grid, max_concurrency: int = 8, batch: bool = False) -> Plan
         unknown_prices=[] if offline else unknown,
         unknown_cells=0 if offline else sum(p is None for p in prices),
         batch=batch,
+        paid_before=0 if offline else sum(bool(lost(c.params.cache_key)) for c in new),
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -76,17 +78,26 @@ def recover(
     return report
 
 
-def before_sending(store: Store, backend: Backend, key: str, *, wait: bool = True) -> None:
+def before_sending(
+    store: Store, backend: Backend, key: str, *, wait: bool = True,
+    cancel: threading.Event | None = None,
+) -> None:  # fmt: skip
     """Settle earlier runs of the request ``key`` (a create whose answer was lost, a kernel
     that died, a batch job still running) before it is sent again: it may already be made,
     and paid for. Raises UncollectedError when one can be settled neither way, so nothing is
-    paid twice. ``wait=False`` takes one look (a batch: a job may take a day)."""
+    paid twice. ``wait=False`` takes one look (a batch: a job may take a day). ``wait=True``
+    also waits while another kernel (or Session) makes the same call now: then the caller
+    reads the store again rather than paying a second time."""
     if not store.has_unsettled():
         return
     running, timeout = ("wait", None) if wait else ("leave", 0.0)
     # a batch also leaves alone what another kernel is following (its job is paid once)
     held = ("left pending",) if wait else ("left pending", "running in another process")
     for line in recover(store, backend=backend, running=running, timeout=timeout, key=key):
+        if wait and line["outcome"].startswith("running in another process"):
+            if _wait_live(store, line["run_id"], cancel):
+                continue
+            line = {**line, "outcome": "left pending: a batch job another kernel follows"}
         if line["outcome"].startswith(held):
             raise errors.UncollectedError(
                 f"an earlier run of this request ({line['run_id']}) may have made a prediction "
@@ -94,6 +105,19 @@ def before_sending(store: Store, backend: Backend, key: str, *, wait: bool = Tru
                 "nb2.recover() later, or pass fresh=True to make a new one anyway",
                 prediction_id=line["prediction_id"],
             )
+
+
+def _wait_live(store: Store, run_id: str, cancel: threading.Event | None) -> bool:
+    """Wait while another process makes the call ``run_id``; False (at once) for a batch job's
+    run, which may take a day."""
+    record = store.get(run_id) or {}
+    if record.get("batch"):
+        return False
+    while store.is_live(run_id):
+        if cancel is not None and cancel.is_set():
+            raise errors.CanceledError("stopped while an identical request was in flight")
+        time.sleep(0.05)
+    return True
 
 
 def on_open(store: Store, backend: Backend) -> list[dict[str, Any]]:

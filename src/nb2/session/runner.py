@@ -88,6 +88,17 @@ class InFlight:
             done.set()
 
 
+_SHARED: dict[str, InFlight] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def inflight(store: Store) -> InFlight:
+    """The one InFlight of ``store`` in this process: two Sessions (two notebooks' worth of
+    code in one kernel) on one store wait for each other as two cells of one do."""
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(str(store.root), InFlight())
+
+
 def execute(
     store: Store,
     backend: Backend,

@@ -158,6 +158,8 @@ class Store:
             return path
         if record.get("status") == "succeeded" and record.get("cache_key"):
             self._point(record)
+        elif record.get("status") == "lost" and record.get("cache_key"):
+            self._note_lost(record)
         # last: until the pointer is written, the marker makes unsettled() look at the run
         with contextlib.suppress(FileNotFoundError):
             marker.unlink()
@@ -172,8 +174,25 @@ class Store:
             if unless_set and endpoint in by:
                 return
             by = {**by, endpoint: record["run_id"]}
-            pointer = {"run_id": record["run_id"], "endpoints": by}
+            pointer = {**old, "run_id": record["run_id"], "endpoints": by}
             _atomic_write(self._key_path(key), _dumps(pointer), self._mode)
+
+    def _note_lost(self, record: dict[str, Any]) -> None:
+        """Remember, by key, a run that may have been paid for and left no image: a request
+        sent again later says that it pays again (see :meth:`lost`)."""
+        key = record["cache_key"]
+        with self._lock:
+            old = _read_json(self._key_path(key)) or {}
+            lost = old.get("lost") if isinstance(old.get("lost"), list) else []
+            if record["run_id"] not in lost:
+                pointer = {**old, "lost": [*lost, record["run_id"]]}
+                _atomic_write(self._key_path(key), _dumps(pointer), self._mode)
+
+    def lost(self, cache_key: str) -> list[str]:
+        """Run ids of earlier runs of this request that were lost (maybe billed, no image)."""
+        pointer = _read_json(self._key_path(cache_key)) or {}
+        lost = pointer.get("lost")
+        return [r for r in lost if isinstance(r, str)] if isinstance(lost, list) else []
 
     @staticmethod
     def endpoint_of(backend: Any) -> str:
