@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +96,18 @@ def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
         from .lab import screenshot_on_failure
 
         screenshot_on_failure(request, prefix)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real filesystem of its own (tmpfs), so it can be filled or made read-only."""
+    where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(where)],
+                          capture_output=True)  # fmt: skip
+    if done.returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"cannot mount a tmpfs for the disk tests: {done.stderr!r}")
+        pytest.skip("mounting a tmpfs needs root")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)

@@ -13,7 +13,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -111,21 +110,6 @@ def test_cancel_after_is_sent_with_every_create(emulator, tmp_path):
 
 
 # -- 2. a store that cannot be written ------------------------------------------------------------
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real filesystem of its own (tmpfs), so it can be filled or made read-only."""
-    where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(where)],
-                          capture_output=True)  # fmt: skip
-    if done.returncode != 0:
-        if CI:
-            pytest.fail(f"cannot mount a tmpfs for the disk tests: {done.stderr!r}")
-        pytest.skip("mounting a tmpfs needs root")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
-
-
 def test_a_read_only_store_stops_before_anything_is_spent(emulator, small_disk):
     store = nb2.Store(small_disk / "runs")
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)

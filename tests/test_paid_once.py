@@ -4,6 +4,7 @@ official SDK against the Gemini emulator, with real second processes (issue 32's
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import warnings
 from collections.abc import Iterator
@@ -108,3 +109,15 @@ def test_a_batch_says_which_cells_were_lost_before(gemu, tmp_path: Path):
         g.run(batch=True)
     assert g.counts() == {"succeeded": 2}
     assert statuses(root) == ["lost", "succeeded", "succeeded"]
+
+
+def test_a_read_only_store_fails_a_batchs_cells_before_anything_is_sent(gemu, small_disk):
+    root = small_disk / "runs"
+    nb2.Store(root)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    g = session(gemu, root).compare(prompt=["a fox", "a hare"])
+    with pytest.raises(errors.StoreError, match="nothing was sent"):
+        g.run(batch=True)
+    assert gemu.batches == {} and gemu.generate_calls == 0
+    assert g.counts() == {"failed": 2}  # not "pending": nothing is left for recover to find
+    assert all("not sent" in c.error and "cannot be written" in c.error for c in g.cells)

@@ -39,14 +39,28 @@ def run(grid: Grid, todo: list[Cell], on_progress: Callable[[Grid], None] | None
             on_progress(grid)
 
     records: dict[str, dict[str, Any]] = {}
+    failure: BaseException | None = None
     try:
         if new:
             records = session.run_batch([c.params for c in new], cancel=grid.stopping,
                                         on_progress=progress)  # fmt: skip
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:  # after a Ctrl-C too: each cell says what became of its run
+        journaled = _journaled(grid) if failure is not None else set()
         for cell in new:
-            _settle(grid, cell, records.get(cell.params.cache_key))
+            record = records.get(cell.params.cache_key)
+            if record is None and failure is not None and cell.params.cache_key not in journaled:
+                # never on disk, so never sent (a full or read-only store): say why
+                record = {"status": "failed", "error": f"not sent: {failure}"}
+            _settle(grid, cell, record)
     return grid
+
+
+def _journaled(grid: Grid) -> set[str]:
+    """The cache keys with a run on disk not settled yet (a job may hold them)."""
+    return {str(r.get("cache_key")) for r in grid.session.store.unsettled()}
 
 
 def _settle(grid: Grid, cell: Any, record: dict[str, Any] | None) -> None:
