@@ -21,7 +21,7 @@ from typing import Any
 import nb2
 from nb2.backends.offline import OfflineBackend
 from nb2.emulator import Emulator
-from nb2.params import Params
+from nb2.request.params import Params
 from nb2.store import codec as metadata
 
 FAKE_TOKEN = "r8_" + "0" * 37  # the emulator takes any token; never a real one here

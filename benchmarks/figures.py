@@ -27,7 +27,7 @@ import replicate
 import nb2
 from nb2.backends.offline import OfflineBackend
 from nb2.emulator import Emulator
-from nb2.params import Params
+from nb2.request.params import Params
 
 TOKEN = "r8_bench" + "0" * 32  # fake, recognisable; the emulator accepts any token
 MODEL = "google/nano-banana-2"

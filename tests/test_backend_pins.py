@@ -27,7 +27,7 @@ from nb2.backends.download import download
 from nb2.backends.replicate.api import Unreadable
 from nb2.backends.replicate.lost import since_for
 from nb2.emulator import Emulator
-from nb2.params import Params
+from nb2.request.params import Params
 
 from .conftest import TOKEN
 from .sigint import when

@@ -16,7 +16,7 @@ import pytest
 import nb2
 from nb2 import errors, models
 from nb2.emulator import GeminiEmulator
-from nb2.params import Params
+from nb2.request.params import Params
 
 KEY = "AIza-test-key-21"
 NB21, FLASH, FLASH_25 = "gemini-nano-banana-2.1", "gemini-3.1-flash-image", "gemini-2.5-flash-image"

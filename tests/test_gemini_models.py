@@ -12,7 +12,7 @@ import pytest
 import nb2
 from nb2 import models
 from nb2.errors import ValidationError
-from nb2.params import Params
+from nb2.request.params import Params
 
 from . import reference
 

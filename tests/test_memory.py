@@ -11,7 +11,7 @@ from PIL import Image
 
 import nb2
 from nb2.backends.offline import backend as offline
-from nb2.params import Params
+from nb2.request.params import Params
 
 
 def _live_images() -> set[int]:

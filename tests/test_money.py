@@ -21,7 +21,7 @@ import pytest
 import nb2
 from nb2 import errors
 from nb2.emulator import Emulator
-from nb2.params import Params
+from nb2.request.params import Params
 
 from .conftest import TOKEN
 from .sigint import sigint_at, when

@@ -8,7 +8,7 @@ from nb2 import models
 from nb2.backends.offline import OfflineBackend
 from nb2.backends.offline.render import render
 from nb2.backends.offline.render_edit import edit_ops
-from nb2.params import Params
+from nb2.request.params import Params
 
 from . import reference
 

@@ -14,7 +14,7 @@ import nb2
 from nb2.backends.offline import OfflineBackend
 from nb2.backends.offline.render import render, subject_phrase
 from nb2.imaging import font
-from nb2.params import Params
+from nb2.request.params import Params
 
 
 def _img(params: Params) -> Image.Image:

@@ -9,7 +9,7 @@ from PIL import Image
 
 import nb2
 from nb2.errors import ValidationError
-from nb2.references import Reference
+from nb2.request.references import Reference
 
 
 def test_sources_path_bytes_pil(images):

@@ -318,7 +318,7 @@ def test_fuzz_params_only_valid_requests_reach_the_api(emulator: Emulator, tmp_p
     from hypothesis import strategies as st
 
     from nb2.errors import ValidationError
-    from nb2.params import Params
+    from nb2.request.params import Params
 
     backend = nb2.ReplicateBackend(api_token=TOKEN, base_url=emulator.base_url)
     junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=5))
@@ -378,7 +378,7 @@ def test_bad_reference_files_are_named_errors(tmp_path: Path) -> None:
     import io
 
     from nb2.errors import ValidationError
-    from nb2.params import Params
+    from nb2.request.params import Params
 
     good = io.BytesIO()
     Image.new("RGB", (64, 64), (1, 2, 3)).save(good, "PNG")

@@ -17,7 +17,7 @@ from nb2 import errors
 from nb2.backends.offline import OfflineBackend
 from nb2.notebook import cellargs
 from nb2.notebook.magic import Nb2Magics
-from nb2.params import Params
+from nb2.request.params import Params
 from nb2.store import StoreWarning
 
 

@@ -18,8 +18,8 @@ _LAZY = {
     "Session": ".session.session",
     "History": ".session.history",
     "Result": ".session.result",
-    "Params": ".params",
-    "Reference": ".references",
+    "Params": ".request.params",
+    "Reference": ".request.references",
     "Store": ".store",
     "OfflineBackend": ".backends.offline",
     "ReplicateBackend": ".backends.replicate",
@@ -86,8 +86,8 @@ if TYPE_CHECKING:
     from .notebook.explore import Explorer
     from .notebook.gallery import Gallery
     from .notebook.panel import Panel
-    from .params import Params
-    from .references import Reference
+    from .request.params import Params
+    from .request.references import Reference
     from .session.history import History
     from .session.recover import recover
     from .session.result import Result

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .backends import Backend, StatusCallback
-    from .inputs import ModelInput
-    from .params import Params
-    from .schemas import ModelSchema
+    from .models.schemas import ModelSchema
+    from .request.inputs import ModelInput
+    from .request.params import Params
     from .store import Store
 
 

@@ -19,9 +19,9 @@ from .. import models
 from .._version import __version__
 from ..backends import StatusCallback
 from ..errors import ValidationError
-from ..inputs import ModelInput
-from ..params import Params
-from ..references import Reference
+from ..request.inputs import ModelInput
+from ..request.params import Params
+from ..request.references import Reference
 
 if TYPE_CHECKING:
     from ..shapes import ResultShape as Result

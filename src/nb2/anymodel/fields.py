@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import models
 from ..errors import ValidationError
-from ..inputs import ModelInput
-from ..schemas import ModelSchema
+from ..models.schemas import ModelSchema
+from ..request.inputs import ModelInput
 
 if TYPE_CHECKING:
     from ..shapes import SessionShape as Session

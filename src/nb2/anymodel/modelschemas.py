@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayMissError, ValidationError
-from ..schemas import ModelSchema
+from ..models.schemas import ModelSchema
 from ..store import Store
 
 if TYPE_CHECKING:

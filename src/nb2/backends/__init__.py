@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ..params import Params
+    from ..request.params import Params
 
 StatusCallback = Callable[[str], None]  # "queued", "starting", "processing", "downloading"
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .. import models, schemas
+from .. import models
 from ..backends.offline import standins
+from ..models import schemas
 
 _CREATED = "2026-11-01T00:00:00.000000Z"  # when the emulated versions were "pushed"
 

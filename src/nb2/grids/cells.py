@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
-from ..references import as_reference
+from ..request.references import as_reference
 from ..views.html import plan_html
 
 if TYPE_CHECKING:
-    from ..inputs import ModelInput
-    from ..params import Params
+    from ..request.inputs import ModelInput
+    from ..request.params import Params
     from ..shapes import ResultShape as Result
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..references import as_reference
+from ..request.references import as_reference
 
 if TYPE_CHECKING:
     from .cells import Cell

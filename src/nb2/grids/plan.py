@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING
 
 from .. import models
-from ..gemini_models import BATCH_DISCOUNT
+from ..models.gemini import BATCH_DISCOUNT
 from .cells import Plan
 
 if TYPE_CHECKING:

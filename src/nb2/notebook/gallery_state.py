@@ -8,7 +8,7 @@ import shlex
 from typing import Any
 
 from .. import models
-from ..references import ROLES
+from ..request.references import ROLES
 from ..session.result import Result
 from ..store import Store
 from ..store.filters import Query

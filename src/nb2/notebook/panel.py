@@ -20,7 +20,7 @@ import traitlets as t
 
 from .. import models
 from ..errors import CanceledError, Nb2Error, ValidationError
-from ..references import as_reference, compose_prompt
+from ..request.references import as_reference, compose_prompt
 from ..session.result import Result
 from ..session.session import Session
 from . import panel_judging

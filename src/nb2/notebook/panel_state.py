@@ -13,7 +13,7 @@ from .. import models
 from ..backends import serves
 from ..errors import MissingReferenceError, Nb2Error, ValidationError
 from ..imaging import thumbnail_bytes
-from ..references import ROLES
+from ..request.references import ROLES
 
 log = logging.getLogger("nb2")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ValidationError
-from ..references import ROLES, Reference
+from ..request.references import ROLES, Reference
 
 THUMB_SIDE = 96
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

@@ -19,8 +19,8 @@ from typing import Any
 
 from .. import errors, models
 from ..backends.gemini.batch import UNREAD
-from ..gemini_models import BATCH_DISCOUNT
-from ..params import Params
+from ..models.gemini import BATCH_DISCOUNT
+from ..request.params import Params
 from ..store import Store
 from .outputs import close, fill, priced, store_siblings
 from .runner import new_record, status_of

@@ -18,8 +18,8 @@ from .. import models
 from ..backends import Output
 from ..errors import GenerationError
 from ..imaging import image_size
+from ..request.turns import stored_parts
 from ..store import codec as metadata
-from ..turns import stored_parts
 
 if TYPE_CHECKING:
     from ..store import Store

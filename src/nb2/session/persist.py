@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Nb2Error
-from ..references import Reference, as_reference
+from ..request.references import Reference, as_reference
 from ..store import StoreWarning
 from ..store.sessions import read_session, write_session
 from .history import Turn

@@ -18,8 +18,8 @@ from typing import Any
 
 from .. import errors
 from ..backends import Backend
-from ..inputs import ModelInput, is_model_input
-from ..params import Params
+from ..request.inputs import ModelInput, is_model_input
+from ..request.params import Params
 from ..store import Store
 from ..store.runs import UNSETTLED
 from . import batch

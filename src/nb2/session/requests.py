@@ -16,10 +16,10 @@ from .. import models
 from ..anymodel import fields as anymodel
 from ..backends import serves
 from ..errors import ValidationError
-from ..inputs import ModelInput
-from ..params import Params
-from ..references import EDIT_ROLE, Reference
-from ..turns import Exchange
+from ..request.inputs import ModelInput
+from ..request.params import Params
+from ..request.references import EDIT_ROLE, Reference
+from ..request.turns import Exchange
 
 if TYPE_CHECKING:
     from .result import Result

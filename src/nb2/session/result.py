@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..anymodel.chain import chain_manifest, then
 from ..imaging import open_file
-from ..inputs import ModelInput, is_model_input
 from ..judging.diff import diff
-from ..params import Params
+from ..request.inputs import ModelInput, is_model_input
+from ..request.params import Params
 from ..store.judgments import Judgments
 
 if TYPE_CHECKING:

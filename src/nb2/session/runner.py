@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,11 +24,12 @@ from ..errors import (
     CanceledError,
     ModerationError,
     Nb2Error,
+    PaidAgainWarning,
     StoreError,
     UncollectedError,
     scrub,
 )
-from ..params import Params
+from ..request.params import Params
 from ..store import Store
 from .outputs import fill, now, priced, store_siblings
 
@@ -97,6 +99,22 @@ def inflight(store: Store) -> InFlight:
     code in one kernel) on one store wait for each other as two cells of one do."""
     with _SHARED_LOCK:
         return _SHARED.setdefault(str(store.root), InFlight())
+
+
+def warn_paid_before(store: Store, backend: Backend, params: list[Any]) -> None:
+    """Say so when requests about to be paid for were paid for once already, maybe: an
+    earlier run of theirs was lost (see :meth:`Store.lost`)."""
+    if getattr(backend, "offline", False):
+        return
+    lost = [(p, ids) for p in params if (ids := store.lost(p.cache_key))]
+    if lost:
+        p, ids = lost[0]
+        warnings.warn(
+            f"{len(lost)} request(s) sent again had an earlier run lost after it may have "
+            f"been billed (first: {p!r}, run {ids[-1]}); they are paid for again",
+            PaidAgainWarning,
+            stacklevel=4,
+        )
 
 
 def execute(

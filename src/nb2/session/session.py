@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from .. import models
 from ..anymodel.modelschemas import Schemas
 from ..backends import Backend, StatusCallback, auto_backend
-from ..errors import ModerationError, PaidAgainWarning, ReplayMissError, ValidationError
-from ..inputs import ModelInput
-from ..params import Params
+from ..errors import ModerationError, ReplayMissError, ValidationError
+from ..request.inputs import ModelInput
+from ..request.params import Params
 from ..store import CACHE_MODES, Store
 from . import batch, persist, recover, requests, runner
 from .history import History, Turn
@@ -256,7 +256,7 @@ class Session:
                 recover.before_sending(self.store, self.backend, params.cache_key, cancel=cancel)
                 if (record := self.lookup(params)) is not None:
                     return self._hit(record, params, kind, parent, checkout)
-                self._warn_paid_before([params])
+                runner.warn_paid_before(self.store, self.backend, [params])
             record = runner.execute(
                 self.store,
                 self.backend,
@@ -293,23 +293,9 @@ class Session:
         for p in params:
             recover.before_sending(self.store, self.backend, p.cache_key, wait=False)
         fresh = [p for p in params if self.lookup(p) is None]
-        self._warn_paid_before(fresh)
+        runner.warn_paid_before(self.store, self.backend, fresh)
         return batch.run(self.store, self.backend, fresh, self.name, cancel=cancel,
                          on_progress=on_progress)  # fmt: skip
-
-    def _warn_paid_before(self, params: list[Params]) -> None:
-        """Say so when requests about to be paid for were paid for once already, maybe."""
-        if getattr(self.backend, "offline", False):
-            return
-        lost = [(p, ids) for p in params if (ids := self.store.lost(p.cache_key))]
-        if lost:
-            p, ids = lost[0]
-            warnings.warn(
-                f"{len(lost)} request(s) sent again had an earlier run lost after it may have "
-                f"been billed (first: {p!r}, run {ids[-1]}); they are paid for again",
-                PaidAgainWarning,
-                stacklevel=4,
-            )
 
     def batch_result(self, record: dict[str, Any], params: Params) -> Result:
         """A run of this session's own ``run_batch`` as a new result: made and paid just now,

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any
 
-from ..references import compose_prompt
+from ..request.references import compose_prompt
 from . import jpeg
 from .jpeg import NS as NS
 

@@ -1,7 +1,7 @@
 """``nb2.open``: an image file read back into its request and lineage.
 
-:func:`open` gives an :class:`Opened`: its request as :class:`~nb2.params.Params`, the chain of
-requests from the root to it, and the embedded record (written by ``codec.py``).
+:func:`open` gives an :class:`Opened`: its request as :class:`~nb2.request.params.Params`, the
+chain of requests from the root to it, and the embedded record (written by ``codec.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 
 from ..errors import MissingReferenceError, NoMetadataError
 from ..imaging import open_file
-from ..inputs import ModelInput, is_model_input
-from ..params import Params
-from ..references import Reference
+from ..request.inputs import ModelInput, is_model_input
+from ..request.params import Params
+from ..request.references import Reference
 from . import codec
 from .codec import read
 from .runs import Store

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ... import errors, models
-from ...gemini_models import NB21
+from ...models.gemini import NB21
 
 
 def retry_delay(details: Any) -> float | None:

@@ -18,14 +18,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ... import errors, models
-from ...gemini_models import NB21
+from ...models.gemini import NB21
 from .. import Output, StatusCallback
 from . import batch, wire
 from .answers import mapped, retry_delay
 from .batch import GEMINI_URL
 
 if TYPE_CHECKING:
-    from ...params import Params
+    from ...request.params import Params
 
 KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 

@@ -19,7 +19,7 @@ from .answers import mapped
 GEMINI_URL = "https://generativelanguage.googleapis.com"
 
 if TYPE_CHECKING:
-    from ...params import Params
+    from ...request.params import Params
     from .backend import GeminiBackend
 
 DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",

@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ... import errors
-from ...turns import EXT_MIME, MIME_EXT
+from ...request.turns import EXT_MIME, MIME_EXT
 from .. import Output
 
 if TYPE_CHECKING:
-    from ...params import Params
+    from ...request.params import Params
 
 # finish reasons that mean "refused", never retried (the request is what it is)
 REFUSED = {

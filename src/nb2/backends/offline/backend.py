@@ -12,7 +12,7 @@ from ...imaging import release_freed_memory
 from .. import Output, StatusCallback
 
 if TYPE_CHECKING:
-    from ...params import Params
+    from ...request.params import Params
 
 
 class OfflineBackend:
@@ -35,8 +35,8 @@ class OfflineBackend:
 
     def model_schema(self, model: str) -> Any:
         """A stand-in's schema (approximated from public pages, and marked so)."""
-        from ... import schemas
         from ...errors import ValidationError
+        from ...models import schemas
         from . import standins
 
         if model not in standins.MODELS:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ... import models
 from ...imaging import encode, font
-from ...references import EDIT_PREFIX
+from ...request.references import EDIT_PREFIX
 
 OFFLINE_MARK = "nb2 OFFLINE (local stand-in, not the model)"
 _DETAIL = 3  # the drawing is at a third of the output size: sharper (more detail) as it grows

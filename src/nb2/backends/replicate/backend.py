@@ -33,8 +33,8 @@ from .create import CANCEL_UNCONFIRMED, Creating
 from .lost import Claims
 
 if TYPE_CHECKING:
-    from ...params import Params
-    from ...references import Reference
+    from ...request.params import Params
+    from ...request.references import Reference
 
 log = logging.getLogger("nb2.replicate")
 _UPLOAD_TTL = 23 * 3600  # the Files API keeps uploads 24 h; reuse them a little less long

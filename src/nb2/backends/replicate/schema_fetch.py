@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ... import errors, schemas
+from ... import errors
+from ...models import schemas
 
 
 def fetch(client: Any, model: str) -> schemas.ModelSchema:

@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from ... import models
-from ...references import EDIT_PREFIX
+from ...request.references import EDIT_PREFIX
 from .request import Call
 
 _FORMAT = {"image/png": "PNG", "image/webp": "WEBP"}  # anything else: JPEG

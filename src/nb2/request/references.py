@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 DEFAULT_MAX_SIDE = 4096  # longest side sent to the model; larger images are downscaled
 MAX_INPUT_BYTES = 50 * 1024 * 1024
@@ -132,7 +132,7 @@ class Reference:
 
     def thumbnail(self, max_side: int = 160) -> bytes:
         """A small JPEG of the reference, for cards and the panel."""
-        from .imaging import thumbnail_bytes
+        from ..imaging import thumbnail_bytes
 
         return thumbnail_bytes(self.data, max_side)
 

@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import models
-from .errors import ValidationError
+from .. import models
+from ..errors import ValidationError
 from .references import MAX_PROMPT_CHARS, Reference, as_reference, check_text, compose_prompt
 from .turns import Exchange
 

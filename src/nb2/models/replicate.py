@@ -1,6 +1,6 @@
 """Replicate's Google models, measured: output pixel sizes per resolution and ratio.
 
-Plain data only (the Gemini API's own tables are in ``gemini_models.py``): ``models.py`` builds
+Plain data only (the Gemini API's own tables are in ``gemini.py``): ``nb2.models`` builds
 the specs from it.
 """
 

@@ -3,8 +3,8 @@ and each model's state (GA, deprecated, shut down) with the date it was read.
 
 Facts from ``shared/reference/gemini-api.md`` (Google's image-generation, pricing, changelog and
 deprecations pages). These are the Gemini API's sizes, which the Replicate models' measured
-sizes in ``models.py`` do not all match (1:4 at 1K is 512x2048 here, 512x2064 as Replicate
-serves it). Plain data, and the one sum over it (:func:`token_cost`): ``models.py`` builds the
+sizes in ``nb2.models`` do not all match (1:4 at 1K is 512x2048 here, 512x2064 as Replicate
+serves it). Plain data, and the one sum over it (:func:`token_cost`): ``nb2.models`` builds the
 specs from it.
 """
 

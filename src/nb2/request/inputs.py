@@ -1,10 +1,10 @@
 """``ModelInput``: one validated request to any Replicate model, checked against its schema.
 
-The three Gemini models go through :class:`nb2.Params` (hand-checked tables); every other model
-goes through this, with the inputs its fetched schema (:mod:`nb2.schemas`) names. It speaks the
-same small language as ``Params`` where the engine needs it (``model``, ``references``,
-``cache_key``, ``scalar_input``, ``api_input``, ``to_dict``), so the store, the runner and the
-backends take either.
+The Nano Banana models go through :class:`nb2.Params` (hand-checked tables); every other model
+goes through this, with the inputs its fetched schema (:mod:`nb2.models.schemas`) names. It
+speaks the same small language as ``Params`` where the engine needs it (``model``,
+``references``, ``cache_key``, ``scalar_input``, ``api_input``, ``to_dict``), so the store, the
+runner and the backends take either.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import schemas
-from .errors import ValidationError
+from ..errors import ValidationError
+from ..models import schemas
 from .references import Reference, as_reference
 
 LATENCY_GUESS_S = 10.0  # a plan's time for a model nb2 has no figure for (said as a guess)

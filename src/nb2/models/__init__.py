@@ -13,9 +13,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import gemini_models as gm
-from . import replicate_models as rm
-from .errors import ModelDeprecationWarning, ModelUnavailableError, ValidationError
+from ..errors import ModelDeprecationWarning, ModelUnavailableError, ValidationError
+from . import gemini as gm
+from . import replicate as rm
 
 MAX_REFERENCES = 14
 RESOLUTIONS = ("1K", "2K", "4K")
@@ -196,7 +196,7 @@ def resolve_model(name: str) -> ModelSpec:
 
 def lifecycle(model: str) -> dict[str, str | None]:
     """What the provider says of ``model``: state (GA | deprecated | shut down), since,
-    replacement and source (``gemini_models.LIFECYCLE``); a Replicate model is "served"."""
+    replacement and source (``gemini.LIFECYCLE``); a Replicate model is "served"."""
     found = gm.LIFECYCLE.get(model)
     if found is None:
         return {"state": "served", "since": None, "replacement": None, "source": None}
