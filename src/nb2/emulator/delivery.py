@@ -9,18 +9,18 @@ from typing import TYPE_CHECKING, Any
 from .wire import BaseHandler
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .host import Host
 
 _NOT_IMAGE = b"<html><head><title>Access Denied</title></head><body>AccessDenied</body></html>\n"
 MOVED = "moved/"  # the prefix of a file's second address (output_redirects)
 _GONE = (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError)
 
 
-def delivery_handler(emu: Emulator) -> type[BaseHandler]:
+def delivery_handler(emu: Host) -> type[BaseHandler]:
     class Handler(BaseHandler):
         def do_GET(self) -> None:
             emu.requests.append(("GET", self.path))
-            if emu._drop("GET", self.path):
+            if emu.drops("GET", self.path):
                 return self.cut()
             emu.downloads.append(dict(self.headers.items()))
             path = self.path.split("?", 1)[0].strip("/")

@@ -15,7 +15,7 @@ from .predictions import new_id
 from .wire import iso
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .host import Host
 
 
 @dataclass
@@ -33,7 +33,7 @@ class File:
         self.md5 = hashlib.md5(self.data).hexdigest()
         self.sha256 = hashlib.sha256(self.data).hexdigest()
 
-    def to_json(self, emu: Emulator) -> dict[str, Any]:
+    def to_json(self, emu: Host) -> dict[str, Any]:
         # Field order and checksums as recorded from api.replicate.com (etag is the md5).
         return {
             "id": self.id,
@@ -53,7 +53,7 @@ class File:
 class Files:
     """The uploads of the account."""
 
-    emu: Emulator
+    emu: Host
     by_id: dict[str, File] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)  # ids a DELETE reached
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -16,7 +16,7 @@ from .predictions import TERMINAL, parse_duration
 from .wire import BaseHandler, iso, paginate, parse_time, problem, shown
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .host import Host
 
 _PREFER = re.compile(r"wait(?:=(\d+))?")  # the OpenAPI's ^wait(=([1-9]|[1-9][0-9]|60))?$
 _HTML = (
@@ -39,7 +39,7 @@ def _unfinished(body: dict[str, Any], status: str) -> None:
         body["logs"] = ""
 
 
-def handler(emu: Emulator) -> type[BaseHandler]:
+def handler(emu: Host) -> type[BaseHandler]:
     class Handler(BaseHandler):
         body: bytes = b""
 
@@ -48,7 +48,7 @@ def handler(emu: Emulator) -> type[BaseHandler]:
             """Record the request, apply connection faults and auth; the path's parts."""
             emu.requests.append((method, self.path))
             self.body = self._read() if method == "POST" else b""
-            if emu._drop(method, self.path):  # read, never acted on: nothing is created
+            if emu.drops(method, self.path):  # read, never acted on: nothing is created
                 self.cut()
                 return None
             if emu.take("hang_requests"):

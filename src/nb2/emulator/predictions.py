@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .wire import iso
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .host import Host
 
 TERMINAL = ("succeeded", "failed", "canceled", "aborted")
 LOGS = "emulated: nb2 offline renderer\n"
@@ -128,7 +128,7 @@ class Prediction:
             self.status, self.completed = "aborted", now
             self.stopped.set()
 
-    def to_json(self, emu: Emulator, view: str = "get") -> dict[str, Any]:
+    def to_json(self, emu: Host, view: str = "get") -> dict[str, Any]:
         """The API's object. ``view="create"``: as a create answers (see http.py)."""
         with self.lock:
             status = self.status
@@ -187,13 +187,13 @@ class Foreign:
     body: dict[str, Any]  # everything but created_at (which follows the clock and skew)
     odd_created_at: str | None = None  # an oddly written created_at, kept verbatim
 
-    def to_json(self, emu: Emulator) -> dict[str, Any]:
+    def to_json(self, emu: Host) -> dict[str, Any]:
         created = self.odd_created_at or iso(emu.wall(self.created))
         return {**self.body, "created_at": created}
 
 
 def foreign(
-    emu: Emulator, n: int, status: str, model: str, spread: float, odd: bool, source: str
+    emu: Host, n: int, status: str, model: str, spread: float, odd: bool, source: str
 ) -> list[Foreign]:
     """``n`` predictions spread over the last ``spread`` seconds, newest last."""
     now = emu.clock()
@@ -231,7 +231,7 @@ def foreign(
     return out
 
 
-def _oddify(item: Foreign, i: int, emu: Emulator) -> None:
+def _oddify(item: Foreign, i: int, emu: Host) -> None:
     """Fields a strict parser trips on, one kind per prediction in turn."""
     b, kind = item.body, i % 5
     if kind == 0:  # no fraction, an offset instead of Z

@@ -160,7 +160,7 @@ class Emulator:
                 setattr(self.faults, knob, left - 1)
             return left > 0
 
-    def _drop(self, method: str, path: str) -> bool:
+    def drops(self, method: str, path: str) -> bool:
         """Whether to cut this request's connection without an answer (a fault knob)."""
         f = self.faults
         with self._lock:

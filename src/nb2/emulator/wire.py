@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .host import Clocked
 
 JSON = "application/json; charset=UTF-8"  # as api.replicate.com labels its answers
 PROBLEM = "application/problem+json"  # every error body
@@ -60,7 +60,7 @@ class Server(ThreadingHTTPServer):
 class BaseHandler(BaseHTTPRequestHandler):
     """Answers with the emulator's clock in ``Date``, and the two ways of not answering."""
 
-    emu: Emulator
+    emu: Clocked
     protocol_version = "HTTP/1.1"
     server_version = "nb2-emulator"
     sys_version = ""  # the Server header names no Python version

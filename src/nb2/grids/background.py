@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from . import frontends
 
 if TYPE_CHECKING:
-    from .grid import Grid
+    from .cells import GridShape as Grid
 
 log = logging.getLogger("nb2")
 FINISHED = ("succeeded", "cached")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cells import Cell
-    from .grid import Grid
+    from .cells import GridShape as Grid
 
 log = logging.getLogger("nb2")
 _STATUS = {"succeeded": "succeeded", "blocked": "blocked", "canceled": "canceled",

@@ -1,10 +1,14 @@
 """A grid's parts as data: ``Cell`` (one request and its outcome), ``Plan`` (what a run would
-cost before it starts), and the axes (labelled values; ``leave_one_out`` reference sets)."""
+cost before it starts), the axes (labelled values; ``leave_one_out`` reference sets), and
+``GridShape``: what a run's steps (plan, fan-out, batch, background, summary, manifest) read of
+the grid, so they sit below ``grid.py`` that calls them."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ValidationError
 from ..request.references import as_reference
@@ -14,6 +18,23 @@ if TYPE_CHECKING:
     from ..request.inputs import ModelInput
     from ..request.params import Params
     from ..shapes import ResultShape as Result
+    from ..shapes import SessionShape
+
+
+class GridShape(Protocol):
+    """A grid as its steps see it (``grid.Grid`` is one)."""
+
+    session: SessionShape
+    axes: dict[str, list[tuple[str, Any]]]
+    fixed: dict[str, Any]
+    cells: list[Cell]
+    spent: float
+
+    @property
+    def stopping(self) -> threading.Event: ...
+    def stop(self) -> None: ...
+    def run_cell(self, cell: Cell, early: Callable[[], None] | None = None) -> None: ...
+    def counts(self) -> dict[str, int]: ...
 
 
 @dataclass

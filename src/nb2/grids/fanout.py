@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .cells import Cell
 
 if TYPE_CHECKING:
-    from .grid import Grid
+    from .cells import GridShape as Grid
 
 TAIL_THREADS = 4  # threads beyond the concurrency, for downloads and store writes
 

@@ -14,7 +14,7 @@ from ..request.references import as_reference
 
 if TYPE_CHECKING:
     from .cells import Cell
-    from .grid import Grid
+    from .cells import GridShape as Grid
 
 MANIFEST_FORMAT = "nb2-manifest/1"
 # Fields of a manifest cell that differ between two runs of the same experiment by nature.

@@ -12,7 +12,7 @@ from ..models.gemini import BATCH_DISCOUNT
 from .cells import Plan
 
 if TYPE_CHECKING:
-    from .grid import Grid
+    from .cells import GridShape as Grid
 
 
 def make_plan(grid: Grid, max_concurrency: int = 8, batch: bool = False) -> Plan:

@@ -17,7 +17,7 @@ from ..store.judgments import Judgments
 from ..views.tables import Table, named, texts_of
 
 if TYPE_CHECKING:
-    from .grid import Grid
+    from .cells import GridShape as Grid
 
 COLUMNS = ["value", "cells", "samples", "rated", "mean rating", "win rate", "choices", "cost",
            "median time"]  # fmt: skip

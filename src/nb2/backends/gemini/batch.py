@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ... import errors
 from . import wire
@@ -20,13 +20,26 @@ GEMINI_URL = "https://generativelanguage.googleapis.com"
 
 if TYPE_CHECKING:
     from ...request.params import Params
-    from .backend import GeminiBackend
+
+
+class Account(Protocol):
+    """What the Batch API calls need of the backend (``GeminiBackend`` is one): its SDK client,
+    where and how it calls, and the key for the one read the SDK cannot do."""
+
+    client: Any
+    base_url: str
+    api_version: str | None
+    timeout: float
+
+    def api_id(self, model: str) -> str: ...
+    def api_headers(self) -> dict[str, str]: ...
+
 
 DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
         "JOB_STATE_PARTIALLY_SUCCEEDED"}  # fmt: skip
 
 
-def submit(backend: GeminiBackend, model: str, requests: dict[str, Params], name: str) -> str:
+def submit(backend: Account, model: str, requests: dict[str, Params], name: str) -> str:
     """Upload the requests (``key -> params``) and create the job; returns its name. The
     caller has journaled ``name`` (the display name) on every run before this is called."""
     from google.genai import types
@@ -47,7 +60,7 @@ def submit(backend: GeminiBackend, model: str, requests: dict[str, Params], name
     return str(job.name)
 
 
-def state(backend: GeminiBackend, job: str) -> dict[str, Any]:
+def state(backend: Account, job: str) -> dict[str, Any]:
     """The job's state (``JOB_STATE_*``; ``done`` once it has ended), counts and responses
     file, as plain data. Read as the API sends it: the SDK (3.x) drops ``batchStats``, and
     the counts are what says whether a canceled job's missing answers were billed."""
@@ -75,7 +88,7 @@ def state(backend: GeminiBackend, job: str) -> dict[str, Any]:
     }
 
 
-def _get(backend: GeminiBackend, job: str) -> dict[str, Any]:
+def _get(backend: Account, job: str) -> dict[str, Any]:
     """``GET {version}/batches/{id}``: the Operation as JSON, errors as the SDK's would map."""
     import httpx
     from google.genai import errors as sdk_errors
@@ -92,7 +105,7 @@ def _get(backend: GeminiBackend, job: str) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def find(backend: GeminiBackend, name: str) -> str | None:
+def find(backend: Account, name: str) -> str | None:
     """The job whose display name is ``name`` (a create whose answer was lost), or None."""
     try:
         for job in backend.client.batches.list():
@@ -106,7 +119,7 @@ def find(backend: GeminiBackend, name: str) -> str | None:
 UNREAD = "*unread"  # in results(): how many lines of the file could not be read as answers
 
 
-def results(backend: GeminiBackend, file: str) -> dict[str, Any]:
+def results(backend: Account, file: str) -> dict[str, Any]:
     """``key -> Output | Nb2Error``: each line of the responses file, read as an answer. A line
     that is not UTF-8, not JSON, not an object or keyless is counted under ``UNREAD``: it
     blocks no other line."""
@@ -143,7 +156,7 @@ def _answer(item: dict[str, Any]) -> Any:
     )
 
 
-def cancel(backend: GeminiBackend, job: str) -> None:
+def cancel(backend: Account, job: str) -> None:
     try:
         backend.client.batches.cancel(name=job)
     except Exception as exc:

@@ -21,6 +21,7 @@ from typing import Any
 from ... import models
 from ...imaging import encode, font
 from ...request.references import EDIT_PREFIX
+from .paint import caption, gradient, mix
 
 OFFLINE_MARK = "nb2 OFFLINE (local stand-in, not the model)"
 _DETAIL = 3  # the drawing is at a third of the output size: sharper (more detail) as it grows
@@ -155,16 +156,16 @@ def _compose(
     named = [COLOURS[x] for x in re.findall(r"[a-z]+", subject) if x in COLOURS]
     accent = named[0] if named else (64 + hs[0] % 160, 64 + hs[1] % 160, 64 + hs[2] % 160)
     if any(k in text for k in _DARK):
-        top, bottom = _mix(top, (10, 10, 20), 0.6), _mix(bottom, (10, 10, 20), 0.5)
+        top, bottom = mix(top, (10, 10, 20), 0.6), mix(bottom, (10, 10, 20), 0.5)
     if any(k in text for k in _WARM):
-        top, bottom = _mix(top, (255, 170, 80), 0.35), _mix(bottom, (255, 150, 70), 0.25)
+        top, bottom = mix(top, (255, 170, 80), 0.35), mix(bottom, (255, 150, 70), 0.25)
     canvas = gradient((cw, ch), top, bottom)
     draw = ImageDraw.Draw(canvas)
     horizon = ch * (0.58 + (hb[10] % 14) / 100)
     if any(k in text for k in _SURFACE):  # something stands on a surface: it has a grain
-        ground = _mix(bottom, (255, 255, 255), 0.25)
+        ground = mix(bottom, (255, 255, 255), 0.25)
         draw.rectangle((0, horizon, cw, ch), fill=ground)
-        line = _mix(ground, (0, 0, 0), 0.08)
+        line = mix(ground, (0, 0, 0), 0.08)
         for i in range(1, max(cw, ch) // 12):  # finer grain the larger the output
             y = horizon + (ch - horizon) * (i / (max(cw, ch) // 12)) ** 1.6
             draw.line((0, y, cw, y), fill=line, width=1)
@@ -175,7 +176,7 @@ def _compose(
     sy = horizon - ry * 0.75
     draw.ellipse(
         (sx - rx * 1.1, horizon - ry * 0.12, sx + rx * 1.4, horizon + ry * 0.12),
-        fill=_mix(bottom, (0, 0, 0), 0.35),
+        fill=mix(bottom, (0, 0, 0), 0.35),
     )  # its shadow
     box = (round(sx - rx), round(sy - ry), round(sx + rx), round(sy + ry))
     if subject_pic is not None:  # a subject reference is the subject, in every scene
@@ -218,35 +219,6 @@ def _paste_subject(canvas: Any, pic: Any, box: tuple[int, int, int, int]) -> Non
     canvas.paste(face, box[:2], mask)
 
 
-def gradient(size: tuple[int, int], top: tuple[int, ...], bottom: tuple[int, ...]) -> Any:
-    from PIL import Image
-
-    col = Image.new("RGB", (1, 256))
-    col.putdata([_mix(top, bottom, i / 255) for i in range(256)])
-    return col.resize(size, Image.Resampling.BILINEAR)
-
-
-def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, int, int]:
-    return tuple(round(x + (y - x) * t) for x, y in zip(a, b, strict=False))[:3]  # type: ignore[return-value]
-
-
-def caption(img: Any, text: str, band: tuple[int, int, int] = (0, 0, 0)) -> None:
-    """The text in a band along the bottom, at most three lines, sized to the image (so it
-    covers the same share of the picture at every resolution)."""
-    from PIL import ImageDraw
-
-    w, h = img.size
-    px = max(12, min(w, h) // 28)
-    draw = ImageDraw.Draw(img)
-    lines = _wrap(draw, text, font(px), w - px)[:3]
-    bh = int(px * 1.35 * len(lines) + px)
-    draw.rectangle((0, h - bh, w, h), fill=band)
-    for i, line in enumerate(lines):
-        draw.text(
-            (px // 2, h - bh + px // 2 + i * px * 1.35), line, fill=(240, 240, 240), font=font(px)
-        )
-
-
 def _grounding_mark(img: Any, images_too: bool) -> None:
     """Top right: a globe and "web search" (or "web + image search"), as big as the mark."""
     from PIL import ImageDraw
@@ -275,15 +247,3 @@ def _mark(img: Any, model: str) -> None:
     box = draw.textbbox((px // 2, px // 2), label, font=font(px))
     draw.rectangle((0, 0, box[2] + px // 2, box[3] + px // 2), fill=(255, 214, 0))
     draw.text((px // 2, px // 2), label, fill=(0, 0, 0), font=font(px))
-
-
-def _wrap(draw: Any, text: str, face: Any, width: float) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        trial = f"{line} {word}".strip()
-        if line and draw.textlength(trial, font=face) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = trial
-    return [*lines, line] if line else [""]

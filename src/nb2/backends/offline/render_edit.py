@@ -13,7 +13,7 @@ from typing import Any
 def _ops() -> list[tuple[tuple[str, ...], Callable[[Any], Any]]]:
     from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-    from .render import gradient
+    from .paint import gradient
 
     def tint(rgb: tuple[int, int, int], amount: float) -> Callable[[Any], Any]:
         return lambda im: Image.blend(im, Image.new("RGB", im.size, rgb), amount)
@@ -84,7 +84,7 @@ def edit(base: Any, instruction: str, size: tuple[int, int]) -> Any:
     nothing else (no new scene, no seed): what it cannot draw is captioned on it."""
     from PIL import Image, ImageOps
 
-    from .render import caption
+    from .paint import caption
 
     img = base.convert("RGB")
     if img.size != size:

@@ -29,7 +29,7 @@ from .errors import GeminiError, invalid, normalise
 from .files import new_id
 
 if TYPE_CHECKING:
-    from .server import GeminiEmulator
+    from .host import GeminiHost
 
 _TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main."
 TERMINAL = ("SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED")
@@ -69,7 +69,7 @@ class Batch:
 
 
 def read_requests(
-    emu: GeminiEmulator, config: dict[str, Any]
+    emu: GeminiHost, config: dict[str, Any]
 ) -> tuple[list[tuple[dict[str, Any] | None, Any]], bool]:
     """A batch's requests from its inputConfig: (metadata, request) pairs, and whether they
     came from a file. A JSONL line that is not a request becomes a GeminiError in its place."""
@@ -95,7 +95,7 @@ def read_requests(
     return pairs, False
 
 
-def create(emu: GeminiEmulator, model: str, body: dict[str, Any]) -> Batch:
+def create(emu: GeminiHost, model: str, body: dict[str, Any]) -> Batch:
     f = emu.faults
     emu.serves(model)
     batch_cfg = normalise(body).get("batch") or {}
@@ -122,7 +122,7 @@ def create(emu: GeminiEmulator, model: str, body: dict[str, Any]) -> Batch:
     return batch
 
 
-def _work(emu: GeminiEmulator, batch: Batch) -> None:
+def _work(emu: GeminiHost, batch: Batch) -> None:
     """Run each request at its share of the running time; stop at a cancel or a fault's end."""
     try:
         if batch.fate != "SUCCEEDED":
@@ -198,7 +198,7 @@ def _output(batch: Batch) -> dict[str, Any]:
     return {"inlinedResponses": {"inlinedResponses": rows}}
 
 
-def operation(emu: GeminiEmulator, batch: Batch) -> dict[str, Any]:
+def operation(emu: GeminiHost, batch: Batch) -> dict[str, Any]:
     """The batch as the API answers it: an Operation whose metadata is the batch."""
     now = emu.clock()
     state = batch.state(now)

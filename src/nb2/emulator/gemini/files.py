@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import GeminiError, invalid
 
 if TYPE_CHECKING:
-    from .server import GeminiEmulator
+    from .host import GeminiHost
 
 _ALPHABET = string.ascii_lowercase + string.digits
 CHUNK = 8 * 1024 * 1024  # the SDK's chunk size; told to clients as the upload granularity
@@ -41,7 +41,7 @@ class File:
     created: float  # monotonic
     source: str = "UPLOADED"  # or "GENERATED" (batch results): only those download
 
-    def to_json(self, emu: GeminiEmulator, version: str) -> dict[str, Any]:
+    def to_json(self, emu: GeminiHost, version: str) -> dict[str, Any]:
         when = emu.iso(self.created)
         out: dict[str, Any] = {"name": f"files/{self.id}"}
         if self.display_name:
@@ -76,7 +76,7 @@ class Upload:
 
 @dataclass
 class Files:
-    emu: GeminiEmulator
+    emu: GeminiHost
     by_id: dict[str, File] = field(default_factory=dict)
     uploads: dict[str, Upload] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -17,7 +17,7 @@ from . import batches, errors, respond
 from .errors import GeminiError, invalid
 
 if TYPE_CHECKING:
-    from .server import GeminiEmulator
+    from .host import GeminiHost
 
 JSON = "application/json; charset=UTF-8"
 VERSIONS = ("v1", "v1beta")
@@ -34,7 +34,7 @@ def _route(path: str) -> tuple[str, bool, str, list[str]] | None:
     return None
 
 
-def handler(emu: GeminiEmulator) -> type[BaseHandler]:
+def handler(emu: GeminiHost) -> type[BaseHandler]:
     class Handler(BaseHandler):
         server_version = "scaffolding on HTTPServer2"  # as Google's front end names itself
         body: bytes = b""
