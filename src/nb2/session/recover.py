@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -95,9 +94,12 @@ def before_sending(
     held = ("left pending",) if wait else ("left pending", "running in another process")
     for line in recover(store, backend=backend, running=running, timeout=timeout, key=key):
         if wait and line["outcome"].startswith("running in another process"):
-            if _wait_live(store, line["run_id"], cancel):
+            if (store.get(line["run_id"]) or {}).get("batch"):  # a job may take a day
+                line = {**line, "outcome": "left pending: a batch job another kernel follows"}
+            elif store.wait_unheld(line["run_id"], cancel):  # its call: then read the store
                 continue
-            line = {**line, "outcome": "left pending: a batch job another kernel follows"}
+            else:
+                raise errors.CanceledError("stopped while an identical request was in flight")
         if line["outcome"].startswith(held):
             raise errors.UncollectedError(
                 f"an earlier run of this request ({line['run_id']}) may have made a prediction "
@@ -105,19 +107,6 @@ def before_sending(
                 "nb2.recover() later, or pass fresh=True to make a new one anyway",
                 prediction_id=line["prediction_id"],
             )
-
-
-def _wait_live(store: Store, run_id: str, cancel: threading.Event | None) -> bool:
-    """Wait while another process makes the call ``run_id``; False (at once) for a batch job's
-    run, which may take a day."""
-    record = store.get(run_id) or {}
-    if record.get("batch"):
-        return False
-    while store.is_live(run_id):
-        if cancel is not None and cancel.is_set():
-            raise errors.CanceledError("stopped while an identical request was in flight")
-        time.sleep(0.05)
-    return True
 
 
 def on_open(store: Store, backend: Backend) -> list[dict[str, Any]]:

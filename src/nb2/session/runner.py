@@ -1,9 +1,9 @@
-"""The one path every request takes: the store first, then the backend, then the record.
+"""A request sent: journaled, sent, settled and stored (steps 2 to 4 of ``pipeline.py``).
 
-``lookup`` answers from the store; ``execute`` calls the backend (in a worker thread on the
-main thread, so an interrupt can cancel it remotely) and writes the record, succeeded or not,
-before it returns or raises. The session owns the tree; this module owns the pipeline and the
-record format.
+``execute`` writes the record before anything is sent, calls the backend (in a worker thread
+on the main thread, so an interrupt can cancel it remotely) and writes the record, succeeded or
+not, before it returns or raises. The record format (``new_record``) is here, for the batch path
+too.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 import time
-import warnings
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,7 +23,6 @@ from ..errors import (
     CanceledError,
     ModerationError,
     Nb2Error,
-    PaidAgainWarning,
     StoreError,
     UncollectedError,
     scrub,
@@ -34,87 +32,6 @@ from ..store import Store
 from .outputs import fill, now, priced, store_siblings
 
 log = logging.getLogger("nb2")
-
-
-def lookup(store: Store, backend: Backend, params: Params) -> dict[str, Any] | None:
-    """The stored record that answers ``params`` for ``backend``, or None.
-
-    A live backend takes only results made at its own endpoint: an offline render, or the
-    emulator's, never answers the real API (the cache key is the request, not who answered).
-    """
-    if backend.offline:  # any stored result beats a stand-in; the stand-in's own too
-        return store.lookup(params.cache_key)
-    return store.lookup(params.cache_key, endpoint=endpoint(backend.describe()))
-
-
-def endpoint(described: dict[str, Any]) -> str:
-    """Where results come from: ``offline``, or the API's base URL (the real one, the
-    emulator, another). A result from one endpoint never answers a request made to another."""
-    return Store.endpoint_of(described)
-
-
-class InFlight:
-    """Requests being made now, by cache key: a second identical request waits for the first
-    and then reads the store, so it is paid for once; one blocked by moderation is not sent
-    again by those waiting on it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[str, threading.Event] = {}
-        self._blocked: set[str] = set()
-
-    def claim(self, key: str, cancel: threading.Event | None) -> bool:
-        """True: the caller makes ``key`` (and must ``release`` it). False: an identical
-        request was in flight and has now settled; look in the store again."""
-        with self._lock:
-            first = self._running.get(key)
-            if first is None:
-                self._running[key] = threading.Event()
-                return True
-        while not first.wait(0.05):
-            if cancel is not None and cancel.is_set():
-                raise CanceledError("stopped while an identical request was in flight")
-        with self._lock:
-            if key in self._blocked:
-                raise ModerationError(f"an identical request (key {key[:12]}) was just blocked")
-        return False
-
-    def blocked(self, key: str) -> None:
-        with self._lock:
-            self._blocked.add(key)
-
-    def release(self, key: str) -> None:
-        with self._lock:
-            done = self._running.pop(key, None)
-        if done is not None:
-            done.set()
-
-
-_SHARED: dict[str, InFlight] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def inflight(store: Store) -> InFlight:
-    """The one InFlight of ``store`` in this process: two Sessions (two notebooks' worth of
-    code in one kernel) on one store wait for each other as two cells of one do."""
-    with _SHARED_LOCK:
-        return _SHARED.setdefault(str(store.root), InFlight())
-
-
-def warn_paid_before(store: Store, backend: Backend, params: list[Any]) -> None:
-    """Say so when requests about to be paid for were paid for once already, maybe: an
-    earlier run of theirs was lost (see :meth:`Store.lost`)."""
-    if getattr(backend, "offline", False):
-        return
-    lost = [(p, ids) for p in params if (ids := store.lost(p.cache_key))]
-    if lost:
-        p, ids = lost[0]
-        warnings.warn(
-            f"{len(lost)} request(s) sent again had an earlier run lost after it may have "
-            f"been billed (first: {p!r}, run {ids[-1]}); they are paid for again",
-            PaidAgainWarning,
-            stacklevel=4,
-        )
 
 
 def execute(

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 from .. import models
 from ..anymodel.modelschemas import Schemas
 from ..backends import Backend, StatusCallback, auto_backend
-from ..errors import ModerationError, ReplayMissError, ValidationError
+from ..errors import ValidationError
 from ..request.inputs import ModelInput
 from ..request.params import Params
 from ..store import CACHE_MODES, Store
-from . import batch, persist, recover, requests, runner
+from . import persist, pipeline, recover, requests, runner
 from .history import History, Turn
-from .outputs import sibling_records
 from .result import Result, snapshot_warning
 
 if TYPE_CHECKING:
@@ -93,7 +92,6 @@ class Session:
         self._lock = threading.RLock()
         self._listeners: list[Any] = []  # called with each new Result (the panel listens)
         self._snapshot_noted = False  # the grounded-replay note is said once per session
-        self._inflight = runner.inflight(self.store)
         self.schemas = Schemas(self)  # other models' input schemas: the store, else the API
         self.panel_selected: str | None = None  # the panel's selected node, kept with the tree
         self._saver = persist.Saver(self)
@@ -210,7 +208,8 @@ class Session:
         under its parent if that is in the tree: edits then build on it."""
         rec, up = result.record, self._turns.get(str(result.record.get("parent")))
         kind = "generate" if rec.get("kind") in (None, "grid") else str(rec["kind"])
-        return self._add(rec, result.params, kind, up.result if up else None, cached=True)
+        records = pipeline.with_siblings(self.store, rec)
+        return self._add(records, result.params, kind, up.result if up else None, cached=True)
 
     def note_selected(self, result: Result) -> None:
         """Keep the panel's selection with the saved tree (it never moves the current turn)."""
@@ -219,7 +218,7 @@ class Session:
                 self.panel_selected = result.id
                 self._saver.save(self._order, self._current)
 
-    # -- the one path every request takes (the pipeline itself is runner.py) -----------------
+    # -- the one path every request takes (its steps: pipeline.py) ---------------------------
     def run(
         self,
         params: Params,
@@ -231,55 +230,17 @@ class Session:
         fresh: bool = False,
         checkout: bool = True,
     ) -> Result:
-        """One request, from the store or the backend. ``checkout=False`` leaves the current
-        turn where it is (the panel's runs: code's ``edit()`` never depends on clicks)."""
-        mine = None  # the cache key this call makes, when it is the one in flight
-        while self.cache != "off" and not fresh:
-            record = self.lookup(params)
-            if record is not None:
-                return self._hit(record, params, kind, parent, checkout)
-            if self.cache == "replay":
-                break
-            # One create per request at a time: an identical request already in flight here
-            # (another cell, another grid, the panel) is waited for, then read from the store.
-            if self._inflight.claim(params.cache_key, cancel):
-                mine = params.cache_key
-                break
-        if self.cache == "replay":
-            raise ReplayMissError(
-                f"replay: the store at {self.store.root} holds no result for {params!r} "
-                f"(key {params.cache_key[:12]}); run with cache='auto' to make it",
-                key=params.cache_key,
-            )
-        try:
-            if mine is not None:  # an earlier run of it may be paid for: settled first
-                recover.before_sending(self.store, self.backend, params.cache_key, cancel=cancel)
-                if (record := self.lookup(params)) is not None:
-                    return self._hit(record, params, kind, parent, checkout)
-                runner.warn_paid_before(self.store, self.backend, [params])
-            record = runner.execute(
-                self.store,
-                self.backend,
-                params,
-                kind=kind,
-                parent=parent.id if parent is not None else None,
-                session=self.name,
-                cancel=cancel,
-                on_status=on_status,
-            )
-        except ModerationError:
-            self._inflight.blocked(params.cache_key)  # identical waiters are not sent again
-            raise
-        finally:
-            if mine is not None:
-                self._inflight.release(mine)
-        return self._add(record, params, kind, parent, cached=False, checkout=checkout)
-
-    def _hit(
-        self, record: dict, params: Params, kind: str, parent: Result | None, checkout: bool
-    ) -> Result:
-        result = self._add(record, params, kind, parent, cached=True, checkout=checkout)
-        self._note_snapshot(result)
+        """One request, from the store or the backend (the steps are ``pipeline.py``'s).
+        ``checkout=False`` leaves the current turn where it is (the panel's runs: code's
+        ``edit()`` never depends on clicks)."""
+        records, cached = pipeline.obtain(
+            self.store, self.backend, params, cache=self.cache, fresh=fresh, kind=kind,
+            parent=parent.id if parent is not None else None, session=self.name,
+            cancel=cancel, on_status=on_status,
+        )  # fmt: skip
+        result = self._add(records, params, kind, parent, cached=cached, checkout=checkout)
+        if cached:
+            self._note_snapshot(result)
         return result
 
     def run_batch(
@@ -290,21 +251,18 @@ class Session:
         the end; each record by cache key. Grids use it (``g.run(batch=True)``). An earlier
         run of one of them (a kernel that died, a Ctrl-C during submit) is settled first and
         not sent again: UncollectedError while its job still runs."""
-        for p in params:
-            recover.before_sending(self.store, self.backend, p.cache_key, wait=False)
-        fresh = [p for p in params if self.lookup(p) is None]
-        runner.warn_paid_before(self.store, self.backend, fresh)
-        return batch.run(self.store, self.backend, fresh, self.name, cancel=cancel,
-                         on_progress=on_progress)  # fmt: skip
+        return pipeline.obtain_batch(self.store, self.backend, params, self.name, cancel=cancel,
+                                     on_progress=on_progress)  # fmt: skip
 
     def batch_result(self, record: dict[str, Any], params: Params) -> Result:
         """A run of this session's own ``run_batch`` as a new result: made and paid just now,
         so not a cache hit (no "cached" badge, its cost counted, no snapshot note)."""
-        return self._add(record, params, "grid", None, cached=False, checkout=False)
+        records = pipeline.with_siblings(self.store, record)
+        return self._add(records, params, "grid", None, cached=False, checkout=False)
 
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""
-        return runner.lookup(self.store, self.backend, params)
+        return pipeline.lookup(self.store, self.backend, params)
 
     def subscribe(self, fn: Callable[[Result], Any]) -> Callable[[], None]:
         """Call ``fn(result)`` for each new result of this session; returns an unsubscribe."""
@@ -327,16 +285,28 @@ class Session:
 
     # -- records and turns -----------------------------------------------------------------
     def _add(
-        self, record: dict[str, Any], params: Params, kind: str, parent: Result | None, *,
-        cached: bool, checkout: bool = True,
+        self, records: list[dict[str, Any]], params: Params, kind: str, parent: Result | None,
+        *, cached: bool, checkout: bool = True,
     ) -> Result:  # fmt: skip
+        """A run into the tree, with its siblings (a list output's other files: the records
+        ``pipeline.with_siblings`` gives); returns the run's Result."""
+        first, *siblings = records
+        result, new = self._turn(first, params, kind, parent, cached, checkout)
+        for sib in siblings if new else []:
+            self._turn(sib, params, kind, parent, cached, False)
+        return result
+
+    def _turn(
+        self, record: dict[str, Any], params: Params, kind: str, parent: Result | None,
+        cached: bool, checkout: bool,
+    ) -> tuple[Result, bool]:  # fmt: skip
         with self._lock:
             if record["run_id"] in self._turns:  # the same stored run again (a cache hit)
                 turn = self._turns[record["run_id"]]
                 if kind != "grid":
                     self._show(turn, checkout)
                 # said as a hit, as after a restart: the same turn, an equal object
-                return turn.result.as_cached() if cached else turn.result
+                return (turn.result.as_cached() if cached else turn.result), False
             number = len(self._order) + 1
             result = Result(
                 record, self.store, session=self, params=params, number=number, cached=cached
@@ -350,9 +320,7 @@ class Session:
                 self._show(turn, checkout)
         for listener in list(self._listeners):
             listener(result)  # subscribers (the panel) hear of every new result
-        for sib in sibling_records(self.store, record):  # a list output's other files
-            self._add(sib, params, kind, parent, cached=cached, checkout=False)
-        return result
+        return result, True
 
     def _own(self, result: Result) -> Result:
         if not isinstance(result, Result) or result.id not in self._turns:

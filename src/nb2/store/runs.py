@@ -26,6 +26,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -260,6 +261,15 @@ class Store:
                 return True
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
         return False
+
+    def wait_unheld(self, run_id: str, cancel: threading.Event | None = None) -> bool:
+        """Wait while a process runs ``run_id`` (see :meth:`is_live`); False if ``cancel`` was
+        set first."""
+        while self.is_live(run_id):
+            if cancel is not None and cancel.is_set():
+                return False
+            time.sleep(0.05)
+        return True
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """The record of ``run_id``; None if there is none (or the id could name a file
