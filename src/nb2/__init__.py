@@ -33,6 +33,8 @@ _LAZY = {
     "diff_manifests": ".grids.manifests",
     "recover": ".session.recover",
     "diff": ".judging.diff",
+    "Judge": ".judging.judge",
+    "agreement": ".judging.agreement",
     "Duel": ".notebook.duel",
     "Explorer": ".notebook.explore",
     "find": ".archive.find",
@@ -49,6 +51,7 @@ __all__ = [
     "Gallery",
     "GeminiBackend",
     "History",
+    "Judge",
     "OfflineBackend",
     "Panel",
     "Params",
@@ -58,6 +61,7 @@ __all__ = [
     "Session",
     "Store",
     "__version__",
+    "agreement",
     "diff",
     "diff_manifests",
     "errors",
@@ -81,7 +85,9 @@ if TYPE_CHECKING:
     from .emulator import Emulator
     from .grids.cells import leave_one_out
     from .grids.manifests import diff_manifests
+    from .judging.agreement import agreement
     from .judging.diff import diff
+    from .judging.judge import Judge
     from .notebook.duel import Duel
     from .notebook.explore import Explorer
     from .notebook.gallery import Gallery

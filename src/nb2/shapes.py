@@ -71,6 +71,15 @@ class SessionShape(Protocol):
 
     def lookup(self, params: Params) -> dict[str, Any] | None: ...
 
+    def judge(
+        self,
+        items: list[tuple[dict[str, str], Any]],
+        judge: Any = None,
+        *,
+        plan: bool = False,
+        on_progress: Any = None,
+    ) -> Any: ...
+
     def batch_result(self, record: dict[str, Any], params: Params) -> ResultShape: ...
 
     def run_batch(

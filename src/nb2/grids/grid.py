@@ -361,6 +361,12 @@ class Grid:
         written to ``path`` when given. Compare two with :func:`diff_manifests`."""
         return manifests.manifest(self, path)
 
+    def judge(self, judge: Any = None, *, plan: bool = False, on_progress: Any = None) -> Any:
+        """Each cell's image against its prompt (``plan=True``: what it would ask, call and
+        cost first). The session's verb does it: grids and judging stay apart."""
+        cells = [(c.labels, c.result) for c in self.cells if c.params is not None]
+        return self.session.judge(cells, judge, plan=plan, on_progress=on_progress)
+
     def summary(self, by: str | None = None) -> Any:
         """Per value of ``by``: cells, samples, ratings, win rate, cost, time (summary.py)."""
         return summary.summarize(self, by)

@@ -144,6 +144,14 @@ class Result:
             )
         return diff(base, self)
 
+    def judge(self, judge: Any = None) -> Any:
+        """How well this image follows its prompt: its questions, answers and score (see
+        :class:`nb2.Judge`; stored, so asking again costs nothing)."""
+        # here: the judge's rules load on the first judgment, not with every Result
+        from ..judging.judge import Judge
+
+        return (judge if judge is not None else Judge()).judge(self)
+
     def edit(self, instruction: str, **options: Any) -> Result:
         """A follow-up edit of this image (a branch if it is not the latest)."""
         return self._session().edit(instruction, parent=self, **options)

@@ -260,6 +260,20 @@ class Session:
         records = pipeline.with_siblings(self.store, record)
         return self._add(records, params, "grid", None, cached=False, checkout=False)
 
+    def judge(
+        self, items: list[tuple[dict[str, str], Any]], judge: Any = None, *, plan: bool = False,
+        on_progress: Callable[[int, int], Any] | None = None,
+    ) -> Any:  # fmt: skip
+        """Results (with their labels) judged against their prompts: a JudgeReport, or with
+        ``plan=True`` the JudgePlan (nothing asked). ``g.judge()`` calls this."""
+        # here: the judge's rules load on the first judgment, not with every Session
+        from ..judging import judged
+
+        judge = judge if judge is not None else judged.Judge()
+        if plan:
+            return judged.plan(items, judge)
+        return judged.judge_all(items, judge, on_progress=on_progress)
+
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""
         return pipeline.lookup(self.store, self.backend, params)

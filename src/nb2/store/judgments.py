@@ -5,6 +5,7 @@ Layout under the store's root::
     judgments/ratings/<run id>/<time>-<random>.json   one file per rating (the newest counts;
                                                       a score of null clears)
     judgments/choices/<duel>/<time>-<random>.json     one file per choice of a duel
+    judgments/scores/<ab>/<key>.json                  an automatic judge's judgment, by key
 
 A judgment is never written over: each is a new small file with a name no other writer can
 pick (the time to the microsecond and random bits), written atomically. Two kernels rating or
@@ -156,3 +157,18 @@ class Judgments:
             else []
         )
         return sorted(out, key=lambda c: str(c.get("time")))
+
+    # -- automatic judgments ------------------------------------------------------------------
+    def put_score(self, key: str, record: dict[str, Any]) -> None:
+        """Store a judge's judgment under its key (judge, rules, image, prompt): the same key
+        always holds the same answers, so a second writer's copy changes nothing."""
+        _atomic_write(self._score_path(key), _dumps({**record, "time": _now()}), self._mode)
+
+    def score(self, key: str) -> dict[str, Any] | None:
+        """The stored judgment of ``key``, or None."""
+        return _read_json(self._score_path(key))
+
+    def _score_path(self, key: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise ValidationError(f"judge: {key!r} is not a judgment key", field="key", value=key)
+        return self.root / "scores" / key[:2] / f"{key}.json"

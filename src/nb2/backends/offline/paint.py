@@ -28,13 +28,25 @@ def caption(img: Any, text: str, band: tuple[int, int, int] = (0, 0, 0)) -> None
     w, h = img.size
     px = max(12, min(w, h) // 28)
     draw = ImageDraw.Draw(img)
-    lines = _wrap(draw, text, font(px), w - px)[:3]
+    lines = caption_lines(img.size, text, draw)
     bh = int(px * 1.35 * len(lines) + px)
     draw.rectangle((0, h - bh, w, h), fill=band)
     for i, line in enumerate(lines):
         draw.text(
             (px // 2, h - bh + px // 2 + i * px * 1.35), line, fill=(240, 240, 240), font=font(px)
         )
+
+
+def caption_lines(size: tuple[int, int], text: str, draw: Any = None) -> list[str]:
+    """The lines :func:`caption` writes on an image of ``size``: what a reader of the picture
+    can see of ``text`` (the offline judge reads them)."""
+    if draw is None:
+        from PIL import Image, ImageDraw
+
+        draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    w, h = size
+    px = max(12, min(w, h) // 28)
+    return _wrap(draw, text, font(px), w - px)[:3]
 
 
 def _wrap(draw: Any, text: str, face: Any, width: float) -> list[str]:

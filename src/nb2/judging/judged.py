@@ -1,0 +1,106 @@
+"""Many images judged at once (a grid, a list of results): the plan before anything is asked,
+then one judgment per image, each stored as it is made, so an interrupted run keeps what was
+answered and a second run is all cache hits."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ValidationError
+from ..store.judgments import Judgments
+from ..views.tables import Table
+from .judge import Judge, Judgment
+
+if TYPE_CHECKING:
+    from ..shapes import ResultShape as Result
+
+
+@dataclass
+class JudgePlan:
+    images: int
+    cached: int
+    missing: int  # cells with no image yet: nothing to judge until the grid has run
+    questions: int  # of the images still to judge
+    calls: int  # vision-model calls (one per image; 0 for the offline judge)
+    cost: float
+    judge: str
+
+    def __repr__(self) -> str:
+        return "\n".join([
+            f"Judge plan ({self.judge}): {self.images} images",
+            f"  judged before: {self.cached}",
+            f"  to judge:      {self.images - self.cached} ({self.questions} questions)",
+            *([f"  no image yet:  {self.missing} (run the grid first)"] if self.missing else []),
+            f"  model calls:   {self.calls}",
+            f"  est. cost:     ${self.cost:.2f}",
+        ])  # fmt: skip
+
+
+class JudgeReport(Table):
+    """One row per image: its labels, score, passed/asked and the questions it failed."""
+
+    def __init__(self, judgments: list[tuple[dict[str, str], Judgment]], title: str) -> None:
+        self.judgments = judgments
+        labels = list(dict.fromkeys(k for lab, _ in judgments for k in lab))
+        rows = [{**lab, "score": round(j.score, 2), "passed": f"{j.passed}/{len(j.questions)}",
+                 "failed": "; ".join(q.text for q in j.failed), "run": j.run_id}
+                for lab, j in judgments]  # fmt: skip
+        super().__init__(rows, [*labels, "score", "passed", "failed", "run"], title)
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Each judged run's score, by run id (what :func:`nb2.agreement` reads)."""
+        return {j.run_id: j.score for _, j in self.judgments}
+
+    def mean(self) -> tuple[float, float, float]:
+        """The mean score and a 95% interval (normal, from the scores' spread)."""
+        xs = [j.score for _, j in self.judgments]
+        if not xs:
+            return (math.nan, math.nan, math.nan)
+        m = sum(xs) / len(xs)
+        sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+        half = 1.96 * sd / math.sqrt(len(xs))
+        return m, max(0.0, m - half), min(1.0, m + half)
+
+    def weakest(self, n: int = 5) -> JudgeReport:
+        worst = sorted(self.judgments, key=lambda lj: lj[1].score)[:n]
+        return JudgeReport(worst, f"the {len(worst)} weakest")
+
+
+def plan(items: Sequence[tuple[dict[str, str], Result | None]], judge: Judge) -> JudgePlan:
+    results = [r for _, r in items if r is not None]
+    store = None
+    cached = questions = 0
+    for r in results:
+        store = store or Judgments(r.store)
+        if store.score(judge.key(r)) is not None:
+            cached += 1
+        else:
+            questions += len(judge.questions(r.params.prompt))
+    return JudgePlan(len(results), cached, len(items) - len(results), questions, 0, 0.0,
+                     judge.model)  # fmt: skip
+
+
+def judge_all(
+    items: Sequence[tuple[dict[str, str], Result | None]], judge: Judge, *,
+    on_progress: Callable[[int, int], Any] | None = None, title: str = "judged",
+) -> JudgeReport:  # fmt: skip
+    """Judge each result (labels kept for the report); a cell with no image is a named error
+    before anything is asked."""
+    missing = [lab for lab, r in items if r is None]
+    if missing:
+        where = "; ".join(", ".join(f"{k}={v}" for k, v in lab.items()) for lab in missing[:5])
+        raise ValidationError(
+            f"judge: {len(missing)} cell(s) have no image yet ({where}); run the grid first",
+            field="cells", value=len(missing), allowed="cells with an image",
+        )  # fmt: skip
+    done: list[tuple[dict[str, str], Judgment]] = []
+    for i, (lab, r) in enumerate(items):
+        assert r is not None
+        done.append((lab, judge.judge(r)))  # stored as it is made: an interrupt keeps it
+        if on_progress is not None:
+            on_progress(i + 1, len(items))
+    return JudgeReport(done, title)
