@@ -133,7 +133,11 @@ def test_the_offline_judge_reads_only_offline_images(tmp_path: Path, backend):
         r.judge()
     with pytest.raises(errors.ValidationError) as e:
         nb2.Judge("gpt-vision")
-    assert e.value.field == "model" and e.value.allowed == ["offline"]
+    assert e.value.field == "model" and e.value.allowed == [
+        "offline",
+        "gemini-3.8-flash",
+        "gemini-3.5-flash",
+    ]
 
 
 def test_agreement_with_people(tmp_path: Path):

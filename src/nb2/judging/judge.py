@@ -5,28 +5,36 @@ image is asked them, a child only when its parent passed; its score is the share
 passed, with the failed ones named. Every judgment is stored beside the runs under a key of
 (judge, question rules, image, prompt), so asking again costs nothing and replays offline.
 
+``Judge("gemini-3.8-flash")`` asks a vision model over the Gemini API (``ask.py``: one call
+per image, JSON schema output); its tokens and exact cost are on every judgment, and a Ctrl-C
+during a call waits for the paid answer and stores it before it stops.
+
 ``Judge("offline")`` is the stand-in: it judges images the offline renderer drew, and it
 answers from what that renderer draws for the prompt (one subject in the first colour named,
 a surface under it when it stands "on" something, the warm or dark light, the caption's
 visible lines), so its answers agree with the pictures. It says in every judgment that it is a
-stand-in. A judge over a vision model (the Gemini API) is the next step of issue 34.
+stand-in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..backends.offline.paint import caption_lines
+from ..backends.worker import call
 from ..errors import ValidationError
+from ..models import judges
 from ..store.judgments import Judgments
+from . import ask
 from .questions import LIGHT, VERSION, Question, decompose
 
 if TYPE_CHECKING:
     from ..shapes import ResultShape as Result
 
-JUDGES = ("offline",)
+JUDGES = ("offline", *judges.PRICES)
 STAND_IN = "offline stand-in: answers from what the local renderer drew, not a vision model"
 
 
@@ -36,10 +44,11 @@ class Judgment:
     judge: str
     questions: list[Question]
     answers: dict[str, dict[str, Any]]  # question id -> {"answer": bool | None, "reason": str}
-    cost: float = 0.0
+    cost: float | None = 0.0  # None: the usage did not say enough (see ``usage``)
     cached: bool = False
     note: str = ""
     key: str = ""
+    usage: dict[str, Any] | None = None
     passed: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,25 +73,33 @@ class Judgment:
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "judge": self.judge, "version": VERSION, "key": self.key,
                 "questions": [q.to_dict() for q in self.questions], "answers": self.answers,
-                "score": self.score, "cost": self.cost, "note": self.note}  # fmt: skip
+                "score": self.score, "cost": self.cost, "note": self.note,
+                "usage": self.usage}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, cached: bool = True) -> Judgment:
         questions = [Question(**q) for q in d["questions"]]
-        return cls(d["run_id"], d["judge"], questions, d["answers"], float(d.get("cost") or 0.0),
-                   cached, str(d.get("note") or ""), str(d.get("key") or ""))  # fmt: skip
+        return cls(d["run_id"], d["judge"], questions, d["answers"], d.get("cost"), cached,
+                   str(d.get("note") or ""), str(d.get("key") or ""), d.get("usage"))  # fmt: skip
 
 
 class Judge:
-    """``Judge("offline")``: ``judge(result)`` scores one image against its prompt."""
+    """``Judge("offline")`` or ``Judge("gemini-3.8-flash", backend=...)`` (a GeminiBackend;
+    by default one from ``GEMINI_API_KEY``): ``judge(result)`` scores one image."""
 
-    def __init__(self, model: str = "offline") -> None:
+    def __init__(self, model: str = "offline", backend: Any = None) -> None:
         if model not in JUDGES:
             raise ValidationError(
                 f"judge: model {model!r} is not a judge nb2 has",
                 field="model", value=model, allowed=list(JUDGES),
             )  # fmt: skip
         self.model = model
+        if model != "offline" and backend is None:
+            # here: the SDK loads only for this judge
+            from ..backends.gemini import GeminiBackend
+
+            backend = GeminiBackend()  # no key: a named error, before anything is asked
+        self.backend = backend
 
     def __repr__(self) -> str:
         return f"Judge({self.model!r})"
@@ -103,7 +120,7 @@ class Judge:
                 f"judge: run {result.id} has no image to judge ({record.get('status')})",
                 field="result", value=result.id, allowed="a succeeded run",
             )  # fmt: skip
-        if not (record.get("backend") or {}).get("offline"):
+        if self.model == "offline" and not (record.get("backend") or {}).get("offline"):
             raise ValidationError(
                 f"judge: the offline judge reads only what the offline stand-in drew; run "
                 f"{result.id} came from {(record.get('backend') or {}).get('name')}",
@@ -114,10 +131,27 @@ class Judge:
         if (done := store.score(key)) is not None:
             return Judgment.from_dict(done)
         questions = self.questions(result.params.prompt)
-        answers = _answers(questions, result.params.prompt, _size(record))
-        judgment = Judgment(result.id, self.model, questions, answers, 0.0, False, STAND_IN, key)
-        store.put_score(key, judgment.to_dict())
-        return judgment
+        if self.model == "offline":
+            answers = _answers(questions, result.params.prompt, _size(record))
+            judgment = Judgment(result.id, self.model, questions, answers, 0.0, False, STAND_IN,
+                                key)  # fmt: skip
+            store.put_score(key, judgment.to_dict())
+            return judgment
+        cancel = threading.Event()
+
+        def work() -> Judgment:  # stored in the worker: a Ctrl-C keeps a paid answer
+            data = result.path.read_bytes()
+            mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+            got, usage, cost = ask.ask(self.backend, self.model, data, mime,
+                                       result.params.prompt, questions, cancel)  # fmt: skip
+            for q in questions:  # DSG: a child whose parent failed is not counted
+                if q.parent is not None and got[q.parent]["answer"] is not True:
+                    got[q.id] = {"answer": None, "reason": f"not counted: {q.parent} failed"}
+            done = Judgment(result.id, self.model, questions, got, cost, False, "", key, usage)
+            store.put_score(key, done.to_dict())
+            return done
+
+        return call(work, cancel)
 
 
 def _size(record: dict[str, Any]) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
+from ..models import judges
 from ..store.judgments import Judgments
 from ..views.tables import Table
 from .judge import Judge, Judgment
@@ -35,7 +36,7 @@ class JudgePlan:
             f"  to judge:      {self.images - self.cached} ({self.questions} questions)",
             *([f"  no image yet:  {self.missing} (run the grid first)"] if self.missing else []),
             f"  model calls:   {self.calls}",
-            f"  est. cost:     ${self.cost:.2f}",
+            f"  est. cost:     ${self.cost:.4f}",
         ])  # fmt: skip
 
 
@@ -74,14 +75,19 @@ def plan(items: Sequence[tuple[dict[str, str], Result | None]], judge: Judge) ->
     results = [r for _, r in items if r is not None]
     store = None
     cached = questions = 0
+    sizes = []
     for r in results:
         store = store or Judgments(r.store)
         if store.score(judge.key(r)) is not None:
             cached += 1
         else:
             questions += len(judge.questions(r.params.prompt))
-    return JudgePlan(len(results), cached, len(items) - len(results), questions, 0, 0.0,
-                     judge.model)  # fmt: skip
+            out = r.record.get("output") or {}
+            sizes.append((int(out.get("width") or 1024), int(out.get("height") or 1024)))
+    offline = judge.model == "offline"
+    cost = 0.0 if offline else judges.estimate(judge.model, sizes, questions)
+    return JudgePlan(len(results), cached, len(items) - len(results), questions,
+                     0 if offline else len(sizes), cost or 0.0, judge.model)  # fmt: skip
 
 
 def judge_all(

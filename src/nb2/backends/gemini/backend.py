@@ -149,26 +149,38 @@ class GeminiBackend:
                 field="model", value=params.model, allowed=[self.model],
             )  # fmt: skip
         models.check_served(params.model)  # a shut-down id: a named error, nothing sent
-        cancel = cancel or threading.Event()
         contents, config = wire.sdk_request(params, int(self.timeout * 1000))
+        started = wire.now()
+        body = self.ask(self.api_id(params.model), contents, config, cancel=cancel,
+                        on_status=on_status)  # fmt: skip
+        return wire.read(body, started)
+
+    def ask(
+        self, model: str, contents: Any, config: Any, *, cancel: threading.Event | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """One generateContent call (``model``: the id sent), its 429s and 5xx tried again as
+        the backend's settings say; the raw answer as Google sent it. The judge asks this too.
+        ``config`` must ask for the raw answer (``should_return_http_response``)."""
+        cancel = cancel or threading.Event()
         for attempt in itertools.count():
             if cancel.is_set():  # nothing sent yet on this attempt: nothing is paid
                 raise errors.CanceledError("stopped before the request was sent")
             if on_status:
                 on_status("processing")
-            started = wire.now()
             try:
                 answer = self.client.models.generate_content(
-                    model=self.api_id(params.model), contents=contents, config=config
+                    model=model, contents=contents, config=config
                 )
             except Exception as exc:
                 wait = self._retry_wait(exc, attempt)
                 if wait is None:
-                    raise mapped(exc, self.api_id(params.model)) from None
+                    raise mapped(exc, model) from None
                 if cancel.wait(wait):
                     raise errors.CanceledError("stopped while waiting to try again") from None
                 continue
-            return wire.read(_body(answer), started)
+            return _body(answer)
+        raise AssertionError("unreachable")  # itertools.count never ends
 
     def _retry_wait(self, exc: Exception, attempt: int) -> float | None:
         """Seconds to wait before trying again, or None: a 429 (its RetryInfo, capped) or a

@@ -103,4 +103,6 @@ class GeminiFaults:
     # image that is a web page), "json" (not JSON), "utf8" (not UTF-8), "base64", "list"
     batch_junk: tuple[str, ...] = ()
     batch_fail: int = 0  # the next N batches end BATCH_STATE_FAILED (no output)
+    judge_refuse: int = 0  # the next N judge calls are refused (finishReason SAFETY, billed)
+    judge_junk: int = 0  # the next N judge answers are cut short (not the JSON asked for)
     batch_expire: int = 0  # the next N batches end BATCH_STATE_EXPIRED (no output)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..wire import Server
-from . import request, respond, tables
+from . import judging, request, respond, tables
 from .batches import Batch
 from .errors import not_found
 from .faults import GeminiFaults
@@ -39,6 +39,7 @@ class GeminiEmulator:
         self.keys_seen: set[str] = set()  # API keys that reached the server (never print them)
         self.bodies: list[Any] = []  # the parsed JSON bodies of every POST, as sent
         self.generate_calls = 0  # model runs: generateContent, streams and batch requests
+        self.judge_calls = 0  # of which a judge's (a vision model asked about one image)
         self.dropped: list[tuple[str, str]] = []  # requests whose connection was cut
         self.hung: list[tuple[str, str]] = []  # requests held unanswered
         self.stopping = threading.Event()
@@ -130,20 +131,27 @@ class GeminiEmulator:
     def serves(self, model: str) -> None:
         """A 404 NOT_FOUND, as the API answers, for an id it does not serve (retired or unknown)."""
         model = model.removeprefix("models/")
-        if model in self.faults.retired or tables.family(model) is None:
+        known = tables.family(model) is not None or judging.is_judge(model)
+        if model in self.faults.retired or not known:
             raise not_found(model)
 
-    def parse(self, model: str, body: Any) -> request.Call:
+    def parse(self, model: str, body: Any) -> request.Call | judging.JudgeCall:
         f = self.faults
         self.serves(model)
+        if judging.is_judge(model):  # a vision model asked about one image (the judge)
+            return judging.parse(model, body)
         return request.parse(
             body, model, strict=f.strict_fields, secret=f.signature_secret, files=self.files.data
         )
 
-    def run(self, call: request.Call) -> dict[str, Any]:
+    def run(self, call: request.Call | judging.JudgeCall) -> dict[str, Any]:
         """One model run: the GenerateContentResponse body (raises GeminiError)."""
         with self._lock:
             self.generate_calls += 1
+            if isinstance(call, judging.JudgeCall):
+                self.judge_calls += 1
+        if isinstance(call, judging.JudgeCall):
+            return judging.answer(call, self.faults, self.take)
         return respond.answer(call, self.faults)
 
     def generate(self, model: str, body: Any) -> dict[str, Any]:
