@@ -83,9 +83,11 @@ def test_a_refusal_or_a_malformed_answer_is_named_and_loses_nothing(gemu, tmp_pa
     assert knob != "judge_junk" or "not the JSON asked for" in str(e.value)
     assert Judgments(s.store).score(first.key) is not None  # still there
     plan = g.judge(judge, plan=True)
-    assert plan.cached == 1 and plan.calls == 2  # the failed one is not stored as judged
+    # the calls already sent were stored; only the refused or malformed one is left to ask
+    assert (plan.cached, plan.calls) == (gemu.judge_calls - 1, 3 - (gemu.judge_calls - 1))
+    calls = gemu.judge_calls
     report = g.judge(judge)  # the fault spent: the rest is judged now
-    assert len(report) == 3 and gemu.judge_calls == 3 + 1
+    assert len(report) == 3 and gemu.judge_calls == calls + plan.calls
 
 
 def test_a_real_sigint_during_a_call_keeps_the_paid_answer(gemu, tmp_path: Path):
@@ -111,3 +113,39 @@ def test_bad_input_is_named_before_any_call(gemu, tmp_path: Path, monkeypatch):
     with pytest.raises(errors.ValidationError, match="no image yet"):
         g.judge(nb2.Judge(JUDGE, backend=b))
     assert gemu.judge_calls == 0 and json.dumps(judge_bodies(gemu)) == "[]"
+
+
+def _grid48(s: nb2.Session):
+    return s.compare(
+        prompt=["a red fox on a log", "two green apples in a bowl", "a boat at night"],
+        resolution=["1K", "2K"],
+        aspect_ratio=["1:1", "16:9", "3:2", "9:16", "2:3", "4:3", "3:4", "21:9"],
+    )  # fmt: skip
+
+
+def test_a_48_cell_grid_is_judged_eight_at_a_time_and_then_all_cached(gemu, tmp_path: Path):
+    b = backend(gemu)
+    g = _grid48(nb2.Session(backend=b, store=tmp_path / "runs"))
+    g.run()
+    judge = nb2.Judge(JUDGE, backend=b)
+    plan = g.judge(judge, plan=True)
+    assert (plan.images, plan.calls, plan.cached) == (48, 48, 0) and plan.cost > 0
+    gemu.faults.latency = 0.2
+    report = g.judge(judge)
+    assert len(report) == 48 and gemu.judge_calls == 48
+    assert sum(j.cost for _, j in report.judgments) == pytest.approx(plan.cost, rel=0.5)
+    again = g.judge(judge)
+    assert gemu.judge_calls == 48 and all(j.cached for _, j in again.judgments)
+
+
+def test_a_real_sigint_during_a_grid_judge_pays_for_nothing_it_drops(gemu, tmp_path: Path):
+    b = backend(gemu)
+    g = _grid48(nb2.Session(backend=b, store=tmp_path / "runs"))
+    g.run()
+    judge = nb2.Judge(JUDGE, backend=b)
+    gemu.faults.latency = 0.5
+    with pytest.raises(KeyboardInterrupt), sigint_at(0.8):
+        g.judge(judge)
+    made = gemu.judge_calls
+    assert 0 < made < 48
+    assert g.judge(judge, plan=True).cached == made  # every answer paid for is stored

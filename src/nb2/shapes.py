@@ -78,6 +78,7 @@ class SessionShape(Protocol):
         *,
         plan: bool = False,
         on_progress: Any = None,
+        max_concurrency: int = 8,
     ) -> Any: ...
 
     def batch_result(self, record: dict[str, Any], params: Params) -> ResultShape: ...

@@ -361,11 +361,15 @@ class Grid:
         written to ``path`` when given. Compare two with :func:`diff_manifests`."""
         return manifests.manifest(self, path)
 
-    def judge(self, judge: Any = None, *, plan: bool = False, on_progress: Any = None) -> Any:
+    def judge(
+        self, judge: Any = None, *, plan: bool = False, on_progress: Any = None,
+        max_concurrency: int = 8,
+    ) -> Any:  # fmt: skip
         """Each cell's image against its prompt (``plan=True``: what it would ask, call and
         cost first). The session's verb does it: grids and judging stay apart."""
         cells = [(c.labels, c.result) for c in self.cells if c.params is not None]
-        return self.session.judge(cells, judge, plan=plan, on_progress=on_progress)
+        return self.session.judge(cells, judge, plan=plan, on_progress=on_progress,
+                                  max_concurrency=max_concurrency)  # fmt: skip
 
     def summary(self, by: str | None = None) -> Any:
         """Per value of ``by``: cells, samples, ratings, win rate, cost, time (summary.py)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -93,9 +94,11 @@ def plan(items: Sequence[tuple[dict[str, str], Result | None]], judge: Judge) ->
 def judge_all(
     items: Sequence[tuple[dict[str, str], Result | None]], judge: Judge, *,
     on_progress: Callable[[int, int], Any] | None = None, title: str = "judged",
+    max_concurrency: int = 8,
 ) -> JudgeReport:  # fmt: skip
     """Judge each result (labels kept for the report); a cell with no image is a named error
-    before anything is asked."""
+    before anything is asked. A model judge asks up to ``max_concurrency`` images at once; on
+    a Ctrl-C or an error the calls already sent finish and are stored, the rest are not sent."""
     missing = [lab for lab, r in items if r is None]
     if missing:
         where = "; ".join(", ".join(f"{k}={v}" for k, v in lab.items()) for lab in missing[:5])
@@ -103,10 +106,35 @@ def judge_all(
             f"judge: {len(missing)} cell(s) have no image yet ({where}); run the grid first",
             field="cells", value=len(missing), allowed="cells with an image",
         )  # fmt: skip
-    done: list[tuple[dict[str, str], Judgment]] = []
-    for i, (lab, r) in enumerate(items):
-        assert r is not None
-        done.append((lab, judge.judge(r)))  # stored as it is made: an interrupt keeps it
-        if on_progress is not None:
-            on_progress(i + 1, len(items))
-    return JudgeReport(done, title)
+    results = [r for _, r in items if r is not None]
+    if judge.model == "offline" or max_concurrency <= 1:
+        got = []
+        for i, r in enumerate(results):
+            got.append(judge.judge(r))  # stored as it is made: an interrupt keeps it
+            if on_progress is not None:
+                on_progress(i + 1, len(results))
+    else:
+        got = _at_once(results, judge, max_concurrency, on_progress)
+    return JudgeReport([(lab, j) for (lab, _), j in zip(items, got, strict=True)], title)
+
+
+def _at_once(
+    results: list[Result], judge: Judge, width: int, on_progress: Callable[[int, int], Any] | None
+) -> list[Judgment]:
+    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="nb2-judge")
+    futures = [pool.submit(judge.judge, r) for r in results]
+    try:
+        count = 0
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.05, return_when=FIRST_EXCEPTION)
+            count += len(finished)
+            if on_progress is not None and finished:
+                on_progress(count, len(results))
+            for f in finished:
+                f.result()  # an error: the rest are not sent (below)
+        return [f.result() for f in futures]
+    finally:  # a Ctrl-C or an error: what was sent finishes and is stored, the rest is not sent
+        for f in futures:
+            f.cancel()
+        pool.shutdown(wait=True)

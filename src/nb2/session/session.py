@@ -262,7 +262,7 @@ class Session:
 
     def judge(
         self, items: list[tuple[dict[str, str], Any]], judge: Any = None, *, plan: bool = False,
-        on_progress: Callable[[int, int], Any] | None = None,
+        on_progress: Callable[[int, int], Any] | None = None, max_concurrency: int = 8,
     ) -> Any:  # fmt: skip
         """Results (with their labels) judged against their prompts: a JudgeReport, or with
         ``plan=True`` the JudgePlan (nothing asked). ``g.judge()`` calls this."""
@@ -272,7 +272,8 @@ class Session:
         judge = judge if judge is not None else judged.Judge()
         if plan:
             return judged.plan(items, judge)
-        return judged.judge_all(items, judge, on_progress=on_progress)
+        return judged.judge_all(items, judge, on_progress=on_progress,
+                                max_concurrency=max_concurrency)  # fmt: skip
 
     def lookup(self, params: Params) -> dict[str, Any] | None:
         """The stored record that answers ``params`` for this session's backend, or None."""
