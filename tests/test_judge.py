@@ -10,7 +10,7 @@ import pytest
 
 import nb2
 from nb2 import errors
-from nb2.judging.judge import _answers
+from nb2.judging.judge import stand_in_answers
 from nb2.judging.questions import Question, decompose
 from nb2.store.judgments import Judgments
 
@@ -48,7 +48,7 @@ def test_a_child_is_not_asked_when_its_parent_failed():
         Question("q1", "Is the cat under the table?", "relation", "cat", "under table"),
         Question("q2", 'Does the image show the text "HI"?', "text", "", "HI", "q1"),
     ]
-    answers = _answers(qs, 'a cat under the table says "HI"', (1024, 1024))
+    answers = stand_in_answers(qs, 'a cat under the table says "HI"', (1024, 1024))
     assert answers["q1"]["answer"] is False  # the stand-in draws no "under"
     assert answers["q2"] == {"answer": None, "reason": "not asked: q1 failed"}
 

@@ -132,7 +132,7 @@ class Judge:
             return Judgment.from_dict(done)
         questions = self.questions(result.params.prompt)
         if self.model == "offline":
-            answers = _answers(questions, result.params.prompt, _size(record))
+            answers = stand_in_answers(questions, result.params.prompt, _size(record))
             judgment = Judgment(result.id, self.model, questions, answers, 0.0, False, STAND_IN,
                                 key)  # fmt: skip
             store.put_score(key, judgment.to_dict())
@@ -159,7 +159,9 @@ def _size(record: dict[str, Any]) -> tuple[int, int]:
     return int(out.get("width") or 1024), int(out.get("height") or 1024)
 
 
-def _answers(questions: list[Question], prompt: str, size: tuple[int, int]) -> dict[str, Any]:
+def stand_in_answers(
+    questions: list[Question], prompt: str, size: tuple[int, int]
+) -> dict[str, Any]:
     """What the stand-in drew for ``prompt``, question by question (see render._compose)."""
     first = " ".join(prompt.split("\n", 1)[0].split())
     visible = " ".join(caption_lines(size, prompt.split("\n", 1)[0]))

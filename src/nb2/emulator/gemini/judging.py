@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...judging.ask import PROMPT_MARK
-from ...judging.judge import _answers
+from ...judging.judge import stand_in_answers
 from ...judging.questions import decompose
 from ...models import judges
 from .errors import invalid
@@ -72,14 +72,13 @@ def answer(call: JudgeCall, faults: Any, take: Any) -> dict[str, Any]:
         return {"candidates": [{"finishReason": "SAFETY", "index": 0}], "usageMetadata": usage,
                 "modelVersion": call.model, "responseId": response_id()}  # fmt: skip
     known = {q.id: q for q in decompose(call.prompt)} if call.prompt.strip() else {}
-    said = _answers(list(known.values()), call.prompt, call.size) if known else {}
+    said = stand_in_answers(list(known.values()), call.prompt, call.size) if known else {}
     items = []
     for qid, text in call.asked:
         q = known.get(qid)
-        if q is not None and q.text == text and said[qid]["answer"] is not None:
-            items.append({"id": qid, "answer": said[qid]["answer"], "reason": said[qid]["reason"]})
-        elif q is not None and q.text == text:  # its parent failed: the picture says no
-            items.append({"id": qid, "answer": False, "reason": "not in the image"})
+        if q is not None and q.text == text:  # a question the rules ask: as the stand-in drew
+            items.append({"id": qid, "answer": said[qid]["answer"] is True,
+                          "reason": said[qid]["reason"]})  # fmt: skip
         else:
             items.append({"id": qid, "answer": False, "reason": "cannot see that"})
     out = json.dumps({"answers": items})
