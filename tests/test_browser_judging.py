@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook
+from .lab import ARTIFACTS, Kernel, chromium, jupyterlab, open_notebook, set_theme
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +26,10 @@ CELLS = [
     "duel = nb2.Duel(g, by='prompt', rater='browser', seed=7)\n"
     "duel",
     "ex = g.explore()\nex",
+    "j = s.compare(prompt=['a fox beside a blue lake', 'two green foxes in warm light',\n"
+    "                      'a red fox on a rock'], aspect_ratio=['1:1', '16:9']).run()\n"
+    "j.judge(nb2.Judge('offline'))\n"
+    "ej = j.explore(rows='prompt', cols='aspect_ratio')\nej",
 ]
 
 
@@ -36,7 +40,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def _both(page: Any) -> bool:
-    return page.locator(".nb2-duel").count() >= 1 and page.locator(".nb2-explore").count() >= 1
+    return page.locator(".nb2-duel").count() >= 1 and page.locator(".nb2-explore").count() >= 2
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +101,11 @@ def test_duel_keys_store_left_right_tie_and_skip(page: Any, py: Kernel) -> None:
 
 
 def test_explorer_opens_an_image_and_rates_it_by_key_and_by_star(page: Any, py: Kernel) -> None:
-    ex = page.locator(".nb2-explore")
+    ex = page.locator(".nb2-explore").first
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.nb2-explore-thumb img')].length === 12 && "
-        "[...document.querySelectorAll('.nb2-explore-thumb img')].every(i => i.complete && "
-        "i.naturalWidth > 0)"
+        "() => { const t = [...document.querySelector('.nb2-explore')"
+        ".querySelectorAll('.nb2-explore-thumb img')];"
+        " return t.length === 12 && t.every(i => i.complete && i.naturalWidth > 0) }"
     )
     # rows x columns: prompt x resolution, each cell a strip of its two samples
     strips = ex.locator(".nb2-explore-strip")
@@ -148,3 +152,53 @@ def test_explorer_opens_an_image_and_rates_it_by_key_and_by_star(page: Any, py: 
     ids = {ex.locator(".nb2-explore-thumb").nth(i).get_attribute("data-run") for i in range(4)}
     assert ids == set(py("[c.result.id for c in g.cells if c.labels['prompt'] == 'P3']"))
     shot(page, "05-explorer-axes")
+
+
+def test_explorer_sorts_and_colours_by_the_judges_score(page: Any, py: Kernel) -> None:
+    ex = page.locator(".nb2-explore").nth(1)
+    ex.scroll_into_view_if_needed()
+    ex.locator(".nb2-explore-thumb img").nth(5).wait_for()
+    heads = lambda: [t for t in ex.locator("tr th:first-child").all_inner_texts() if t]  # noqa: E731
+    assert [t.split(" · ")[0] for t in heads()] == ["prompt=P1", "prompt=P2", "prompt=P3"]
+    # each image's score, coloured by band, with the failed questions on hover
+    chips = ex.locator(".nb2-explore-score")
+    assert chips.all_inner_texts() == ["0.50", "0.50", "0.60", "0.60", "1.00", "1.00"]
+    want = py("[round(c.result.judgment.score, 2) for c in j.cells]")
+    assert [float(x) for x in chips.all_inner_texts()] == want
+    title = ex.locator(".nb2-explore-thumb").first.get_attribute("title")
+    assert "offline: 0.50" in title and "failed: Is the fox beside the blue lake?" in title
+    ex.locator("select.nb2-explore-sort").select_option("score")
+    py.eventually("ej.sort", lambda v: v == "score")  # the choice is Python's state
+    page.wait_for_function(
+        "() => document.querySelectorAll('.nb2-explore')[1].querySelector('tr:nth-child(2) th')"
+        ".textContent.startsWith('prompt=P3')"
+    )
+    assert [t.split(" · ")[0] for t in heads()] == ["prompt=P3", "prompt=P2", "prompt=P1"]
+    seen = {}
+    try:
+        for theme, name in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
+            set_theme(page, theme)
+            ex.screenshot(path=str(ARTIFACTS / f"judging-06-explorer-scores-{name}.png"))
+            seen[name] = ex.evaluate(
+                "e => { const s = getComputedStyle(document.body);"
+                " const high = e.querySelector('.nb2-explore-score[data-band=high]');"
+                " const mid = e.querySelector('.nb2-explore-score[data-band=mid]');"
+                " const probe = document.createElement('div'); e.append(probe);"
+                " probe.style.background = 'var(--jp-success-color1)';"
+                " const ok = getComputedStyle(probe).backgroundColor;"
+                " probe.style.background = 'var(--jp-warn-color1)';"
+                " const warn = getComputedStyle(probe).backgroundColor; probe.remove();"
+                " return {high: getComputedStyle(high).backgroundColor,"
+                " mid: getComputedStyle(mid).backgroundColor, ok, warn} }"
+            )
+            assert seen[name]["high"] == seen[name]["ok"], seen  # Lab's own success colour
+            assert seen[name]["mid"] == seen[name]["warn"], seen
+    finally:
+        set_theme(page, "JupyterLab Light")
+    # opened large, the image says its verdict
+    ex.locator(".nb2-explore-thumb").first.click()
+    verdict = ex.locator(".nb2-explore-verdict")
+    verdict.wait_for()
+    assert "every question passed" in verdict.inner_text()  # P3 sorts first: 1.00
+    page.keyboard.press("Escape")
+    ex.locator(".nb2-explore-large").wait_for(state="hidden")

@@ -1,6 +1,8 @@
 // nb2's grid explorer: two axes as rows and columns (chosen in the header), the other axes as
 // selectors, a cell's samples (repeat=N) side by side. A click opens an image large; there a
-// star or a key (1-5, 0 clears, Esc closes) rates it. Python stores the rating.
+// star or a key (1-5, 0 clears, Esc closes) rates it. Python stores the rating. A judged image
+// carries its judge score, coloured by band; sort "score" puts the best rows, columns and
+// samples first (unjudged last).
 import "./explore.css";
 import { h, UrlCache } from "../dom.js";
 import { channelOf, openChannel } from "../rpc.js";
@@ -49,6 +51,12 @@ function render({ model, el }) {
       select("rows", rows, ["", ...names], (v) => { model.set("rows", v); model.save_changes(); }),
       select("cols", cols, ["", ...names], (v) => { model.set("cols", v); model.save_changes(); }),
     ];
+    if (model.get("cells").some((c) => c.score != null)) {
+      parts.push(h("label", {}, "sort ",
+        h("select", { class: "nb2-explore-sort", onchange: (e) => { model.set("sort", e.target.value); model.save_changes(); } },
+          h("option", { value: "", text: "axes", selected: model.get("sort") === "" }),
+          h("option", { value: "score", text: "judge score", selected: model.get("sort") === "score" }))));
+    }
     for (const axis of axes) {
       if (axis.name === rows || axis.name === cols) continue;
       if (!axis.labels.includes(picks[axis.name])) picks[axis.name] = axis.labels[0];
@@ -61,11 +69,25 @@ function render({ model, el }) {
     return rating ? STAR.repeat(rating) + HOLLOW.repeat(5 - rating) : "";
   }
 
+  function judged(cell) {
+    if (cell.score == null) return "";
+    const failed = (cell.failed || []).join("; ");
+    return `${cell.judge}: ${cell.score.toFixed(2)}` + (failed ? `; failed: ${failed}` : "");
+  }
+
   function thumb(cell) {
     if (!cell.id) return h("span", { class: "nb2-explore-status", text: cell.status });
-    return h("button", { type: "button", class: "nb2-explore-thumb", dataset: { run: cell.id, sample: cell.sample }, title: cell.sample ? `sample ${cell.sample}` : "open", onclick: () => ask("open", { run: cell.id }) },
+    const title = [cell.sample ? `sample ${cell.sample}` : "open", judged(cell)].filter(Boolean).join(" · ");
+    return h("button", { type: "button", class: "nb2-explore-thumb", dataset: { run: cell.id, sample: cell.sample, band: cell.band || "" }, title, onclick: () => ask("open", { run: cell.id }) },
       h("img", { src: urls.get(cell.id, cell.thumb), alt: `image ${cell.sample}` }),
-      h("span", { class: "nb2-explore-stars", dataset: { rating: cell.rating ?? "" }, text: stars(cell.rating) }));
+      h("span", { class: "nb2-explore-stars", dataset: { rating: cell.rating ?? "" }, text: stars(cell.rating) }),
+      h("span", { class: "nb2-explore-score", dataset: { band: cell.band || "" }, text: cell.score == null ? "" : cell.score.toFixed(2) }));
+  }
+
+  // Best first by mean score; what has no score keeps its place after those that have.
+  function byScore(labels, cellsOf) {
+    const mean = (xs) => { const s = xs.filter((c) => c.score != null); return s.length ? s.reduce((a, c) => a + c.score, 0) / s.length : -1; };
+    return labels.map((l, i) => [l, mean(cellsOf(l)), i]).sort((a, b) => b[1] - a[1] || a[2] - b[2]).map((x) => x[0]);
   }
 
   function drawGrid() {
@@ -73,10 +95,15 @@ function render({ model, el }) {
     const rows = model.get("rows");
     const cols = model.get("cols");
     const labelsOf = (name) => (axes.find((a) => a.name === name) || { labels: [""] }).labels;
-    const rowLabels = rows ? labelsOf(rows) : [""];
-    const colLabels = cols && cols !== rows ? labelsOf(cols) : [""];
-    const cells = model.get("cells").filter((c) => axes.every((a) =>
+    let rowLabels = rows ? labelsOf(rows) : [""];
+    let colLabels = cols && cols !== rows ? labelsOf(cols) : [""];
+    let cells = model.get("cells").filter((c) => axes.every((a) =>
       a.name === rows || a.name === cols || c.labels[a.name] === picks[a.name]));
+    if (model.get("sort") === "score") {
+      if (rows) rowLabels = byScore(rowLabels, (l) => cells.filter((c) => c.labels[rows] === l));
+      if (cols && cols !== rows) colLabels = byScore(colLabels, (l) => cells.filter((c) => c.labels[cols] === l));
+      cells = [...cells].sort((a, b) => (b.score ?? -1) - (a.score ?? -1));
+    }
     const keep = new Set([...cells.map((c) => c.id), "large"]);
     urls.prune(keep);
     const header = (name, label) => {
@@ -105,6 +132,9 @@ function render({ model, el }) {
       title: `rate ${n}`, text: n <= rating ? STAR : HOLLOW, onclick: () => ask("rate", { run: opened.id, score: n }),
     }));
     const labels = Object.entries(opened.labels || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+    const verdict = opened.score == null ? [] : [h("div", { class: "nb2-explore-verdict", dataset: { band: opened.band } },
+      h("span", { class: "nb2-explore-score", dataset: { band: opened.band }, text: opened.score.toFixed(2) }),
+      ` ${opened.judge}` + ((opened.failed || []).length ? ` · failed: ${opened.failed.join("; ")}` : " · every question passed"))];
     large.replaceChildren(
       h("div", { class: "nb2-explore-large-bar" },
         h("span", { class: "nb2-explore-rating", dataset: { rating: String(rating) } }, ...starButtons),
@@ -112,6 +142,7 @@ function render({ model, el }) {
         h("span", { class: "nb2-explore-labels", text: `${labels} · ${opened.size}` }),
         h("button", { type: "button", class: "nb2-explore-close", text: "×", title: "close (Esc)", onclick: () => ask("close", {}) })),
       h("div", { class: "nb2-explore-prompt", text: opened.prompt || "" }),
+      ...verdict,
       h("img", { class: "nb2-explore-large-img", src: urls.get("large", model.get("large")), alt: "the opened image" }));
     root.focus();
   }
@@ -127,7 +158,7 @@ function render({ model, el }) {
   }
 
   const redraw = () => { drawHead(); drawGrid(); };
-  const draws = [["change:axes", redraw], ["change:rows", redraw], ["change:cols", redraw],
+  const draws = [["change:axes", redraw], ["change:rows", redraw], ["change:cols", redraw], ["change:sort", drawGrid],
     ["change:cells", drawGrid], ["change:opened", drawLarge], ["change:large", drawLarge]];
   for (const [event, fn] of draws) model.on(event, fn);
   root.addEventListener("keydown", onKey);

@@ -1,7 +1,8 @@
 """``Grid.summary(by=axis)``: one row per value of an axis, counting samples, not cells.
 
 cells: the distinct requests with that value (the repeats of one request are one cell);
-samples: the images made; rated and mean rating: from the ratings in the store; win rate:
+samples: the images made; rated and mean rating: from the ratings in the store; judged, mean
+score and its 95% interval: from the newest judge's judgment of each sample; win rate:
 over every stored duel choice between two of this grid's images with different values of the
 axis (a tie is half a win); cost: the estimated cost of the samples (each paid once, whether
 this run or an earlier one made it); median time: the generation time of the samples.
@@ -19,8 +20,8 @@ from ..views.tables import Table, named, texts_of
 if TYPE_CHECKING:
     from .cells import GridShape as Grid
 
-COLUMNS = ["value", "cells", "samples", "rated", "mean rating", "win rate", "choices", "cost",
-           "median time"]  # fmt: skip
+COLUMNS = ["value", "cells", "samples", "rated", "mean rating", "judged", "mean score",
+           "score 95%", "win rate", "choices", "cost", "median time"]  # fmt: skip
 
 
 def summarize(grid: Grid, by: str | None = None) -> Table:
@@ -39,9 +40,10 @@ def summarize(grid: Grid, by: str | None = None) -> Table:
     value_of: dict[str, str] = {}  # run id -> its value on the axis
     times: dict[str, list[float]] = {}
     scores: dict[str, list[int]] = {}
+    judged: dict[str, list[float]] = {}
     for label, _ in grid.axes[by]:
         rows[label] = {"value": label, "cells": set(), "samples": 0, "cost": 0.0}
-        times[label], scores[label] = [], []
+        times[label], scores[label], judged[label] = [], [], []
     for cell in grid.cells:
         label = cell.labels[by]
         row = rows[label]
@@ -58,6 +60,9 @@ def summarize(grid: Grid, by: str | None = None) -> Table:
         rated = judgments.rating(r.id)
         if rated is not None:
             scores[label].append(int(rated["score"]))
+        found = judgments.scored(r.id)
+        if found is not None and isinstance(found.get("score"), (int, float)):
+            judged[label].append(float(found["score"]))
     wins = {v: 0.0 for v in rows}
     played = {v: 0 for v in rows}
     for c in judgments.choices():
@@ -77,6 +82,9 @@ def summarize(grid: Grid, by: str | None = None) -> Table:
             "samples": row["samples"],
             "rated": len(scores[label]),
             "mean rating": round(statistics.fmean(scores[label]), 2) if scores[label] else None,
+            "judged": len(judged[label]),
+            "mean score": round(statistics.fmean(judged[label]), 3) if judged[label] else None,
+            "score 95%": _interval(judged[label]),
             "win rate": round(wins[label] / played[label], 3) if played[label] else None,
             "choices": played[label],
             "cost": round(row["cost"], 4),
@@ -84,3 +92,12 @@ def summarize(grid: Grid, by: str | None = None) -> Table:
         })  # fmt: skip
     title = f"summary by {by}: {sum(r['samples'] for r in out)} samples"
     return Table(*named(out, COLUMNS, texts_of(grid.axes).get(by)), title)
+
+
+def _interval(xs: list[float]) -> str | None:
+    """The mean's 95% interval (normal, from the spread; clipped to 0..1), as "lo-hi"."""
+    if len(xs) < 2:
+        return None
+    half = 1.96 * statistics.stdev(xs) / len(xs) ** 0.5
+    m = statistics.fmean(xs)
+    return f"{max(0.0, m - half):.2f}-{min(1.0, m + half):.2f}"

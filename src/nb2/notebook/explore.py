@@ -1,6 +1,8 @@
 """``g.explore()``: a grid as a widget. Any two axes are rows and columns, the others are
 selectors; the samples of a cell (``repeat=N``) show together as a strip; a click opens an
-image large, where a click on a star or a key (1-5, 0 clears) rates it in the store."""
+image large, where a click on a star or a key (1-5, 0 clears) rates it in the store. A judged
+grid's images carry their judge score, coloured by band, and ``sort="score"`` puts the best
+rows, columns and samples first."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import traitlets as t
 
 from ..errors import ValidationError
 from ..session.result import Result
-from ..views.judging import shorten
+from ..views.judging import score_band, shorten
 from ..views.tables import texts_of
 from .panel_state import image_of, image_or_empty
 from .widgets import STATIC, MessageWidget
 
 THUMB = 200
+SORTS = ("", "score")
 LARGE = 1536
 
 
@@ -28,13 +31,15 @@ class Explorer(MessageWidget):
     axes = t.List(t.Dict()).tag(sync=True)  # [{name, labels, texts?, titles?}], repeat left out
     rows = t.Unicode("").tag(sync=True)
     cols = t.Unicode("").tag(sync=True)
-    cells = t.List(t.Dict()).tag(sync=True)  # {id, labels, sample, rating, status, thumb}
+    cells = t.List(t.Dict()).tag(sync=True)  # {id, labels, sample, rating, score, status, ...}
+    sort = t.Unicode("").tag(sync=True)  # "" (the axes' order) or "score" (best first)
     opened = t.Dict().tag(sync=True)  # the image shown large: {id, labels, rating, note, ...}
     large = t.Bytes(b"").tag(sync=True)
 
     def __init__(
-        self, grid: Any, rows: str | None = None, cols: str | None = None, rater: str | None = None
-    ) -> None:
+        self, grid: Any, rows: str | None = None, cols: str | None = None,
+        rater: str | None = None, sort: str = "",
+    ) -> None:  # fmt: skip
         self.grid = grid
         self.rater = rater
         names = [n for n in grid.axes if n != "repeat"]
@@ -53,8 +58,17 @@ class Explorer(MessageWidget):
         self._results: dict[str, Result] = {}
         super().__init__(
             {"open": self._on_open, "rate": self._on_rate, "close": self._on_close},
-            axes=axes, rows=rows, cols=cols, cells=self._cells(),
+            axes=axes, rows=rows, cols=cols, cells=self._cells(), sort=sort,
         )  # fmt: skip
+
+    @t.validate("sort")
+    def _check_sort(self, proposal: Any) -> str:
+        if proposal["value"] not in SORTS:
+            raise ValidationError(
+                f"explore: sort={proposal['value']!r} is not a way to sort",
+                field="sort", value=proposal["value"], allowed=list(SORTS),
+            )  # fmt: skip
+        return str(proposal["value"])
 
     def _cells(self) -> list[dict[str, Any]]:
         out = []
@@ -62,10 +76,12 @@ class Explorer(MessageWidget):
             r = cell.result
             labels = {k: v for k, v in cell.labels.items() if k != "repeat"}
             entry = {"labels": labels, "sample": cell.labels.get("repeat", ""),
-                     "status": cell.status, "id": "", "rating": None, "thumb": b""}  # fmt: skip
+                     "status": cell.status, "id": "", "rating": None, "score": None,
+                     "thumb": b""}  # fmt: skip
             if r is not None:
                 self._results[r.id] = r
-                entry.update(id=r.id, rating=r.rating, thumb=image_or_empty(r, THUMB, 75))
+                entry.update(id=r.id, rating=r.rating, thumb=image_or_empty(r, THUMB, 75),
+                             **_judged(r))  # fmt: skip
             out.append(entry)
         return out
 
@@ -113,10 +129,23 @@ class Explorer(MessageWidget):
         cell = next(c for c in self.grid.cells if c.result is not None and c.result.id == r.id)
         w, h = r.size
         return {"id": r.id, "labels": dict(cell.labels), "rating": r.rating, "note": r.note,
-                "prompt": r.params.prompt, "size": f"{w}x{h}"}  # fmt: skip
+                "prompt": r.params.prompt, "size": f"{w}x{h}", **_judged(r)}  # fmt: skip
+
+    def refresh(self) -> None:
+        """Read the grid again (new images, ratings and judge scores made since)."""
+        self.cells = self._cells()
 
     def __repr__(self) -> str:
         return f"<nb2.Explorer {len(self.grid.cells)} cells, rows={self.rows} cols={self.cols}>"
+
+
+def _judged(r: Result) -> dict[str, Any]:
+    """The newest judge score of an image, its band, judge and failed questions ({} if none)."""
+    j = r.judgment
+    if j is None:
+        return {}
+    return {"score": round(j.score, 3), "band": score_band(j.score), "judge": j.judge,
+            "failed": [q.text for q in j.failed]}  # fmt: skip
 
 
 def _axis(name: str, labels: list[str], texts: dict[str, str] | None) -> dict[str, Any]:

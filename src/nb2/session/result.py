@@ -152,6 +152,17 @@ class Result:
 
         return (judge if judge is not None else Judge()).judge(self)
 
+    @property
+    def judgment(self) -> Any:
+        """The newest stored judgment of this image by any judge (a ``Judgment``), or None."""
+        found = Judgments(self.store).scored(self.id)
+        if found is None:
+            return None
+        # here: as in judge() above, the judge's module loads only when there is a judgment
+        from ..judging.judge import Judgment
+
+        return Judgment.from_dict(found)
+
     def edit(self, instruction: str, **options: Any) -> Result:
         """A follow-up edit of this image (a branch if it is not the latest)."""
         return self._session().edit(instruction, parent=self, **options)
@@ -212,6 +223,8 @@ class Result:
             bits.append("offline")
         if self.rating is not None:
             bits.append(f"rated {self.rating}/5")
+        if (j := self.judgment) is not None:
+            bits.append(f"judged {j.score:.2f}")
         if self.cached:
             bits.append("cached")
         if self.cached and self.grounded_at:

@@ -6,6 +6,8 @@ Layout under the store's root::
                                                       a score of null clears)
     judgments/choices/<duel>/<time>-<random>.json     one file per choice of a duel
     judgments/scores/<ab>/<key>.json                  an automatic judge's judgment, by key
+    judgments/scored/<run id>/<judge>.json            the newest judgment of a run by a judge
+                                                      (its key and score: what cards show)
 
 A judgment is never written over: each is a new small file with a name no other writer can
 pick (the time to the microsecond and random bits), written atomically. Two kernels rating or
@@ -162,7 +164,23 @@ class Judgments:
     def put_score(self, key: str, record: dict[str, Any]) -> None:
         """Store a judge's judgment under its key (judge, rules, image, prompt): the same key
         always holds the same answers, so a second writer's copy changes nothing."""
-        _atomic_write(self._score_path(key), _dumps({**record, "time": _now()}), self._mode)
+        stamped = {**record, "time": _now()}
+        _atomic_write(self._score_path(key), _dumps(stamped), self._mode)
+        run, judge = str(record.get("run_id")), str(record.get("judge"))
+        if _NAME.fullmatch(run) and _NAME.fullmatch(judge):  # a pointer: where a run shows
+            brief = {k: stamped.get(k) for k in ("run_id", "judge", "version", "key", "score",
+                                                  "time")}  # fmt: skip
+            _atomic_write(self.root / "scored" / run / f"{judge}.json", _dumps(brief), self._mode)
+
+    def scored(self, run_id: str) -> dict[str, Any] | None:
+        """The newest judgment of ``run_id`` by any judge (the whole record), or None."""
+        folder = self.root / "scored" / _checked("run", run_id)
+        briefs = [b for p in folder.glob("*.json") if (b := _read_json(p)) is not None]
+        for brief in sorted(briefs, key=lambda b: str(b.get("time")), reverse=True):
+            key = str(brief.get("key") or "")
+            if re.fullmatch(r"[0-9a-f]{64}", key) and (full := self.score(key)) is not None:
+                return full
+        return None
 
     def score(self, key: str) -> dict[str, Any] | None:
         """The stored judgment of ``key``, or None."""

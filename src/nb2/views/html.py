@@ -10,7 +10,7 @@ import functools
 from html import escape
 from typing import Any
 
-from .judging import rating_badge
+from .judging import judge_badge, rating_badge
 from .style import CSS
 from .types import GridLike, HistoryLike, ResultLike, axis_name, cell_at, layout
 
@@ -53,7 +53,8 @@ def badges(result: ResultLike | None, status: str | None = None) -> str:
             )
         else:
             out.append(f'<span class="badge" title="web search at {when}">grounded</span>')
-    out.append(rating_badge(result))  # the rating, wherever a result shows
+    out.append(rating_badge(result))  # the rating and the judge's score, wherever it shows
+    out.append(judge_badge(result))
     if status in ("failed", "blocked", "canceled"):
         out.append(f'<span class="badge bad">{escape(status)}</span>')
     return "".join(out)
@@ -83,6 +84,10 @@ def result_html(result: ResultLike) -> str:
         rows.append(("thinking", p["options"]["thinking"]))
     if rec.get("text"):
         rows.append(("the model said", rec["text"][:300]))
+    if (j := getattr(result, "judgment", None)) is not None:
+        missed = "; ".join(q.text for q in j.failed) or "none"
+        rows.append(("judged", f"{j.score:.2f} by {j.judge} ({j.passed} of "
+                               f"{len(j.questions)} passed; failed: {missed})"))  # fmt: skip
     pairs = "".join(
         f'<div class="nb2-k">{escape(k)}</div><div class="nb2-v">{escape(str(v))}</div>'
         for k, v in rows

@@ -33,6 +33,26 @@ def rating_badge(result: Any) -> str:
     )
 
 
+def judge_badge(result: Any) -> str:
+    """The newest judge score of a result (0 to 1), its failed questions on hover; "" when
+    not judged. Its colour steps with the score, as the explorer colours a cell."""
+    j = getattr(result, "judgment", None)
+    if j is None:
+        return ""
+    missed = "; ".join(q.text for q in j.failed)
+    title = f"{j.judge}: {j.passed} of {len(j.questions)} questions passed" + (
+        f"; failed: {missed}" if missed else "")  # fmt: skip
+    return (
+        f'<span class="badge nb2-score" data-band="{score_band(j.score)}" '
+        f'title="{escape(title)}">judge {j.score:.2f}</span>'
+    )
+
+
+def score_band(score: float) -> str:
+    """A score's band: what the colour of a badge or an explorer cell says."""
+    return "high" if score >= 0.8 else "mid" if score >= 0.5 else "low"
+
+
 def _fmt(value: Any, column: str = "") -> str:
     if value is None:
         return "-"

@@ -170,13 +170,32 @@ def _draw_cell(
     if cell.result is not None:
         img = open_image(thumbnail_bytes(cell.result.path.read_bytes(), max(sw, sh)))
         img.thumbnail((sw, sh))
-        sheet.paste(img.convert("RGB"), (x + (sw - img.width) // 2, y + (sh - img.height) // 2))
+        ix, iy = x + (sw - img.width) // 2, y + (sh - img.height) // 2
+        sheet.paste(img.convert("RGB"), (ix, iy))
+        if (j := getattr(cell.result, "judgment", None)) is not None:
+            _score_tag(draw, j.score, (ix, iy + img.height), font)
+            sheet.info.setdefault("nb2_scores", []).append((dict(cell.labels), j.score))
         return
     draw.rectangle((x, y, x + sw - 1, y + sh - 1), fill=_BAD.get(cell.status, (236, 236, 236)))
     pad, lh = 8, int(font.size * 1.35)
     lines = [cell.status.upper(), *_wrap(draw, (cell.error or "")[:200], font, sw - 2 * pad)]
     for i, text in enumerate(lines[: max(1, sh // lh - 1)]):
         draw.text((x + pad, y + pad + i * lh), text, fill="black", font=font)
+
+
+_BANDS = {"high": (46, 125, 50), "mid": (239, 108, 0), "low": (198, 40, 40)}
+
+
+def _score_tag(draw: Any, score: float, corner: tuple[int, int], font: Any) -> None:
+    """The judge's score on the image's lower left, coloured by its band as the cards are."""
+    from .judging import score_band
+
+    text = f"{score:.2f}"
+    pad = max(2, font.size // 4)
+    w, h = draw.textlength(text, font=font) + 2 * pad, font.size * 1.3
+    x, y = corner[0], corner[1] - h
+    draw.rectangle((x, y, x + w, corner[1] - 1), fill=_BANDS[score_band(score)])
+    draw.text((x + pad, y + pad / 2), text, fill="white", font=font)
 
 
 def _legend(grid: GridLike, fixed: dict[str, Any]) -> list[str]:
@@ -192,6 +211,10 @@ def _legend(grid: GridLike, fixed: dict[str, Any]) -> list[str]:
         out.append(
             "fixed: " + ", ".join(f"{axis_name(k)} {plain(k, v)}" for k, v in sorted(fixed.items()))
         )
+    judges = {j.judge for c in grid.cells if (j := getattr(c.result, "judgment", None))}
+    if judges:
+        out.append(f"corner figures: the share of its prompt's questions an image passed "
+                   f"({', '.join(sorted(judges))})")  # fmt: skip
     return out
 
 

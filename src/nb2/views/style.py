@@ -43,6 +43,10 @@ CSS = (
     ".nb2 .badge.off{background:#ffd600;color:#000}"
     ".nb2 .badge.bad{background:var(--jp-error-color1,#c62828);color:#fff}"
     ".nb2 .badge.ok{background:var(--jp-success-color1,#2e7d32);color:#fff}"
+    # a judge's score: Lab's success, warning and error colours, as the explorer's cells
+    ".nb2 .nb2-score[data-band=high]{background:var(--jp-success-color1,#2e7d32);color:#fff}"
+    ".nb2 .nb2-score[data-band=mid]{background:var(--jp-warn-color1,#ef6c00);color:#fff}"
+    ".nb2 .nb2-score[data-band=low]{background:var(--jp-error-color1,#c62828);color:#fff}"
     # the grid: a real table, with Lab's zebra, hover, fixed layout and right-alignment undone
     ".nb2.nb2 table.nb2-grid{border-collapse:collapse;table-layout:auto;margin:0 0 12px;"
     f"color:{_FG}}}"
