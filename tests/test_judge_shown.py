@@ -94,3 +94,47 @@ def test_the_explorer_cells_carry_scores_and_a_sort_is_checked(tmp_path: Path):
     with pytest.raises(errors.ValidationError) as e:
         ex.sort = "colour"
     assert e.value.field == "sort" and ex.sort == "score"
+
+
+def ranked(table) -> list[str]:
+    return [r["label"] for r in table.rows]
+
+
+def test_a_ranking_mixes_people_and_the_judge(tmp_path: Path):
+    s = nb2.Session(nb2.OfflineBackend(), store=tmp_path / "runs")
+    g = s.compare(prompt=["a fox beside a blue lake", "two green foxes in warm light",
+                          "a red fox on a rock"], repeat=2).run()  # fmt: skip
+    report = g.judge(nb2.Judge("offline"))  # P1 0.5, P2 0.6, P3 1.0
+    duel = nb2.Duel(g, by="prompt", rater="ana", seed=3)
+    alone = duel.ranking(judge=report)
+    assert ranked(alone) == ["P3", "P2", "P1"]
+    assert {r["label"]: r["judge"] for r in alone.rows} == {"P1": 0.5, "P2": 0.6, "P3": 1.0}
+    assert all(r["n"] == 0 for r in alone.rows)  # n stays people's choices
+    by = {c.labels["prompt"]: c.result for c in g.cells}
+    for _ in range(4):  # people prefer P1 to P3, against the judge
+        duel.record(by["P1"], by["P3"], "left")
+    people = duel.ranking()
+    assert "judge" not in people.columns
+    light = duel.ranking(judge=report, weight=0.5)
+    assert ranked(light).index("P1") < ranked(light).index("P3")  # people overrule
+    heavy = duel.ranking(judge=report, weight=20)
+    assert ranked(heavy).index("P3") < ranked(heavy).index("P1")  # the judge outweighs
+    zero = duel.ranking(judge=report, weight=0)
+    assert [r["score"] for r in zero.rows] == [r["score"] for r in people.rows]
+    # a Judge reads what it already judged: the same ranking, nothing asked again
+    before = sorted((tmp_path / "runs" / "judgments" / "scores").rglob("*.json"))
+    again = duel.ranking(judge=nb2.Judge("offline"), weight=0.5)
+    assert [r["score"] for r in again.rows] == [r["score"] for r in light.rows]
+    assert sorted((tmp_path / "runs" / "judgments" / "scores").rglob("*.json")) == before
+
+
+@pytest.mark.parametrize(("judge", "weight", "field"), [
+    ({"run": 1.5}, 1.0, "judge"), ("scores", 1.0, "judge"), ({}, -1, "weight"),
+    ({}, float("nan"), "weight"), ({}, True, "weight"),
+])  # fmt: skip
+def test_a_ranking_names_a_bad_judge_or_weight(tmp_path: Path, judge, weight, field):
+    s = nb2.Session(nb2.OfflineBackend(), store=tmp_path / "runs")
+    g = s.compare(prompt=["a red fox", "a blue fox"]).run()
+    with pytest.raises(errors.ValidationError) as e:
+        nb2.Duel(g, by="prompt").ranking(judge=judge, weight=weight)
+    assert e.value.field == field

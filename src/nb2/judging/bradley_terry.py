@@ -26,19 +26,23 @@ class Fit:
     games: list[list[float]]  # games[i][j]: choices between i and j (ties included)
 
 
-def fit(
-    k: int, outcomes: list[tuple[int, int, float]], iterations: int = 3000, tol: float = 1e-7
-) -> Fit:
-    """Strengths of ``k`` items from ``outcomes``: (i, j, s) with s = 1 when i won, 0.5 a tie."""
+Outcome = tuple[int, int, float] | tuple[int, int, float, float]
+
+
+def fit(k: int, outcomes: list[Outcome], iterations: int = 3000, tol: float = 1e-7) -> Fit:
+    """Strengths of ``k`` items from ``outcomes``: (i, j, s) with s = 1 when i won, 0.5 a tie
+    (any share between is a part-won game); a fourth element weighs the game (1 by default:
+    a judge's virtual games can count for less or more than one person's choice)."""
     wins = [PRIOR] * k
     games = [[0.0] * k for _ in range(k)]
-    for i, j, s in outcomes:
-        if i == j:
+    for i, j, s, *rest in outcomes:
+        w = float(rest[0]) if rest else 1.0
+        if i == j or w <= 0:
             continue
-        wins[i] += s
-        wins[j] += 1.0 - s
-        games[i][j] += 1.0
-        games[j][i] += 1.0
+        wins[i] += w * s
+        wins[j] += w * (1.0 - s)
+        games[i][j] += w
+        games[j][i] += w
     p = [1.0] * k
     for _ in range(iterations):
         new = []
@@ -98,7 +102,7 @@ def invert(m: list[list[float]]) -> list[list[float]]:
 
 
 def rank_rows(
-    values: list[Any], outcomes: list[tuple[int, int, float]], counts: list[dict[str, int]]
+    values: list[Any], outcomes: list[Outcome], counts: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """One row per value, best first: value, score, low, high (95%), n (choices), wins,
     ties, losses."""
@@ -113,7 +117,7 @@ def rank_rows(
             "low": round(s - Z95 * e, 4),
             "high": round(s + Z95 * e, 4),
             "n": c["wins"] + c["ties"] + c["losses"],
-            **c,
+            **c,  # wins, ties, losses (and a judge's mean score, when one is mixed in)
         })  # fmt: skip
     rows.sort(key=lambda r: (-r["score"], str(r["value"])))
     return rows

@@ -23,6 +23,7 @@ from ..errors import ValidationError
 from ..store.judgments import Judgments
 from ..views.tables import Table, named, texts_of
 from . import bradley_terry as bt
+from . import mixed
 
 if TYPE_CHECKING:
     from ..shapes import ResultShape as Result
@@ -215,17 +216,42 @@ class Pairwise:
         return outcomes, pairs, shown
 
     # -- the ranking --------------------------------------------------------------------------
-    def ranking(self, by: str | None = None, rater: str | None = None) -> Table:
+    def ranking(
+        self, by: str | None = None, rater: str | None = None, judge: Any = None,
+        weight: float = 1.0,
+    ) -> Table:  # fmt: skip
         """A Bradley-Terry score per value of ``by`` (the duel's axis when None; each image when
-        neither), best first, with its 95% interval and the choices behind it (``n``)."""
+        neither), best first, with its 95% interval and the choices behind it (``n``).
+
+        ``judge`` (a JudgeReport, ``{run id: score}`` or a Judge, whose stored judgments are
+        read) mixes a judge's scores in: between each two values it counts as ``weight``
+        choices, won in the share of their image pairs where its score is higher (a tie half).
+        ``n`` and wins/ties/losses stay people's; ``judge`` is its mean score per value."""
         by = self._axis(by) if by is not None else self.by
         values = list(dict.fromkeys(self.value(it, by) for it in self.items))
         index = {v: i for i, v in enumerate(values)}
-        outcomes, _, _ = self._outcomes(self.choices(rater), index, by)
-        counts = [{"wins": 0, "ties": 0, "losses": 0} for _ in values]
-        for u, v, s in outcomes:
+        outcomes: list[bt.Outcome] = list(self._outcomes(self.choices(rater), index, by)[0])
+        counts: list[dict[str, Any]] = [{"wins": 0, "ties": 0, "losses": 0} for _ in values]
+        for u, v, s, *_ in outcomes:
             for me, mine in ((u, s), (v, 1 - s)):
                 counts[me]["wins" if mine == 1 else "ties" if mine == 0.5 else "losses"] += 1
+        people = len(outcomes)
+        title = f"ranking by {by or 'image'}: {people} choices"
+        columns = RANK_COLUMNS
+        if judge is not None:
+            scored = mixed.scores_of(judge, [it.result for it in self.items])
+            per_value: list[list[float]] = [[] for _ in values]
+            for it in self.items:
+                if it.result.id in scored:
+                    per_value[index[self.value(it, by)]].append(scored[it.result.id])
+            virtual = mixed.virtual_games(per_value, weight)
+            outcomes += virtual
+            for c, xs in zip(counts, per_value, strict=True):
+                c["judge"] = round(sum(xs) / len(xs), 3) if xs else None
+            title += (
+                f" and a judge's scores as {weight:g} choice(s) per pair ({len(virtual)} pairs)"
+            )
+            columns = [*RANK_COLUMNS, "judge"]
         rows = bt.rank_rows(values, outcomes, counts)
-        title = f"ranking by {by or 'image'}: {len(outcomes)} choices (Bradley-Terry, 95% interval)"
-        return Table(*named(rows, RANK_COLUMNS, self.texts.get(by or "")), title)
+        title += " (Bradley-Terry, 95% interval)"
+        return Table(*named(rows, columns, self.texts.get(by or "")), title)

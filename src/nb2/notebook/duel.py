@@ -75,10 +75,13 @@ class Duel(MessageWidget):
     def choices(self, rater: str | None = None) -> list[dict[str, Any]]:
         return self.pairwise.choices(rater)
 
-    def ranking(self, by: str | None = None, rater: str | None = None) -> Table:
-        """A Bradley-Terry score per value of ``by`` with its 95% interval; see
-        :meth:`nb2.judging.duel.Pairwise.ranking`."""
-        return self.pairwise.ranking(by, rater)
+    def ranking(
+        self, by: str | None = None, rater: str | None = None, judge: Any = None,
+        weight: float = 1.0,
+    ) -> Table:  # fmt: skip
+        """A Bradley-Terry score per value of ``by`` with its 95% interval, a judge's scores
+        mixed in when given; see :meth:`nb2.judging.duel.Pairwise.ranking`."""
+        return self.pairwise.ranking(by, rater, judge, weight)
 
     def next_pair(self) -> tuple[Any, Any] | None:
         """Move on to a new pair (the one on screen is left unjudged); returns it."""
