@@ -88,6 +88,7 @@ class CellArgs:
     background: bool = False  # a grid that leaves the kernel free
     panel: bool = False
     then: tuple[tuple[str, dict[str, Any]], ...] = ()  # chain steps (--then)
+    judge: str | None = None  # --judge: None not asked, "" the configured judge, else a model
 
     @property
     def is_grid(self) -> bool:
@@ -156,11 +157,17 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
         background=bool(args.background),
         panel=bool(args.panel),
         then=then,
+        judge=getattr(args, "judge", None),
     )
     if out.background and (not out.is_grid or out.plan or out.panel):
         raise UsageError(
             "%%nb2 --background: a grid (--vary, -n, or prompts split by ---) that runs while "
             "the kernel stays free; not with --plan or --panel"
+        )
+    if out.judge is not None and (out.background or out.panel):
+        raise UsageError(
+            "%%nb2 --judge: judges what the cell made; with --background judge when it has "
+            "finished (h.wait(); h.grid.judge()), and the panel has no judge yet"
         )
     return out
 

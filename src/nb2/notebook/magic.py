@@ -15,20 +15,12 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Int, Unicode, default
 
-from ..backends import chosen_backend
-from . import cellargs, chainargs, findargs
+from . import cellargs, chainargs, findargs, judgeargs, magic_text
 from .cellargs import CellArgs, interpolate, split_variants
 from .live import Handle, Lines, run_live
 
 __all__ = ["Nb2Magics", "interpolate", "load_ipython_extension", "split_variants"]
-# the request defaults %config sets, as the engine names them (one place)
-_DEFAULTS = (
-    ("model", "model"),
-    ("resolution", "resolution"),
-    ("aspect", "aspect_ratio"),
-    ("format", "output_format"),
-    ("search", "google_search"),
-)
+_DEFAULTS = magic_text.DEFAULTS  # the request defaults %config sets, as the engine names them
 
 
 @magics_class
@@ -54,6 +46,9 @@ class Nb2Magics(Magics):
     confirm_cells = Int(64, help="grids larger than this need --yes").tag(config=True)
     budget = Float(0.0, help="default grid budget in USD (0: none)").tag(config=True)
     search = Bool(False, help="web-search grounding by default").tag(config=True)
+    judge = Unicode(
+        "", help="the judge of --judge (empty: offline on the offline backend, else Gemini's)"
+    ).tag(config=True)
     progress = Bool(
         help="a live status line while a run goes (off: the result alone, as batch runs and "
         "nbval, which does not apply display updates, want; default from NB2_PROGRESS)",
@@ -141,6 +136,8 @@ class Nb2Magics(Magics):
     )
     @argument("--background", action="store_true", help="a grid that leaves the kernel free")
     @argument("--panel", action="store_true", help="show the panel for this session")
+    @argument("--judge", nargs="?", const="", metavar="MODEL",
+              help="judge the images against their prompts after the run (nb2.Judge)")  # fmt: skip
     @cell_magic
     def nb2(self, line: str, cell: str) -> Any:
         """Generate with Nano Banana 2: the cell is the prompt.
@@ -151,6 +148,7 @@ class Nb2Magics(Magics):
         ns = self.shell.user_ns if self.shell else {}
         cell_args = cellargs.parse(self._parse(line), cell, ns)
         session = self.session(cell_args.session, cell_args.backend)
+        judge = judgeargs.choose(cell_args.judge, self.judge, session)  # named errors first
         if cell_args.panel:  # returned, so the cell shows it (with -o too)
             panel = self._panel(cell_args, session)
             self._store(cell_args.out, panel)
@@ -160,19 +158,23 @@ class Nb2Magics(Magics):
             done = chainargs.run(cell_args.then, base, self._live)
             return self._store(cell_args.out, done)
         if cell_args.edit:
-            return self._store(cell_args.out, self._edit(cell_args, session, ns))
+            return self._store(cell_args.out, self._edit(cell_args, session, ns, judge))
         if cell_args.is_grid:
-            return self._grid(cell_args, session)
+            return self._grid(cell_args, session, judge)
         request = {**self.defaults(cell_args.options.get("model"), session), **cell_args.options}
         result = run_live(
             self.progress,
-            lambda cancel, say: session.generate(
-                cell_args.prompts[0],
-                references=list(cell_args.refs),
-                cancel=cancel,
-                on_status=say,
-                fresh=cell_args.fresh,
-                **request,
+            lambda cancel, say: judgeargs.one(
+                session.generate(
+                    cell_args.prompts[0],
+                    references=list(cell_args.refs),
+                    cancel=cancel,
+                    on_status=say,
+                    fresh=cell_args.fresh,
+                    **request,
+                ),
+                judge,
+                say,
             ),
         )
         if cell_args.then:  # then the chain steps, each on the previous image
@@ -197,18 +199,22 @@ class Nb2Magics(Magics):
         )
         return {k: v for k, v in out.items() if v != "" and (k == "model" or k in fields)}
 
-    def _edit(self, args: CellArgs, session: Any, ns: dict[str, Any]) -> Any:
+    def _edit(self, args: CellArgs, session: Any, ns: dict[str, Any], judge: Any) -> Any:
         parent = cellargs.parent(args.parent, session, ns)
         return run_live(
             self.progress,
-            lambda cancel, say: session.edit(
-                args.prompts[0],
-                parent=parent,
-                references=list(args.refs) if args.refs_given else None,
-                cancel=cancel,
-                on_status=say,
-                fresh=args.fresh,
-                **args.options,
+            lambda cancel, say: judgeargs.one(
+                session.edit(
+                    args.prompts[0],
+                    parent=parent,
+                    references=list(args.refs) if args.refs_given else None,
+                    cancel=cancel,
+                    on_status=say,
+                    fresh=args.fresh,
+                    **args.options,
+                ),
+                judge,
+                say,
             ),
         )
 
@@ -236,7 +242,7 @@ class Nb2Magics(Magics):
         except UsageError as exc:  # a mistyped flag: name the one meant
             raise UsageError(cellargs.suggest(str(exc), self.nb2.parser)) from None
 
-    def _grid(self, args: CellArgs, session: Any) -> Any:
+    def _grid(self, args: CellArgs, session: Any, judge: Any = None) -> Any:
         varies_model = "model" in args.axes
         defaults = self.defaults(args.options.get("model"), session)
         fixed = {**({} if varies_model else defaults), **args.options}
@@ -259,6 +265,11 @@ class Nb2Magics(Magics):
         if args.plan:
             plan = grid.plan(concurrency, batch=args.batch)
             self._store(args.out, grid)
+            if judge is not None:  # the grid's plan, then the judge's
+                from IPython.display import display
+
+                display(plan)
+                return grid.judge(judge, plan=True)
             return plan
         budget = args.budget if args.budget is not None else (self.budget or None)
         if args.background:  # at once: the handle shows its live progress (-o keeps it)
@@ -278,7 +289,7 @@ class Nb2Magics(Magics):
         finally:  # finished cells are shown even after an interrupt
             handle.show(grid)
             self._store(args.out, grid)
-        return None
+        return None if judge is None else judgeargs.grid(grid, judge, self.progress, concurrency)
 
     def _store(self, name: str | None, value: Any) -> None:
         if name:
@@ -331,53 +342,16 @@ class Nb2Magics(Magics):
 
     def sessions_text(self) -> str:
         """This kernel's sessions and those saved in the store (``--session NAME`` resumes)."""
-        from ..store import Store
-        from ..store.sessions import read_session, session_names
-
-        root = Path(self.store) if self.store else Store.default_root()
-        store = Store(root) if Store.is_store(root) else None  # listing makes no store
-        saved = set(session_names(store)) if store else set()
-        names = sorted(set(self.sessions) | {self.active} | saved)
-
-        def turns(name: str) -> int:
-            if name in self.sessions:
-                return len(self.sessions[name].history)
-            return len((read_session(store, name) or {}).get("turns", [])) if store else 0
-
-        star = {n: "*" if n == self.active else " " for n in names}
-        return "\n".join(f"{star[n]} {n}: {turns(n)} turns" for n in names)
+        return magic_text.sessions_text(self)
 
     def config_text(self) -> str:
-        s = self.sessions.get(self.active)
-        token = "yes" if os.environ.get("REPLICATE_API_TOKEN") else "no"
-        key = (
-            "yes" if any(os.environ.get(v) for v in ("GEMINI_API_KEY", "GOOGLE_API_KEY")) else "no"
-        )
-        backend = s.backend.name if s else chosen_backend(self.backend or None)
-        lines = [
-            f"session: {self.active}",
-            f"backend: {backend} (by --backend, Nb2Magics.backend, NB2_BACKEND, else the keys: "
-            "Replicate's, then Gemini's)",
-            f"token present: {token}",
-            f"gemini key present: {key}",
-            f"store: {self.store or os.environ.get('NB2_STORE') or 'nb2-runs'}",
-            f"cache: {self.cache or os.environ.get('NB2_CACHE') or 'auto'}",
-        ]
-        names = [trait for trait, _ in _DEFAULTS] + ["concurrency", "confirm_cells", "budget"]
-        lines += [f"{name}: {_shown(name, getattr(self, name))}" for name in names]
-        return "\n".join(lines)
+        return magic_text.config_text(self)
 
 
 def notebook_session() -> str:
     """The notebook's own session, so two notebooks on one store keep two trees: its file name
     (Jupyter tells a kernel in JPY_SESSION_NAME), else ``default``."""
     return Path(os.environ.get("JPY_SESSION_NAME", "")).stem or "default"
-
-
-def _shown(name: str, value: Any) -> str:
-    if name == "budget" and not value:
-        return "none (no cap)"
-    return str(value) if value != "" else "(the model's own default)"
 
 
 Nb2Magics.nb2.parser.prog = "%nb2"  # after the formatter's "%": %%nb2
