@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicHelpFormatter
 
 from ..request.references import ROLES, Reference
-from . import chainargs
+from . import after
 
 _VAR = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 _AXIS_NAMES = {
@@ -127,7 +127,7 @@ def parse(args: Any, cell: str, ns: dict[str, Any]) -> CellArgs:
     if args.budget is not None and not (math.isfinite(args.budget) and args.budget >= 0):
         raise UsageError(f"--budget {args.budget}: a cap in USD, 0 or more")
     prompts = tuple(split_variants(interpolate(cell, ns)))
-    then = chainargs.steps(getattr(args, "then", None))
+    then = after.steps(getattr(args, "then", None))
     if then and (len(prompts) > 1 or args.vary or args.edit or args.panel or args.plan):
         raise UsageError("%%nb2 --then: one prompt (or none, to start from the current image)")
     if not prompts and not args.panel and not then:

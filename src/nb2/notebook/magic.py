@@ -15,12 +15,12 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Int, Unicode, default
 
-from . import cellargs, chainargs, findargs, judgeargs, magic_text
+from . import after, cellargs, linemagic
 from .cellargs import CellArgs, interpolate, split_variants
 from .live import Handle, Lines, run_live
 
 __all__ = ["Nb2Magics", "interpolate", "load_ipython_extension", "split_variants"]
-_DEFAULTS = magic_text.DEFAULTS  # the request defaults %config sets, as the engine names them
+_DEFAULTS = linemagic.DEFAULTS  # the request defaults %config sets, as the engine names them
 
 
 @magics_class
@@ -148,14 +148,14 @@ class Nb2Magics(Magics):
         ns = self.shell.user_ns if self.shell else {}
         cell_args = cellargs.parse(self._parse(line), cell, ns)
         session = self.session(cell_args.session, cell_args.backend)
-        judge = judgeargs.choose(cell_args.judge, self.judge, session)  # named errors first
+        judge = after.judge_of(cell_args.judge, self.judge, session)  # named errors first
         if cell_args.panel:  # returned, so the cell shows it (with -o too)
             panel = self._panel(cell_args, session)
             self._store(cell_args.out, panel)
             return panel
         if cell_args.then and not cell_args.prompts:  # steps on the current image
             base = cellargs.parent(cell_args.parent, session, ns) or session.current
-            done = chainargs.run(cell_args.then, base, self._live)
+            done = after.run(cell_args.then, base, self._live)
             return self._store(cell_args.out, done)
         if cell_args.edit:
             return self._store(cell_args.out, self._edit(cell_args, session, ns, judge))
@@ -164,7 +164,7 @@ class Nb2Magics(Magics):
         request = {**self.defaults(cell_args.options.get("model"), session), **cell_args.options}
         result = run_live(
             self.progress,
-            lambda cancel, say: judgeargs.one(
+            lambda cancel, say: after.judged(
                 session.generate(
                     cell_args.prompts[0],
                     references=list(cell_args.refs),
@@ -178,7 +178,7 @@ class Nb2Magics(Magics):
             ),
         )
         if cell_args.then:  # then the chain steps, each on the previous image
-            result = chainargs.run(cell_args.then, result, self._live)
+            result = after.run(cell_args.then, result, self._live)
         return self._store(cell_args.out, result)
 
     def defaults(self, model: str | None = None, session: Any = None) -> dict[str, Any]:
@@ -203,7 +203,7 @@ class Nb2Magics(Magics):
         parent = cellargs.parent(args.parent, session, ns)
         return run_live(
             self.progress,
-            lambda cancel, say: judgeargs.one(
+            lambda cancel, say: after.judged(
                 session.edit(
                     args.prompts[0],
                     parent=parent,
@@ -289,7 +289,7 @@ class Nb2Magics(Magics):
         finally:  # finished cells are shown even after an interrupt
             handle.show(grid)
             self._store(args.out, grid)
-        return None if judge is None else judgeargs.grid(grid, judge, self.progress, concurrency)
+        return None if judge is None else after.judge_grid(grid, judge, self.progress, concurrency)
 
     def _store(self, name: str | None, value: Any) -> None:
         if name:
@@ -303,8 +303,8 @@ class Nb2Magics(Magics):
         words = line.split()
         verb = words[0] if words else "config"
         if verb == "then" and len(words) > 1:  # chain steps on the current image
-            steps = chainargs.steps(chainargs.split(words))
-            return chainargs.run(steps, self.session().current, self._live)
+            steps = after.steps(after.split(words))
+            return after.run(steps, self.session().current, self._live)
         if verb == "history":
             return self.session(words[1] if len(words) > 1 else None).history
         if verb == "sessions":
@@ -334,7 +334,7 @@ class Nb2Magics(Magics):
 
         store = self.store or None
         if verb == "find":
-            text, filters = findargs.parse(rest)
+            text, filters = linemagic.parse(rest)
             return nb2.find(text, store=store, **filters)
         if verb == "store":
             return nb2.store_stats(store)
@@ -342,10 +342,10 @@ class Nb2Magics(Magics):
 
     def sessions_text(self) -> str:
         """This kernel's sessions and those saved in the store (``--session NAME`` resumes)."""
-        return magic_text.sessions_text(self)
+        return linemagic.sessions_text(self)
 
     def config_text(self) -> str:
-        return magic_text.config_text(self)
+        return linemagic.config_text(self)
 
 
 def notebook_session() -> str:
