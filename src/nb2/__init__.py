@@ -38,6 +38,7 @@ _LAZY = {
     "Duel": ".notebook.duel",
     "Explorer": ".notebook.explore",
     "find": ".archive.find",
+    "sync": ".archive.sync",
     "store_stats": ".archive.find",
     "export": ".archive.bundle",
     "import_bundle": ".archive.bundle",
@@ -73,12 +74,14 @@ __all__ = [
     "open",
     "recover",
     "store_stats",
+    "sync",
 ]
 
 if TYPE_CHECKING:
     from . import errors, models
     from .archive.bundle import export, import_bundle
     from .archive.find import find, store_stats
+    from .archive.sync import sync
     from .backends.gemini import GeminiBackend
     from .backends.offline import OfflineBackend
     from .backends.replicate import ReplicateBackend

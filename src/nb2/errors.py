@@ -135,6 +135,27 @@ class StoreError(Nb2Error, OSError):
     when it is found then; later, the run is recorded as far as the disk allows."""
 
 
+class RemoteStoreError(StoreError):
+    """A team's object store (``s3://...``) could not be used. Nothing local is lost: what was
+    not pushed stays in the local outbox and goes with the next ``nb2.sync()``."""
+
+
+class RemoteUnreachableError(RemoteStoreError):
+    """The object store did not answer (no network, a wrong endpoint, a timeout)."""
+
+
+class RemoteMissingError(RemoteStoreError):
+    """The bucket (or container) does not exist."""
+
+
+class RemoteReadOnlyError(RemoteStoreError):
+    """The credentials may read the bucket but not write it."""
+
+
+class RemoteCredentialsError(RemoteStoreError):
+    """No credentials were found, or they were refused."""
+
+
 class ModerationError(GenerationError):
     """The input or output was flagged as sensitive (E005). Retrying the same input is pointless."""
 
@@ -192,6 +213,11 @@ __all__ = [
     "Nb2Error",
     "NoMetadataError",
     "RateLimitError",
+    "RemoteCredentialsError",
+    "RemoteMissingError",
+    "RemoteReadOnlyError",
+    "RemoteStoreError",
+    "RemoteUnreachableError",
     "ReplayMissError",
     "StoreError",
     "UncollectedError",

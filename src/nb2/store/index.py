@@ -21,8 +21,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .files import StoreWarning
 from .filters import Query, where
-from .runs import Store, StoreWarning
+from .runs import Store
 
 SCHEMA = 1
 NAME = "index.sqlite"

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
-from .runs import Store, _atomic_write, _dumps, _read_json, _umask
+from .files import _atomic_write, _dumps, _read_json, _umask
+from .runs import Store
 
 CHOICES = ("left", "right", "tie", "skip")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -100,6 +101,7 @@ class Judgments:
         }
         path = self.root / "ratings" / run_id / _new_name()
         _atomic_write(path, _dumps(record), self._mode)
+        self.store.publish(path)
         return record
 
     def ratings(self, run_id: str) -> list[dict[str, Any]]:
@@ -146,6 +148,7 @@ class Judgments:
         }
         path = self.root / "choices" / duel / _new_name()
         _atomic_write(path, _dumps(record), self._mode)
+        self.store.publish(path)
         return record
 
     def choices(self, duel: str | None = None) -> list[dict[str, Any]]:
@@ -166,11 +169,14 @@ class Judgments:
         always holds the same answers, so a second writer's copy changes nothing."""
         stamped = {**record, "time": _now()}
         _atomic_write(self._score_path(key), _dumps(stamped), self._mode)
+        self.store.publish(self._score_path(key))
         run, judge = str(record.get("run_id")), str(record.get("judge"))
         if _NAME.fullmatch(run) and _NAME.fullmatch(judge):  # a pointer: where a run shows
             brief = {k: stamped.get(k) for k in ("run_id", "judge", "version", "key", "score",
                                                   "time")}  # fmt: skip
-            _atomic_write(self.root / "scored" / run / f"{judge}.json", _dumps(brief), self._mode)
+            pointer = self.root / "scored" / run / f"{judge}.json"
+            _atomic_write(pointer, _dumps(brief), self._mode)
+            self.store.publish(pointer)
 
     def scored(self, run_id: str) -> dict[str, Any] | None:
         """The newest judgment of ``run_id`` by any judge (the whole record), or None."""

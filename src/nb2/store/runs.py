@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
-import tempfile
 import threading
 import time
 import warnings
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import scrub
+from .files import StoreWarning, _atomic_write, _dumps, _read_json, _sha256_file, _umask
 
 try:
     import fcntl
@@ -43,27 +42,44 @@ DEFAULT_ROOT = "nb2-runs"
 UNSETTLED = ("running", "pending")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SHA = re.compile(r"[0-9a-f]{64}")
-_UMASK_LOCK = threading.Lock()
 CACHE_MODES = ("auto", "replay", "off")
-
-
-class StoreWarning(UserWarning):
-    """Something in the store could not be trusted and was skipped."""
 
 
 class Store:
     """A folder of runs. Safe to share between threads and between kernels."""
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, cache: str | None = None
+    ) -> None:
+        """``root``: a folder, or an object store's URL (``s3://bucket/prefix``, a team's
+        store: ``cache`` or NB2_STORE_CACHE is the local folder in front; see team.py)."""
+        url = root if root is not None else os.environ.get("NB2_STORE")
+        url = url if isinstance(url, str) and "://" in url else None
         self.root = Path(root).expanduser().resolve() if root is not None else self.default_root()
+        if url is not None:  # here: the team's store (and obstore) load only for a URL
+            from .team import local_root
+
+            self.root = local_root(url, cache)
         self._mode = 0o666 & ~_umask()  # mkstemp makes 0600; a shared store needs the umask
         for sub in ("images", "runs", "keys", "pending"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._verified: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) seen good
         self._lock = threading.Lock()
+        self.team: Any = None
+        if url is not None:
+            from .team import Team
+
+            self.team = Team(self, url)
 
     def __repr__(self) -> str:
+        if self.team is not None:
+            return f"Store({self.team.url!r}, cache={str(self.root)!r})"
         return f"Store({str(self.root)!r})"
+
+    def publish(self, path: Path) -> None:
+        """Note a file others should see for a team's bucket (nothing for a plain folder)."""
+        if self.team is not None:
+            self.team.publish(path)
 
     # -- where stores are (without making one) ----------------------------------------------
     @staticmethod
@@ -71,6 +87,10 @@ class Store:
         """``NB2_STORE`` (one store for every notebook of a project, or a test run), else
         ``./nb2-runs``; ``env=False``: ``./nb2-runs`` alone."""
         root = (os.environ.get("NB2_STORE") if env else None) or DEFAULT_ROOT
+        if "://" in root:  # a team's bucket: the local folder in front of it
+            from .team import local_root
+
+            return local_root(root)
         return Path(root).expanduser().resolve()
 
     @staticmethod
@@ -91,6 +111,7 @@ class Store:
         if not (path.exists() and self._is_good(path, sha)):
             _atomic_write(path, data, self._mode)
             self._remember(path)
+            self.publish(path)
         return sha, path
 
     def image_path(self, sha: str, ext: str | None = None) -> Path | None:
@@ -108,7 +129,7 @@ class Store:
         for path in candidates:
             if self._is_good(path, sha):
                 return path
-        return None
+        return self.team.fetch_image(sha, ext) if self.team is not None else None
 
     def read_image(self, sha: str) -> bytes:
         path = self.image_path(sha)
@@ -164,6 +185,7 @@ class Store:
         # last: until the pointer is written, the marker makes unsettled() look at the run
         with contextlib.suppress(FileNotFoundError):
             marker.unlink()
+        self.publish(path)  # a settled run, for the team (the journal stays local)
         return path
 
     def _point(self, record: dict[str, Any], *, unless_set: bool = False) -> None:
@@ -301,7 +323,10 @@ class Store:
         if endpoint is not None and self.endpoint_of(record.get("backend")) != endpoint:
             return None
         out = record.get("output") or {}
-        if not out.get("sha256") or self.image_path(out["sha256"], out.get("format")) is None:
+        sha = out.get("sha256")
+        if self.team is not None and isinstance(sha, str) and self.team.knows(sha):
+            return record  # a teammate's image, fetched when it is first opened
+        if not sha or self.image_path(sha, out.get("format")) is None:
             return None
         return record
 
@@ -316,25 +341,6 @@ class Store:
         return self.root / "keys" / key[:2] / f"{key}.json"
 
 
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
-
-
-def _read_json(path: Path | str) -> dict[str, Any] | None:
-    try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        warnings.warn(f"nb2 store: {path} is unreadable; skipped", StoreWarning, stacklevel=3)
-        return None
-    if not isinstance(data, dict):
-        warnings.warn(f"nb2 store: {path} is not a record; skipped", StoreWarning, stacklevel=3)
-        return None
-    return data
-
-
 def _well_formed(record: dict[str, Any]) -> bool:
     """A succeeded record nb2 can use: params, and an output with a hash and a size."""
     out = record.get("output")
@@ -346,35 +352,3 @@ def _well_formed(record: dict[str, Any]) -> bool:
         and bool(_SHA.fullmatch(out["sha256"]))
         and all(isinstance(out.get(k), int) and out[k] > 0 for k in ("width", "height"))
     )
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    """The process's umask (read by setting it back at once, under a lock)."""
-    with _UMASK_LOCK:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -12,7 +12,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from .runs import Store, _atomic_write, _dumps, _read_json, _umask
+from .files import _atomic_write, _dumps, _read_json, _umask
+from .runs import Store
 
 FOLDER = "sessions"
 FORMAT = 1
@@ -37,6 +38,7 @@ def read_session(store: Store, name: str) -> dict[str, Any] | None:
 def write_session(store: Store, name: str, data: dict[str, Any]) -> Path:
     path = path_of(store, name)
     _atomic_write(path, _dumps({"format": FORMAT, "name": name, **data}), 0o666 & ~_umask())
+    store.publish(path)
     return path
 
 
@@ -46,3 +48,13 @@ def session_names(store: Store) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(urllib.parse.unquote(p.name[: -len(".json")]) for p in folder.glob("*.json"))
+
+
+def merged(local: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]:
+    """Two kernels' trees of one session name as one: every turn of both (by run id, in time
+    order: run ids sort by time), and this kernel's current turn, references and selection.
+    What a team's store pushes when a teammate wrote the same session since."""
+    turns = {t.get("run"): t for t in remote.get("turns") or [] if isinstance(t, dict)}
+    turns.update({t.get("run"): t for t in local.get("turns") or [] if isinstance(t, dict)})
+    ordered = [turns[k] for k in sorted(k for k in turns if isinstance(k, str))]
+    return {**remote, **local, "turns": ordered}

@@ -11,7 +11,8 @@ import contextlib
 from pathlib import Path
 
 from ..imaging import thumbnail_bytes
-from .runs import _SHA, Store, _atomic_write
+from .files import _atomic_write
+from .runs import _SHA, Store
 
 
 def thumbnail(store: Store, sha: str, ext: str | None = None, side: int = 160) -> bytes:
@@ -28,6 +29,7 @@ def thumbnail(store: Store, sha: str, ext: str | None = None, side: int = 160) -
     data = thumbnail_bytes(source.read_bytes(), side, quality=75)
     with contextlib.suppress(OSError):  # a read-only store: made again next time
         _atomic_write(path, data, 0o644)
+        store.publish(path)  # a teammate's gallery shows it before the image is fetched
     return data
 
 
