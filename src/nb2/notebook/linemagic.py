@@ -66,7 +66,10 @@ def sessions_text(magics: Any) -> str:
     from ..store import Store
     from ..store.sessions import read_session, session_names
 
-    root = Path(magics.store) if magics.store else Store.default_root()
+    spec = magics.store
+    root = (
+        Store(spec).root if spec and "://" in spec else Path(spec) if spec else Store.default_root()
+    )
     store = Store(root) if Store.is_store(root) else None  # listing makes no store
     saved = set(session_names(store)) if store else set()
     names = sorted(set(magics.sessions) | {magics.active} | saved)

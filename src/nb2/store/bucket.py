@@ -1,9 +1,12 @@
 """An object store under a URL (``s3://bucket/prefix``, ``gs://``, ``az://``, ``file://``,
 ``memory://``), through obstore: create-only puts, gets, listings, and named errors.
 
-obstore (Rust's object_store) was measured against fsspec/s3fs on a loopback S3 server
-(benchmarks/bench_team.py): about twice as fast to put, list and get 1,000 small records, one
-wheel with no dependencies, and conditional puts (``If-None-Match: *``) on S3, GCS and Azure.
+obstore (Rust's object_store) was measured against fsspec/s3fs on a loopback S3 server (moto):
+1,000 records of 2 KB put in 3.8 s against 6.5 s, read back in 3.9 s against 7.6 s, listed in
+0.19 s against 0.44 s; benchmarks/bench_team.py's 2,001 files of 140 MB put in 8.2 s against
+9.8 s and listed in 0.35 s against 0.84 s. It is one wheel with no dependencies (s3fs brings
+aiobotocore, botocore and aiohttp) and does conditional puts (``If-None-Match: *``,
+``If-Match``) on S3, GCS and Azure.
 Credentials come from the provider's usual chain: the environment (``AWS_*``,
 ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_*``), and for S3 also profiles and SSO through
 boto3's chain when boto3 is installed and no key is in the environment. None is ever kept by
