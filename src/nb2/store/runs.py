@@ -76,6 +76,14 @@ class Store:
             return f"Store({self.team.url!r}, cache={str(self.root)!r})"
         return f"Store({str(self.root)!r})"
 
+    def write(self, path: Path, data: bytes) -> None:
+        """Write a file of this store whole (a pulled one), with the store's mode."""
+        _atomic_write(path, data, self._mode)
+
+    def adopt(self, record: dict[str, Any]) -> None:
+        """A teammate's succeeded run answers its request here too, unless one does already."""
+        self._point(record, unless_set=True)
+
     def publish(self, path: Path) -> None:
         """Note a file others should see for a team's bucket (nothing for a plain folder)."""
         if self.team is not None:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import RemoteStoreError
 from . import sessions
 from .bucket import Bucket, check_url
-from .files import _atomic_write, _dumps
+from .files import _dumps
 
 if TYPE_CHECKING:
     from .runs import Store
@@ -217,7 +217,7 @@ class Team:
                     etag = self.bucket.put(rel, data, if_match=tag)
                 if etag is not None:
                     if got is not None:  # this kernel's next session sees the teammate's turns
-                        _atomic_write(path, data, self.store._mode)
+                        self.store.write(path, data)
                     self._mark(rel, etag)
                     return True, len(data)
         except RemoteStoreError as exc:
@@ -269,13 +269,13 @@ class Team:
         if data is None:
             return 0
         path = self.store.root / key
-        _atomic_write(path, data, self.store._mode)
+        self.store.write(path, data)
         self._mark(key, etag)
         if key.startswith("runs/"):
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 record = json.loads(data)
                 if record.get("status") == "succeeded" and record.get("cache_key"):
-                    self.store._point(record, unless_set=True)  # a teammate's run answers too
+                    self.store.adopt(record)  # a teammate's run answers too
         return len(data)
 
     # -- images, when first opened ----------------------------------------------------------
@@ -292,7 +292,7 @@ class Team:
             data = self.bucket.get(key)
             if data is not None and hashlib.sha256(data).hexdigest() == sha:
                 path = self.store.root / key
-                _atomic_write(path, data, self.store._mode)
+                self.store.write(path, data)
                 self._mark(key, "")
                 return path
         return None
