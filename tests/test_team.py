@@ -159,6 +159,70 @@ def test_an_unreachable_bucket_keeps_work_local_and_pushes_later(
     assert f"lab/runs/{r.id}.json" in aws.keys(url.split("/")[2], "lab/")
 
 
+def test_the_sync_line_magic_pushes_pulls_and_says_what_it_did(
+    aws: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from nb2.notebook.magic import Nb2Magics
+
+    url = bucket_url(aws)
+    monkeypatch.setenv("NB2_STORE_CACHE", str(tmp_path / "mine"))  # %config's store: a URL
+    for var in ("REPLICATE_API_TOKEN", "GEMINI_API_KEY", "GOOGLE_API_KEY", "NB2_BACKEND"):
+        monkeypatch.delenv(var, raising=False)
+    shell = InteractiveShell.instance()
+    magics = Nb2Magics(shell=shell)
+    magics.store, magics.progress = url, False
+    shell.register_magics(magics)
+    with capture_output():
+        shell.run_cell_magic("nb2", "-o fox", "a red fox")
+    fox = shell.user_ns.pop("fox")
+    with capture_output() as shown:
+        assert shell.run_line_magic("nb2", "sync push") is None  # shown once, not twice
+    said = shown.outputs[-1].data["text/plain"]
+    assert said.startswith("nb2.sync: pushed ") and "pulled 0 " in said, said
+    assert f"lab/runs/{fox.id}.json" in aws.keys(url.split("/")[2], "lab/")
+    theirs = session(url, tmp_path / "theirs")
+    blue = theirs.generate("a blue fox")
+    nb2.sync(theirs.store)
+    with capture_output() as shown:
+        shell.run_line_magic("nb2", "sync")
+    said = shown.outputs[-1].data["text/plain"]
+    assert "pushed 0 " in said and "pulled 0 " not in said, said
+    assert blue.id in {r.id for r in nb2.find(store=nb2.Store(url))}
+    with pytest.raises(UsageError, match="push, pull or nothing"):
+        shell.run_line_magic("nb2", "sync both ways")
+    magics.store = str(tmp_path / "local")
+    with pytest.raises(errors.ValidationError, match="local folder"):
+        shell.run_line_magic("nb2", "sync")
+
+
+def test_a_long_sync_draws_a_bar_or_calls_a_function_and_nb2_progress_0_quiets_it(
+    aws: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
+    url = bucket_url(aws)
+    a = session(url, tmp_path / "a")
+    for i in range(24):  # a record each, and the session: over 20 to pull
+        a.generate(f"fox number {i}")
+    nb2.sync(a.store)
+    capsys.readouterr()
+    seen: list[tuple[str, int, int]] = []
+    report = nb2.sync(session(url, tmp_path / "b").store, progress=lambda *s: seen.append(s))
+    assert report.pulled > 20 and seen[-1] == ("pull", report.pulled, report.pulled)
+    assert [d for _, d, _ in seen] == sorted(d for _, d, _ in seen)  # it only moves forward
+    assert capsys.readouterr().out == ""  # the function instead of the bar
+    monkeypatch.setenv("NB2_PROGRESS", "0")
+    nb2.sync(session(url, tmp_path / "c").store)
+    assert capsys.readouterr().out == ""
+    monkeypatch.delenv("NB2_PROGRESS")
+    nb2.sync(session(url, tmp_path / "d").store)
+    out = capsys.readouterr().out
+    full = f"\rpull [{'#' * 30}] {report.pulled}/{report.pulled}\n"
+    assert out.startswith("\rpull [") and out.endswith(full), repr(out)
+
+
 def test_a_missing_bucket_and_missing_credentials_are_named(
     aws: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -8,8 +8,10 @@ counted; nothing local is lost, and the outbox keeps what is left for the next s
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import RemoteStoreError, ValidationError
@@ -20,12 +22,20 @@ BAR = 30  # characters of the bar
 SHOW_OVER = 20  # objects: a bar only for a sync long enough to watch
 
 
+Progress = Callable[[str, int, int], Any]  # (doing: "push" | "pull", done, total)
+
+
 def sync(
-    store: Any = None, *, push: bool = True, pull: bool = True, progress: bool | None = None
+    store: Any = None,
+    *,
+    push: bool = True,
+    pull: bool = True,
+    progress: bool | Progress | None = None,
 ) -> SyncReport:
     """Push this store's new files to its bucket, then pull the team's. ``store``: a Store,
     its URL (``s3://bucket/prefix``) or None (``NB2_STORE``). ``progress``: a bar on stdout
-    (None: when there is enough to move to watch it)."""
+    (None: when there is enough to move to watch it, unless ``NB2_PROGRESS=0``), or a
+    function called with ("push" or "pull", done, total) as objects move."""
     store = store if isinstance(store, Store) else Store(store)
     if store.team is None:
         raise ValidationError(
@@ -33,7 +43,7 @@ def sync(
             field="store", value=str(store.root), allowed="s3://, gs://, az://, file:// URLs",
         )  # fmt: skip
     started = time.monotonic()
-    bar = _Bar(progress)
+    bar: Any = progress if callable(progress) else _Bar(progress)
     report = SyncReport()
     first: RemoteStoreError | None = None
     for doing, on in (("push", push), ("pull", pull)):
@@ -50,7 +60,8 @@ def sync(
         report.errors += got.errors
         first = first or got.first
         report.left = got.left if doing == "push" else report.left
-    bar.end()
+    if isinstance(bar, _Bar):
+        bar.end()
     report.seconds = time.monotonic() - started
     report.left = store.team.waiting()
     if first is not None or report.errors:
@@ -63,7 +74,8 @@ class _Bar:
     """``push [#####.........] 312/1000`` on one line, redrawn in place (``\\r``)."""
 
     def __init__(self, show: bool | None) -> None:
-        self.show = show
+        quiet = os.environ.get("NB2_PROGRESS", "1").lower() in ("0", "off", "false", "no")
+        self.show = False if show is None and quiet else show
         self.drawn = False
 
     def __call__(self, doing: str, done: int, total: int) -> None:

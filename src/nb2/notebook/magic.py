@@ -299,7 +299,7 @@ class Nb2Magics(Magics):
     @line_magic("nb2")
     def nb2_line(self, line: str) -> Any:
         """%nb2 history | sessions | use NAME | config | then OWNER/MODEL [KEY=VALUE ...] |
-        find WORDS --since 7d | store | gallery | models"""
+        find WORDS --since 7d | store | gallery | models | sync [push | pull]"""
         words = line.split()
         verb = words[0] if words else "config"
         if verb == "then" and len(words) > 1:  # chain steps on the current image
@@ -316,17 +316,37 @@ class Nb2Magics(Magics):
             return Lines(self.config_text())
         if verb in ("find", "store", "gallery"):
             return self._catalog(verb, line.split(None, 1)[1] if len(words) > 1 else "")
+        if verb == "sync":
+            return self._sync(words[1:])
         if verb == "models":  # nb2's model table, against the Gemini API's list when keyed
             from .. import models
 
             return models.check()
         raise UsageError(
             "%nb2: use history [NAME], sessions, use NAME, config, then OWNER/MODEL [K=V ...], "
-            "find WORDS [--OPTIONS], store, gallery or models"
+            "find WORDS [--OPTIONS], store, gallery, models or sync [push | pull]"
         )
 
     def _live(self, fn: Any) -> Any:
         return run_live(self.progress, fn)
+
+    def _sync(self, words: list[str]) -> None:
+        """%nb2 sync [push | pull]: the team's store (``%config Nb2Magics.store``) both ways or
+        one, its counts on the status line; the report is the cell's output."""
+        import nb2
+
+        way = words[0] if len(words) == 1 else "both" if not words else ""
+        if way not in ("both", "push", "pull"):
+            raise UsageError(f"%nb2 sync: {' '.join(words)!r}; use push, pull or nothing (both)")
+
+        def work(cancel: Any, say: Any) -> Any:
+            def moved(doing: str, done: int, total: int) -> None:
+                say(f"{doing} {done}/{total}")
+
+            return nb2.sync(self.store or None, push=way != "pull", pull=way != "push",
+                            progress=moved)  # fmt: skip
+
+        self._live(work)
 
     def _catalog(self, verb: str, rest: str) -> Any:
         """%nb2 find / store / gallery: the whole store, not one session."""
