@@ -56,7 +56,7 @@ def images(nb: Any) -> list[list[tuple[tuple[int, int], str]]]:
 
 def test_the_tutorials_are_all_here() -> None:
     names = [p.name.split("-", 1)[0] for p in TUTORIALS]
-    expected = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"]
+    expected = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13"]
     assert names == expected, [p.name for p in TUTORIALS]
 
 

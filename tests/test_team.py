@@ -159,6 +159,25 @@ def test_an_unreachable_bucket_keeps_work_local_and_pushes_later(
     assert f"lab/runs/{r.id}.json" in aws.keys(url.split("/")[2], "lab/")
 
 
+def test_the_background_pusher_says_an_outage_once_not_once_a_retry(
+    aws: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from nb2.store import team
+
+    from .s3server import free_port
+
+    monkeypatch.setattr(team, "RETRY_AFTER", 0.2)
+    url = bucket_url(aws)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nobody there
+    offline = session(url, tmp_path / "a")
+    for i in range(4):  # a write after each retry: the pusher tries again, and fails again
+        offline.generate(f"a fox in the rain, take {i}")
+        time.sleep(0.8)
+    said = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(said) == 1, [r.getMessage() for r in said]
+    assert "left in the outbox" in said[0].getMessage() and SECRET not in said[0].getMessage()
+
+
 def test_the_sync_line_magic_pushes_pulls_and_says_what_it_did(
     aws: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

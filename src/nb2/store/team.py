@@ -109,6 +109,7 @@ class Team:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed_at = 0.0
+        self._said = False  # this outage was logged: once per outage, not once a retry
 
     def __repr__(self) -> str:
         return f"Team({self.url!r}, local {str(self.store.root)!r})"
@@ -137,10 +138,11 @@ class Team:
                 continue  # the bucket failed lately: offline work goes on, it waits its turn
             with contextlib.suppress(Exception):  # never a kernel's problem: it is logged
                 report = self.push()
-                if report.errors:
-                    self._failed_at = time.monotonic()
+                self._failed_at = time.monotonic() if report.errors else 0.0
+                if report.errors and not self._said:
                     log.warning("nb2: %s; %d left in the outbox, pushed by nb2.sync() or the "
                                 "next write", report.errors[0], report.left)  # fmt: skip
+                self._said = bool(report.errors)
 
     def push(self, on_progress: Callable[[str, int, int], Any] | None = None) -> SyncReport:
         """Upload what the outbox notes: other files first, then records (one pusher at a
