@@ -178,6 +178,37 @@ def test_the_background_pusher_says_an_outage_once_not_once_a_retry(
     assert "left in the outbox" in said[0].getMessage() and SECRET not in said[0].getMessage()
 
 
+def test_a_server_that_never_answers_costs_one_timeout_and_a_named_error(
+    aws: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import socket
+    import threading
+    from datetime import timedelta
+
+    from nb2.store import bucket
+
+    silent = socket.socket()  # takes every connection and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(silent.accept()[0]) for _ in iter(int, 1)],
+                     daemon=True).start()  # fmt: skip
+    monkeypatch.setattr(bucket, "TIMEOUT", timedelta(seconds=1))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+    url = bucket_url(aws)
+    mute = session(url, tmp_path / "a")
+    r = mute.generate("a fox in the fog")  # the background pusher starts its wait here
+    t0 = time.monotonic()
+    with pytest.raises(errors.RemoteUnreachableError, match="unreachable"):
+        nb2.sync(mute.store)
+    waited = time.monotonic() - t0
+    # one request's timeout and its one retry (about 2 s here, 40 s with the real 20 s), not
+    # a second wait behind the pusher's own attempt, nor a pull that would wait as long again
+    assert waited < 6, waited
+    assert r.path.exists() and mute.store.team.waiting() > 0
+    silent.close()
+
+
 def test_the_sync_line_magic_pushes_pulls_and_says_what_it_did(
     aws: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -14,12 +14,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import RemoteStoreError, ValidationError
+from ..errors import (
+    RemoteCredentialsError,
+    RemoteMissingError,
+    RemoteStoreError,
+    RemoteUnreachableError,
+    ValidationError,
+)
 from ..store import Store
 from ..store.team import SyncReport
 
 BAR = 30  # characters of the bar
 SHOW_OVER = 20  # objects: a bar only for a sync long enough to watch
+WHOLE = (RemoteUnreachableError, RemoteMissingError, RemoteCredentialsError)  # not one object's
 
 
 Progress = Callable[[str, int, int], Any]  # (doing: "push" | "pull", done, total)
@@ -47,8 +54,8 @@ def sync(
     report = SyncReport()
     first: RemoteStoreError | None = None
     for doing, on in (("push", push), ("pull", pull)):
-        if not on:
-            continue
+        if not on or isinstance(first, WHOLE):
+            continue  # the bucket is out of reach: a pull would wait as long to say the same
         try:
             got = store.team.push(bar) if doing == "push" else store.team.pull(bar)
         except RemoteStoreError as exc:  # the listing itself failed: nothing to count

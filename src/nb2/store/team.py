@@ -39,7 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RemoteStoreError
+from ..errors import (
+    RemoteCredentialsError,
+    RemoteMissingError,
+    RemoteStoreError,
+    RemoteUnreachableError,
+)
 from . import sessions
 from .bucket import Bucket, check_url
 from .files import _dumps
@@ -110,6 +115,7 @@ class Team:
         self._thread: threading.Thread | None = None
         self._failed_at = 0.0
         self._said = False  # this outage was logged: once per outage, not once a retry
+        self._down: tuple[float, RemoteStoreError] | None = None  # the last push's, if whole
 
     def __repr__(self) -> str:
         return f"Team({self.url!r}, local {str(self.store.root)!r})"
@@ -148,7 +154,14 @@ class Team:
         """Upload what the outbox notes: other files first, then records (one pusher at a
         time per process; a second kernel on the same local folder would only repeat puts)."""
         report = SyncReport()
+        asked = time.monotonic()
         with self._push_lock:
+            if self._down is not None and self._down[0] >= asked:
+                # the bucket failed whole while this call waited its turn: the same answer
+                # now, not a second wait as long (a silent server costs one timeout, not two)
+                report.first, report.left = self._down[1], self.waiting()
+                report.errors.append(str(self._down[1]))
+                return report
             notes = sorted(self.outbox.iterdir())
             todo: dict[str, list[Path]] = {}
             for note in notes:
@@ -178,6 +191,9 @@ class Team:
                 if report.errors:
                     break  # records wait for their images
             report.left = self.waiting()
+            whole = (RemoteUnreachableError, RemoteMissingError, RemoteCredentialsError)
+            failed = report.first if isinstance(report.first, whole) else None
+            self._down = (time.monotonic(), failed) if failed is not None else None
         return report
 
     def _push_one(self, rel: str) -> tuple[bool, int] | RemoteStoreError:
