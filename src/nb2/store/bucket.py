@@ -50,10 +50,11 @@ def is_url(spec: Any) -> bool:
 def check_url(url: str) -> str:
     """``url`` as nb2 keeps it: a known scheme, a bucket, no credentials in it."""
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in SCHEMES:
+    if parts.scheme not in SCHEMES and parts.scheme not in fsspec_schemes():
         raise ValidationError(
             f"store: {parts.scheme}:// is not an object store nb2 can use",
-            field="store", value=f"{parts.scheme}://", allowed=[f"{s}://" for s in SCHEMES],
+            field="store", value=f"{parts.scheme}://",
+            allowed=[f"{s}://" for s in SCHEMES] + ["any fsspec protocol (with fsspec)"],
         )  # fmt: skip
     if parts.username or parts.password or parts.query:
         # a key in the URL would end up in records and outputs: refused, and never echoed
@@ -69,6 +70,15 @@ def check_url(url: str) -> str:
             allowed="scheme://bucket/prefix",
         )  # fmt: skip
     return url.rstrip("/")
+
+
+def fsspec_schemes() -> set[str]:
+    """The protocols fsspec knows (its own and its plug-ins'), when it is installed."""
+    try:
+        from fsspec.registry import known_implementations
+    except ImportError:
+        return set()
+    return set(known_implementations) - {"http", "https"}  # read-only: no team store on it
 
 
 class Bucket:

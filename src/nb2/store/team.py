@@ -46,8 +46,9 @@ from ..errors import (
     RemoteUnreachableError,
 )
 from . import sessions
-from .bucket import Bucket, check_url
+from .bucket import SCHEMES, Bucket, check_url
 from .files import _dumps
+from .fsbucket import FsBucket
 
 if TYPE_CHECKING:
     from .runs import Store
@@ -62,9 +63,9 @@ RETRY_AFTER = 30.0  # seconds the pusher waits after the bucket failed
 def local_root(url: str, cache: str | os.PathLike[str] | None = None) -> Path:
     """The local folder in front of ``url``: ``cache``, else ``NB2_STORE_CACHE``, else
     ``$XDG_CACHE_HOME/nb2/stores/<scheme>/<bucket>/<prefix>`` (``~/.cache`` by default)."""
+    parts = urllib.parse.urlsplit(check_url(url))  # a bad URL is named before a folder is made
     if cache is not None or os.environ.get("NB2_STORE_CACHE"):
         return Path(cache or os.environ["NB2_STORE_CACHE"]).expanduser().resolve()
-    parts = urllib.parse.urlsplit(check_url(url))
     base = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
     tail = [p for p in (parts.netloc, *parts.path.split("/")) if p not in ("", ".", "..")]
     return (base / "nb2" / "stores" / parts.scheme / Path(*tail or ["_"])).resolve()
@@ -101,7 +102,8 @@ class Team:
     def __init__(self, store: Store, url: str) -> None:
         self.store = store
         self.url = check_url(url)
-        self.bucket = Bucket(self.url)
+        scheme = urllib.parse.urlsplit(self.url).scheme
+        self.bucket = Bucket(self.url) if scheme in SCHEMES else FsBucket(self.url)
         self.outbox = store.root / "outbox"
         self.outbox.mkdir(parents=True, exist_ok=True)
         self._db_lock = threading.Lock()
