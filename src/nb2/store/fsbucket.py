@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import threading
 import urllib.parse
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import (
@@ -171,9 +171,9 @@ def _modified(info: dict[str, Any]) -> datetime:
     for name in ("LastModified", "last_modified", "mtime", "modified", "modify", "created"):
         value = info.get(name)
         if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         if isinstance(value, (int, float)):
-            return datetime.fromtimestamp(value, UTC)
+            return datetime.fromtimestamp(value, timezone.utc)
         if isinstance(value, str) and value.isdigit() and len(value) >= 14:  # ftp's MLSD
-            return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    return datetime.fromtimestamp(0, UTC)
+            return datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    return datetime.fromtimestamp(0, timezone.utc)
