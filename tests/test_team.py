@@ -117,6 +117,37 @@ def test_two_kernels_share_one_bucket(aws: S3Server, tmp_path: Path):
     assert {r.id for r in c.history} >= {r.id for r in made}
 
 
+def test_a_store_that_was_local_first_goes_up_whole_at_its_first_sync(
+    aws: S3Server, tmp_path: Path
+):
+    folder = tmp_path / "mine"
+    before = nb2.Session(nb2.OfflineBackend(), store=nb2.Store(str(folder)))  # no bucket yet
+    made = [before.generate(p) for p in ("a red fox", "a blue fox")]
+    made[0].rate(4, rater="ana")
+    url = bucket_url(aws)
+    store = nb2.Store(url, cache=str(folder))  # the same folder, now a team's store
+    assert store.team.waiting() == 0  # no write ever noted them
+    report = nb2.sync(store)
+    assert report.left == 0 and report.errors == [], report  # (the background pusher helps)
+    keys = set(aws.keys(url.split("/")[2], "lab/"))
+    assert any(k.startswith("lab/judgments/ratings/") for k in keys)
+    assert any(k.startswith("lab/sessions/") for k in keys)
+    for r in made:
+        assert f"lab/runs/{r.id}.json" in keys
+        assert f"lab/{r.path.relative_to(folder).as_posix()}" in keys
+    assert not any("/pending/" in k or "/keys/" in k or "index.sqlite" in k for k in keys)
+    # a note a full disk refused: the file is found all the same
+    lost = nb2.Session(nb2.OfflineBackend(), store=store).generate("a grey fox")
+    nb2.sync(store)
+    (folder / "runs" / f"{lost.id}.json").write_bytes((folder / "runs" / f"{lost.id}.json")
+                                                      .read_bytes())  # fmt: skip
+    aws.client().delete_object(Bucket=url.split("/")[2], Key=f"lab/runs/{lost.id}.json")
+    assert store.team.waiting() == 0
+    assert nb2.sync(store).left == 0
+    assert f"lab/runs/{lost.id}.json" in aws.keys(url.split("/")[2], "lab/")
+    assert nb2.sync(store).pushed == 0  # and nothing twice
+
+
 def test_the_same_image_from_two_kernels_is_uploaded_once(
     aws: S3Server, tmp_path: Path, images: dict[str, Path]
 ):

@@ -8,6 +8,7 @@ counted; nothing local is lost, and the outbox keeps what is left for the next s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -53,11 +54,16 @@ def sync(
     bar: Any = progress if callable(progress) else _Bar(progress)
     report = SyncReport()
     first: RemoteStoreError | None = None
-    for doing, on in (("push", push), ("pull", pull)):
-        if not on or isinstance(first, WHOLE):
+    steps = (["push", "sweep"] if push else []) + (["pull"] if pull else [])
+    for doing in steps:
+        if isinstance(first, WHOLE) or (doing == "sweep" and first is not None):
             continue  # the bucket is out of reach: a pull would wait as long to say the same
         try:
-            got = store.team.push(bar) if doing == "push" else store.team.pull(bar)
+            if doing == "sweep":  # what no note names (a store that was local before)
+                with contextlib.suppress(RemoteStoreError):  # a refused listing: pull says so
+                    if not store.team.sweep():
+                        continue
+            got = store.team.pull(bar) if doing == "pull" else store.team.push(bar)
         except RemoteStoreError as exc:  # the listing itself failed: nothing to count
             first = first or exc
             report.errors.append(str(exc))
@@ -66,7 +72,6 @@ def sync(
             setattr(report, name, getattr(report, name) + getattr(got, name))
         report.errors += got.errors
         first = first or got.first
-        report.left = got.left if doing == "push" else report.left
     if isinstance(bar, _Bar):
         bar.end()
     report.seconds = time.monotonic() - started

@@ -21,7 +21,6 @@ from typing import Any
 
 from ..errors import (
     RemoteCredentialsError,
-    RemoteMissingError,
     RemoteReadOnlyError,
     RemoteStoreError,
     RemoteUnreachableError,
@@ -119,10 +118,8 @@ class FsBucket:
         try:
             fs.invalidate_cache()
             if not fs.exists(root):
-                raise FileNotFoundError(root)
+                return []  # a folder is made by its first write: nothing is there yet
             found = fs.find(f"{root}/{prefix}" if prefix else root, detail=True)
-        except FileNotFoundError:
-            raise RemoteMissingError(f"store: {self.url}: the folder does not exist") from None
         except Exception as exc:
             raise self._named(exc, "list", prefix) from None
         out = []

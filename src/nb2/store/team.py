@@ -128,12 +128,33 @@ class Team:
         rel = path.relative_to(self.store.root).as_posix()
         stamp = f"{time.time_ns():020d}-{secrets.token_hex(3)}"
         name = f"{stamp}-{hashlib.sha1(rel.encode()).hexdigest()[:12]}"
-        with contextlib.suppress(OSError):  # a full disk: the next sync finds the file anyway
+        with contextlib.suppress(OSError):  # a full disk: the next sync's sweep finds the file
             (self.outbox / name).write_text(rel)
         self._wake.set()
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._pusher, name="nb2-push", daemon=True)
             self._thread.start()
+
+    def sweep(self) -> int:
+        """Note every shared file of this store that the bucket lacks and no note names: a
+        store that was a local folder before it had a bucket, a note a full disk refused. One
+        listing of the bucket and a walk of the local folders; unsettled runs stay local."""
+        there = {e.key for e in self.bucket.listing()}
+        noted = set()
+        for note in self.outbox.iterdir():
+            with contextlib.suppress(OSError):
+                noted.add(note.read_text().strip())
+        count = 0
+        for folder in ("images", *(p.rstrip("/") for p in PULLED)):
+            for path in sorted((self.store.root / folder).rglob("*")):
+                rel = path.relative_to(self.store.root).as_posix()
+                if rel in there or rel in noted or "/." in rel or not path.is_file():
+                    continue
+                if folder == "runs" and (self.store.root / "pending" / path.stem).exists():
+                    continue  # still running: its settled record is published when it settles
+                self.publish(path)
+                count += 1
+        return count
 
     def waiting(self) -> int:
         return sum(1 for _ in self.outbox.iterdir())
