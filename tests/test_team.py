@@ -410,3 +410,26 @@ def test_a_kill_mid_push_loses_nothing(aws: S3Server, tmp_path: Path):
     for rec in (store.get(n[:-5]) for n in runs):  # and every image of every record
         sha = rec["output"]["sha256"]
         assert f"lab/images/{sha[:2]}/{sha}.{rec['output']['format']}" in aws.keys(name, "lab/")
+
+
+def test_a_teammates_duel_choices_are_in_the_same_duel_on_the_other_kernel(
+    aws: S3Server, tmp_path: Path
+):
+    url = bucket_url(aws)
+    prompts = ["a lighthouse at dawn", "a lighthouse at dusk"]
+    a = session(url, tmp_path / "a")
+    ga = a.compare(prompt=prompts, repeat=2)
+    ga.run()
+    duel = nb2.Duel(ga, by="prompt", rater="ana", seed=1)
+    for _ in range(3):
+        left, right = duel.shown
+        duel.record(left, right, "left")
+    nb2.sync(a.store)
+    b = session(url, tmp_path / "b")
+    nb2.sync(b.store)
+    gb = b.compare(prompt=prompts, repeat=2)
+    gb.run()
+    assert all(c.result.cached for c in gb.cells)
+    theirs = nb2.Duel(gb, by="prompt", rater="ben", seed=2)
+    assert theirs.name == duel.name
+    assert [c["rater"] for c in theirs.choices()] == ["ana"] * 3
