@@ -190,6 +190,22 @@ def test_an_unreachable_bucket_keeps_work_local_and_pushes_later(
     assert f"lab/runs/{r.id}.json" in aws.keys(url.split("/")[2], "lab/")
 
 
+def test_a_sync_says_what_the_background_pusher_sent_before_it(aws: S3Server, tmp_path: Path):
+    url = bucket_url(aws)
+    a = session(url, tmp_path / "a")
+    made = [a.generate(f"a fox, take {i}") for i in range(3)]
+    deadline = time.monotonic() + 20
+    while a.store.team.waiting() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the pusher empties the outbox as work goes on
+    assert a.store.team.waiting() == 0
+    time.sleep(0.2)  # its count is kept after the push returns
+    report = nb2.sync(a.store)
+    # this sync itself had nothing left to send; what went up before it is said, not hidden
+    assert report.pushed == 0 and report.behind >= 2 * len(made)  # an image and a record each
+    assert f"{report.behind} more pushed in the background" in repr(report)
+    assert nb2.sync(a.store).behind == 0  # counted once
+
+
 def test_the_background_pusher_says_an_outage_once_not_once_a_retry(
     aws: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):

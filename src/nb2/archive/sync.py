@@ -76,6 +76,7 @@ def sync(
         bar.end()
     report.seconds = time.monotonic() - started
     report.left = store.team.waiting()
+    report.behind = store.team.pushed_behind()
     if first is not None or report.errors:
         err = first or RemoteStoreError(report.errors[0])
         raise type(err)(f"{err} ({report!r})") from None

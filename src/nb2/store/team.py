@@ -81,6 +81,7 @@ class SyncReport:
     bytes_up: int = 0
     bytes_down: int = 0
     left: int = 0  # notes still in the outbox (an error stopped the push)
+    behind: int = 0  # pushed by the background pusher since the last sync, as work went on
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     first: RemoteStoreError | None = field(default=None, repr=False)  # raised by nb2.sync
@@ -90,6 +91,8 @@ class SyncReport:
                 f"already there {self.already}",
                 f"pulled {self.pulled} ({self.bytes_down / 1e6:.1f} MB)",
                 f"{self.seconds:.1f} s"]  # fmt: skip
+        if self.behind:
+            bits.insert(1, f"{self.behind} more pushed in the background since the last sync")
         if self.left:
             bits.append(f"{self.left} left to push")
         text = "nb2.sync: " + ", ".join(bits)
@@ -117,6 +120,8 @@ class Team:
         self._thread: threading.Thread | None = None
         self._failed_at = 0.0
         self._said = False  # this outage was logged: once per outage, not once a retry
+        self._behind = 0  # the pusher's uploads since the last sync: a sync reports them
+        self._behind_lock = threading.Lock()
         self._down: tuple[float, RemoteStoreError] | None = None  # the last push's, if whole
 
     def __repr__(self) -> str:
@@ -156,6 +161,12 @@ class Team:
                 count += 1
         return count
 
+    def pushed_behind(self) -> int:
+        """What the background pusher uploaded since this was last asked."""
+        with self._behind_lock:
+            count, self._behind = self._behind, 0
+        return count
+
     def waiting(self) -> int:
         return sum(1 for _ in self.outbox.iterdir())
 
@@ -167,6 +178,8 @@ class Team:
                 continue  # the bucket failed lately: offline work goes on, it waits its turn
             with contextlib.suppress(Exception):  # never a kernel's problem: it is logged
                 report = self.push()
+                with self._behind_lock:
+                    self._behind += report.pushed
                 self._failed_at = time.monotonic() if report.errors else 0.0
                 if report.errors and not self._said:
                     log.warning("nb2: %s; %d left in the outbox, pushed by nb2.sync() or the "
