@@ -87,3 +87,26 @@ def test_the_configured_judge_is_used_and_checked(ip, tmp_path):
     assert runs(tmp_path) == []
     with pytest.raises(UsageError, match="--background"):
         shell.run_cell_magic("nb2", "-n 2 --yes --background --judge", "a red fox")
+
+
+def test_configured_model_questions_reach_a_gemini_judge_and_not_the_stand_in(
+    ip, tmp_path, monkeypatch
+):
+    from nb2.emulator import GeminiEmulator
+
+    shell, magics = ip
+    magics.judge_questions = "model"
+    with capture_output():  # the offline stand-in asks the rules' questions whatever is set
+        shell.run_cell_magic("nb2", "--judge -o hero", "two foxes on a rock")
+    assert shell.user_ns["hero"].judgment.version == "rules-1"
+    emu = GeminiEmulator().start()
+    try:
+        monkeypatch.setenv("GEMINI_API_KEY", "AIza-magic-judge-key-0123456789")
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emu.base_url)
+        with capture_output():
+            shell.run_cell_magic("nb2", "--backend gemini --judge -o hero", "two foxes on a rock")
+        j = shell.user_ns["hero"].judgment
+        assert j.version == "model-1:gemini-3.8-flash" and emu.decompose_calls == 1
+        assert emu.judge_calls == 1 and j.questions_cost > 0
+    finally:
+        emu.stop()

@@ -9,6 +9,10 @@ passed, with the failed ones named. Every judgment is stored beside the runs und
 per image, JSON schema output); its tokens and exact cost are on every judgment, and a Ctrl-C
 during a call waits for the paid answer and stores it before it stops.
 
+``Judge(model, questions="model")`` has the judge model decompose each prompt first
+(``decompose.py``: one text call per prompt, stored by (model, prompt), its cost on the
+judgment that asked it); the default is the rules, free and the same for every judge.
+
 ``Judge("offline")`` is the stand-in: it judges images the offline renderer drew, and it
 answers from what that renderer draws for the prompt (one subject in the first colour named,
 a surface under it when it stands "on" something, the warm or dark light, the caption's
@@ -19,6 +23,7 @@ stand-in.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,14 +33,16 @@ from ..backends.worker import call
 from ..errors import ValidationError
 from ..models import judges
 from ..store.judgments import Judgments
-from . import ask
-from .questions import LIGHT, VERSION, Question, decompose
+from . import ask, decompose
+from .questions import LIGHT, VERSION, Question
+from .questions import decompose as by_rules
 
 if TYPE_CHECKING:
     from ..shapes import ResultShape as Result
 
 JUDGES = ("offline", *judges.PRICES)
 STAND_IN = "offline stand-in: answers from what the local renderer drew, not a vision model"
+SOURCES = ("rules", "model")  # where a judge's questions come from
 
 
 @dataclass
@@ -49,6 +56,9 @@ class Judgment:
     note: str = ""
     key: str = ""
     usage: dict[str, Any] | None = None
+    version: str = VERSION  # the questions' source: the rules' version, or the decomposer's
+    questions_cost: float | None = 0.0  # the decomposition this judgment paid for (the first
+    # image of its prompt), so a report's total is the bill
     passed: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -71,46 +81,89 @@ class Judgment:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "judge": self.judge, "version": VERSION, "key": self.key,
-                "questions": [q.to_dict() for q in self.questions], "answers": self.answers,
-                "score": self.score, "cost": self.cost, "note": self.note,
+        return {"run_id": self.run_id, "judge": self.judge, "version": self.version,
+                "key": self.key, "questions": [q.to_dict() for q in self.questions],
+                "answers": self.answers, "score": self.score, "cost": self.cost,
+                "questions_cost": self.questions_cost, "note": self.note,
                 "usage": self.usage}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, cached: bool = True) -> Judgment:
         questions = [Question(**q) for q in d["questions"]]
         return cls(d["run_id"], d["judge"], questions, d["answers"], d.get("cost"), cached,
-                   str(d.get("note") or ""), str(d.get("key") or ""), d.get("usage"))  # fmt: skip
+                   str(d.get("note") or ""), str(d.get("key") or ""), d.get("usage"),
+                   str(d.get("version") or VERSION),
+                   d.get("questions_cost", 0.0))  # fmt: skip
 
 
 class Judge:
     """``Judge("offline")`` or ``Judge("gemini-3.8-flash", backend=...)`` (a GeminiBackend;
-    by default one from ``GEMINI_API_KEY``): ``judge(result)`` scores one image."""
+    by default one from ``GEMINI_API_KEY``): ``judge(result)`` scores one image.
+    ``questions``: "rules" (free, the same for every judge) or "model" (the judge model
+    decomposes each prompt once; a Gemini judge only)."""
 
-    def __init__(self, model: str = "offline", backend: Any = None) -> None:
+    def __init__(self, model: str = "offline", backend: Any = None,
+                 questions: str = "rules") -> None:  # fmt: skip
         if model not in JUDGES:
             raise ValidationError(
                 f"judge: model {model!r} is not a judge nb2 has",
                 field="model", value=model, allowed=list(JUDGES),
             )  # fmt: skip
+        if questions not in SOURCES or (questions == "model" and model == "offline"):
+            raise ValidationError(
+                f"judge: questions={questions!r} is not a source the {model} judge has"
+                + (" (the stand-in answers only the rules' questions)" if model == "offline"
+                   else ""),
+                field="questions", value=questions,
+                allowed=["rules"] if model == "offline" else list(SOURCES),
+            )  # fmt: skip
         self.model = model
+        self.source = questions
+        self.version = VERSION if questions == "rules" else f"{decompose.VERSION}:{model}"
         if model != "offline" and backend is None:
             # here: the SDK loads only for this judge
             from ..backends.gemini import GeminiBackend
 
             backend = GeminiBackend()  # no key: a named error, before anything is asked
         self.backend = backend
+        self._asked: dict[str, list[Question]] = {}  # prompt -> a model's questions, this kernel
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Judge({self.model!r})"
+        return f"Judge({self.model!r})" if self.source == "rules" else \
+            f"Judge({self.model!r}, questions={self.source!r})"  # fmt: skip
 
-    def questions(self, prompt: str) -> list[Question]:
-        return decompose(prompt)
+    def questions(self, prompt: str, store: Any = None) -> list[Question] | None:
+        """The questions ``prompt`` is asked: the rules', or the model's stored in ``store``
+        (None: not decomposed yet, one call when an image of it is judged)."""
+        rules = by_rules(prompt)  # an empty prompt is named here, for either source
+        if self.source == "rules":
+            return rules
+        if (known := self._asked.get(prompt)) is not None:
+            return known
+        if store is None or (rec := Judgments(store).questions(self._qkey(prompt))) is None:
+            return None
+        self._asked[prompt] = known = [Question(**q) for q in rec["questions"]]
+        return known
 
-    def key(self, result: Result) -> str:
+    def _qkey(self, prompt: str) -> str:
+        return hashlib.sha256("\0".join((self.version, prompt)).encode()).hexdigest()
+
+    def key(self, result: Result) -> str | None:
+        """The judgment's key (None: a model's questions for its prompt are not known yet)."""
         out = result.record.get("output") or {}
-        parts = (self.model, VERSION, str(out.get("sha256")), result.params.prompt)
+        parts = [self.model, self.version, str(out.get("sha256")), result.params.prompt]
+        if self.source == "model":
+            if (qs := self.questions(result.params.prompt, result.store)) is None:
+                return None
+            parts.append(json.dumps([q.to_dict() for q in qs], sort_keys=True))
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def judged(self, result: Result) -> bool:
+        """Whether ``result`` has a stored judgment by this judge (what a plan counts)."""
+        key = self.key(result)
+        return key is not None and Judgments(result.store).score(key) is not None
 
     def judge(self, result: Result) -> Judgment:
         """The judgment of ``result``: from the store when it was judged before."""
@@ -127,31 +180,58 @@ class Judge:
                 field="model", value=self.model, allowed="an offline run",
             )  # fmt: skip
         store = Judgments(result.store)
+        prompt = result.params.prompt
         key = self.key(result)
-        if (done := store.score(key)) is not None:
+        if key is not None and (done := store.score(key)) is not None:
             return Judgment.from_dict(done)
-        questions = self.questions(result.params.prompt)
         if self.model == "offline":
-            answers = stand_in_answers(questions, result.params.prompt, _size(record))
+            questions = by_rules(prompt)
+            answers = stand_in_answers(questions, prompt, _size(record))
             judgment = Judgment(result.id, self.model, questions, answers, 0.0, False, STAND_IN,
-                                key)  # fmt: skip
-            store.put_score(key, judgment.to_dict())
+                                str(key))  # fmt: skip
+            store.put_score(str(key), judgment.to_dict())
             return judgment
         cancel = threading.Event()
 
         def work() -> Judgment:  # stored in the worker: a Ctrl-C keeps a paid answer
+            questions, paid = self._decomposed(result, cancel)
+            key = str(self.key(result))
+            if (done := store.score(key)) is not None:  # judged while this waited its turn
+                return Judgment.from_dict(done)
             data = result.path.read_bytes()
             mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-            got, usage, cost = ask.ask(self.backend, self.model, data, mime,
-                                       result.params.prompt, questions, cancel)  # fmt: skip
+            got, usage, cost = ask.ask(self.backend, self.model, data, mime, prompt, questions,
+                                       cancel)  # fmt: skip
             for q in questions:  # DSG: a child whose parent failed is not counted
                 if q.parent is not None and got[q.parent]["answer"] is not True:
                     got[q.id] = {"answer": None, "reason": f"not counted: {q.parent} failed"}
-            done = Judgment(result.id, self.model, questions, got, cost, False, "", key, usage)
+            done = Judgment(result.id, self.model, questions, got, cost, False, "", key, usage,
+                            self.version, paid)  # fmt: skip
             store.put_score(key, done.to_dict())
             return done
 
         return call(work, cancel)
+
+    def _decomposed(
+        self, result: Result, cancel: threading.Event
+    ) -> tuple[list[Question], float | None]:
+        """The questions of ``result``'s prompt, and what asking for them cost here (0: known
+        already). One call per prompt however many images of it are judged at once."""
+        prompt = result.params.prompt
+        if (known := self.questions(prompt, result.store)) is not None:
+            return known, 0.0
+        with self._locks_lock:
+            lock = self._locks.setdefault(prompt, threading.Lock())
+        with lock:
+            if (known := self.questions(prompt, result.store)) is not None:
+                return known, 0.0
+            made, usage, cost = decompose.ask(self.backend, self.model, prompt, cancel)
+            kept = Judgments(result.store).put_questions(self._qkey(prompt), {
+                "model": self.model, "version": self.version, "prompt": prompt,
+                "questions": [q.to_dict() for q in made], "usage": usage, "cost": cost,
+            })  # fmt: skip
+            self._asked[prompt] = [Question(**q) for q in kept["questions"]]
+            return self._asked[prompt], cost
 
 
 def _size(record: dict[str, Any]) -> tuple[int, int]:

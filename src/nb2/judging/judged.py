@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..models import judges
-from ..store.judgments import Judgments
 from ..views.tables import Table
 from .judge import Judge, Judgment
+from .questions import decompose as by_rules
 
 if TYPE_CHECKING:
     from ..shapes import ResultShape as Result
@@ -29,12 +29,16 @@ class JudgePlan:
     calls: int  # vision-model calls (one per image; 0 for the offline judge)
     cost: float
     judge: str
+    decompose: int = 0  # prompts a model decomposes first (one text call each, in ``calls``)
 
     def __repr__(self) -> str:
         return "\n".join([
             f"Judge plan ({self.judge}): {self.images} images",
             f"  judged before: {self.cached}",
-            f"  to judge:      {self.images - self.cached} ({self.questions} questions)",
+            f"  to judge:      {self.images - self.cached} ({self.questions} questions)"
+            if not self.decompose else
+            f"  to judge:      {self.images - self.cached} (about {self.questions} questions; "
+            f"{self.decompose} prompt(s) to decompose first)",
             *([f"  no image yet:  {self.missing} (run the grid first)"] if self.missing else []),
             f"  model calls:   {self.calls}",
             f"  est. cost:     ${self.cost:.4f}",
@@ -57,6 +61,14 @@ class JudgeReport(Table):
         """Each judged run's score, by run id (what :func:`nb2.agreement` reads)."""
         return {j.run_id: j.score for _, j in self.judgments}
 
+    @property
+    def cost(self) -> float | None:
+        """What these judgments cost when they were made: each image's call and the prompt
+        decompositions they paid for (None: a usage said too little to price one)."""
+        parts = [c for _, j in self.judgments for c in (j.cost, j.questions_cost)]
+        priced = [c for c in parts if c is not None]
+        return round(sum(priced), 6) if len(priced) == len(parts) else None
+
     def mean(self) -> tuple[float, float, float]:
         """The mean score and a 95% interval (normal, from the scores' spread)."""
         xs = [j.score for _, j in self.judgments]
@@ -74,21 +86,27 @@ class JudgeReport(Table):
 
 def plan(items: Sequence[tuple[dict[str, str], Result | None]], judge: Judge) -> JudgePlan:
     results = [r for _, r in items if r is not None]
-    store = None
     cached = questions = 0
     sizes = []
+    unknown: set[str] = set()  # prompts whose model-made questions are not stored yet
     for r in results:
-        store = store or Judgments(r.store)
-        if store.score(judge.key(r)) is not None:
+        if judge.judged(r):
             cached += 1
-        else:
-            questions += len(judge.questions(r.params.prompt))
-            out = r.record.get("output") or {}
-            sizes.append((int(out.get("width") or 1024), int(out.get("height") or 1024)))
+            continue
+        asked = judge.questions(r.params.prompt, r.store)
+        if asked is None:  # the rules' count stands in until the model has said
+            unknown.add(r.params.prompt)
+            asked = by_rules(r.params.prompt)
+        questions += len(asked)
+        out = r.record.get("output") or {}
+        sizes.append((int(out.get("width") or 1024), int(out.get("height") or 1024)))
     offline = judge.model == "offline"
     cost = 0.0 if offline else judges.estimate(judge.model, sizes, questions)
+    if unknown and not offline:
+        cost = (cost or 0.0) + (judges.estimate_decompose(judge.model, len(unknown)) or 0.0)
     return JudgePlan(len(results), cached, len(items) - len(results), questions,
-                     0 if offline else len(sizes), cost or 0.0, judge.model)  # fmt: skip
+                     0 if offline else len(sizes) + len(unknown), cost or 0.0, judge.model,
+                     len(unknown))  # fmt: skip
 
 
 def judge_all(

@@ -48,3 +48,12 @@ def estimate(model: str, images: list[tuple[int, int]], questions: int) -> float
         return None
     inp = sum(image_tokens(w, h) for w, h in images) + 150 * len(images) + 60 * questions
     return round((inp * rates["input"] + 40 * questions * rates["output"]) / 1e6, 6)
+
+
+def estimate_decompose(model: str, prompts: int) -> float | None:
+    """A plan's figure for ``prompts`` text-only decompositions: about 250 tokens of
+    instructions and prompt in, and 6 questions of 50 tokens out, each."""
+    rates = PRICES.get(model)
+    if rates is None:
+        return None
+    return round(prompts * (250 * rates["input"] + 300 * rates["output"]) / 1e6, 6)

@@ -89,14 +89,19 @@ def run(chain: tuple[tuple[str, dict[str, Any]], ...], base: Any, live: Any) -> 
     return result
 
 
-def judge_of(name: str | None, configured: str, session: Any) -> Judge | None:
-    """The judge of a cell (None when the cell did not ask for one)."""
+def judge_of(
+    name: str | None, configured: str, session: Any, questions: str = "rules"
+) -> Judge | None:
+    """The judge of a cell (None when the cell did not ask for one). ``questions`` applies to a
+    model judge; the offline stand-in asks the rules' questions whatever it says."""
     if name is None:
         return None
     offline = session.backend.name == "offline"
     model = name or configured or ("offline" if offline else judges.DEFAULT)
     own = session.backend if callable(getattr(session.backend, "ask", None)) else None
-    return Judge(model, backend=None if model == "offline" else own)
+    if model == "offline":
+        return Judge(model)
+    return Judge(model, backend=own, questions=questions)
 
 
 def judged(result: Any, judge: Judge | None, say: Callable[[str], Any] = print) -> Any:

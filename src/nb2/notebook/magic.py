@@ -49,6 +49,11 @@ class Nb2Magics(Magics):
     judge = Unicode(
         "", help="the judge of --judge (empty: offline on the offline backend, else Gemini's)"
     ).tag(config=True)
+    judge_questions = Unicode(
+        "rules",
+        help="where --judge's questions come from: rules, or model (a Gemini judge "
+        "decomposes each prompt once; the offline stand-in always asks the rules')",
+    ).tag(config=True)
     progress = Bool(
         help="a live status line while a run goes (off: the result alone, as batch runs and "
         "nbval, which does not apply display updates, want; default from NB2_PROGRESS)",
@@ -148,7 +153,9 @@ class Nb2Magics(Magics):
         ns = self.shell.user_ns if self.shell else {}
         cell_args = cellargs.parse(self._parse(line), cell, ns)
         session = self.session(cell_args.session, cell_args.backend)
-        judge = after.judge_of(cell_args.judge, self.judge, session)  # named errors first
+        judge = after.judge_of(
+            cell_args.judge, self.judge, session, self.judge_questions
+        )  # named errors first
         if cell_args.panel:  # returned, so the cell shows it (with -o too)
             panel = self._panel(cell_args, session)
             self._store(cell_args.out, panel)

@@ -8,6 +8,8 @@ Layout under the store's root::
     judgments/scores/<ab>/<key>.json                  an automatic judge's judgment, by key
     judgments/scored/<run id>/<judge>.json            the newest judgment of a run by a judge
                                                       (its key and score: what cards show)
+    judgments/questions/<key>/<time>-<random>.json    a prompt decomposed by a model, by (model,
+                                                      prompt); the oldest is the one asked
 
 A judgment is never written over: each is a new small file with a name no other writer can
 pick (the time to the microsecond and random bits), written atomically. Two kernels rating or
@@ -191,6 +193,28 @@ class Judgments:
     def score(self, key: str) -> dict[str, Any] | None:
         """The stored judgment of ``key``, or None."""
         return _read_json(self._score_path(key))
+
+    def put_questions(self, key: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Store a model's decomposition of a prompt, and return the one to ask: the oldest
+        under ``key``. A second kernel's (or a teammate's) paid answer is kept beside it, never
+        lost, and everyone asks the same questions."""
+        path = self._questions_folder(key) / _new_name()
+        _atomic_write(path, _dumps({**record, "time": _now()}), self._mode)
+        self.store.publish(path)
+        return self.questions(key) or record
+
+    def questions(self, key: str) -> dict[str, Any] | None:
+        """The decomposition stored under ``key`` (the oldest), or None."""
+        folder = self._questions_folder(key)
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            if (record := _read_json(path)) is not None:
+                return record
+        return None
+
+    def _questions_folder(self, key: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise ValidationError(f"judge: {key!r} is not a questions key", field="key", value=key)
+        return self.root / "questions" / key
 
     def _score_path(self, key: str) -> Path:
         if not re.fullmatch(r"[0-9a-f]{64}", key):

@@ -40,6 +40,7 @@ class GeminiEmulator:
         self.bodies: list[Any] = []  # the parsed JSON bodies of every POST, as sent
         self.generate_calls = 0  # model runs: generateContent, streams and batch requests
         self.judge_calls = 0  # of which a judge's (a vision model asked about one image)
+        self.decompose_calls = 0  # and a judge's decomposition of a prompt (text only)
         self.dropped: list[tuple[str, str]] = []  # requests whose connection was cut
         self.hung: list[tuple[str, str]] = []  # requests held unanswered
         self.stopping = threading.Event()
@@ -135,7 +136,9 @@ class GeminiEmulator:
         if model in self.faults.retired or not known:
             raise not_found(model)
 
-    def parse(self, model: str, body: Any) -> request.Call | judging.JudgeCall:
+    def parse(
+        self, model: str, body: Any
+    ) -> request.Call | judging.JudgeCall | judging.DecomposeCall:
         f = self.faults
         self.serves(model)
         if judging.is_judge(model):  # a vision model asked about one image (the judge)
@@ -144,13 +147,15 @@ class GeminiEmulator:
             body, model, strict=f.strict_fields, secret=f.signature_secret, files=self.files.data
         )
 
-    def run(self, call: request.Call | judging.JudgeCall) -> dict[str, Any]:
+    def run(self, call: request.Call | judging.JudgeCall | judging.DecomposeCall) -> dict[str, Any]:
         """One model run: the GenerateContentResponse body (raises GeminiError)."""
         with self._lock:
             self.generate_calls += 1
             if isinstance(call, judging.JudgeCall):
                 self.judge_calls += 1
-        if isinstance(call, judging.JudgeCall):
+            if isinstance(call, judging.DecomposeCall):
+                self.decompose_calls += 1
+        if isinstance(call, judging.JudgeCall | judging.DecomposeCall):
             return judging.answer(call, self.faults, self.take)
         return respond.answer(call, self.faults)
 
