@@ -1,12 +1,15 @@
 """The judge's throughput and cost per image: a 48-cell grid judged over the Gemini API's
 emulator (the official SDK, loopback HTTP), each call taking ``--latency`` seconds as a vision
-model's answer would, at 1, 8 and 16 calls at once; and the offline stand-in judge.
+model's answer would, at 1, 8 and 16 calls at once; at 8 with the model decomposing the three
+prompts first (``questions="model"``: three more calls, before their images are asked); and the
+offline stand-in judge.
 
     python benchmarks/bench_judge.py               # latency 1.5 s
     python benchmarks/bench_judge.py --latency 3
 
 The latency is a knob, not a measured figure of Google's API (none was reachable here).
-Prints a table: judge, at once, wall time, images per second, cost per image.
+Prints a table: judge, questions, at once, wall time, images per second, cost per image (the
+decompositions included).
 """
 
 from __future__ import annotations
@@ -34,19 +37,19 @@ def main() -> None:
     rows = []
     with GeminiEmulator() as emu:
         b = nb2.GeminiBackend(api_key="AIza-bench-0123456789", base_url=emu.base_url)
-        for width in (1, 8, 16):
+        for width, questions in ((1, "rules"), (8, "rules"), (16, "rules"), (8, "model")):
             root = Path(tempfile.mkdtemp()) / "runs"
             g = grid(nb2.Session(backend=b, store=root))
             g.run()
             emu.faults.latency = args.latency
-            judge = nb2.Judge("gemini-3.8-flash", backend=b)
+            judge = nb2.Judge("gemini-3.8-flash", backend=b, questions=questions)
             t0 = time.perf_counter()
             report = nb2.Session(backend=b, store=root).judge(
                 [(c.labels, c.result) for c in g.cells], judge, max_concurrency=width
             )
             wall = time.perf_counter() - t0
-            cost = sum(j.cost or 0.0 for _, j in report.judgments) / len(report)
-            rows.append(("gemini-3.8-flash", width, wall, len(report) / wall, cost))
+            cost = (report.cost or 0.0) / len(report)
+            rows.append(("gemini-3.8-flash", questions, width, wall, len(report) / wall, cost))
             emu.faults.latency = 0.0
     s = nb2.Session(store=Path(tempfile.mkdtemp()) / "runs")
     g = grid(s)
@@ -54,11 +57,12 @@ def main() -> None:
     t0 = time.perf_counter()
     report = g.judge()
     wall = time.perf_counter() - t0
-    rows.append(("offline", 1, wall, len(report) / wall, 0.0))
+    rows.append(("offline", "rules", 1, wall, len(report) / wall, 0.0))
     print(f"48-cell grid, emulator latency {args.latency} s per judge call")
-    print(f"{'judge':18} {'at once':>7} {'wall s':>8} {'images/s':>9} {'$/image':>9}")
-    for name, width, wall, rate, cost in rows:
-        print(f"{name:18} {width:7d} {wall:8.2f} {rate:9.2f} {cost:9.5f}")
+    print(f"{'judge':18} {'questions':9} {'at once':>7} {'wall s':>8} {'images/s':>9} "
+          f"{'$/image':>9}")  # fmt: skip
+    for name, questions, width, wall, rate, cost in rows:
+        print(f"{name:18} {questions:9} {width:7d} {wall:8.2f} {rate:9.2f} {cost:9.5f}")
 
 
 if __name__ == "__main__":

@@ -140,7 +140,15 @@ def _at_once(
     results: list[Result], judge: Judge, width: int, on_progress: Callable[[int, int], Any] | None
 ) -> list[Judgment]:
     pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="nb2-judge")
-    futures = [pool.submit(judge.judge, r) for r in results]
+    # one image of each prompt first: a model's decompositions go out side by side, not each
+    # behind the images of the prompt before it
+    first: dict[str, int] = {}
+    for i, r in enumerate(results):
+        first.setdefault(r.params.prompt, i)
+    lead = set(first.values())
+    order = [*first.values(), *(i for i in range(len(results)) if i not in lead)]
+    submitted = {i: pool.submit(judge.judge, results[i]) for i in order}
+    futures = [submitted[i] for i in range(len(results))]
     try:
         count = 0
         pending = set(futures)
