@@ -192,4 +192,4 @@ def test_bad_choices_are_named_before_any_call(gemu, tmp_path: Path):
     with pytest.raises(errors.ValidationError, match="no image yet"):
         s.compare(prompt=["a kite", "a boat"]).judge(judge)
     assert gemu.generate_calls == 0
-    assert judges.estimate_decompose(JUDGE, 2) == pytest.approx(2 * (250 * 0.75 + 300 * 3.75) / 1e6)
+    assert judges.estimate_decompose(JUDGE, 2) == pytest.approx(2 * (250 * 0.75 + 150 * 3.75) / 1e6)

@@ -52,8 +52,8 @@ def estimate(model: str, images: list[tuple[int, int]], questions: int) -> float
 
 def estimate_decompose(model: str, prompts: int) -> float | None:
     """A plan's figure for ``prompts`` text-only decompositions: about 250 tokens of
-    instructions and prompt in, and 6 questions of 50 tokens out, each."""
+    instructions and prompt in, and 6 questions of 25 tokens out, each."""
     rates = PRICES.get(model)
     if rates is None:
         return None
-    return round(prompts * (250 * rates["input"] + 300 * rates["output"]) / 1e6, 6)
+    return round(prompts * (250 * rates["input"] + 150 * rates["output"]) / 1e6, 6)
