@@ -449,3 +449,25 @@ def test_a_teammates_duel_choices_are_in_the_same_duel_on_the_other_kernel(
     theirs = nb2.Duel(gb, by="prompt", rater="ben", seed=2)
     assert theirs.name == duel.name
     assert [c["rater"] for c in theirs.choices()] == ["ana"] * 3
+
+
+def test_a_teammates_decomposition_is_asked_on_the_other_kernel_without_a_call(
+    aws: S3Server, tmp_path: Path
+):
+    from nb2.emulator import GeminiEmulator
+
+    url = bucket_url(aws)
+    with GeminiEmulator() as emu:
+        gem = nb2.GeminiBackend(api_key="AIza-team-judge-0123456789", base_url=emu.base_url)
+        a = nb2.Session(gem, store=nb2.Store(url, cache=str(tmp_path / "a")))
+        judge_a = nb2.Judge("gemini-3.8-flash", backend=gem, questions="model")
+        asked = a.generate("two red foxes on a log at night").judge(judge_a)
+        assert emu.decompose_calls == 1
+        nb2.sync(a.store)
+        b = nb2.Session(gem, store=nb2.Store(url, cache=str(tmp_path / "b")))
+        nb2.sync(b.store)
+        judge_b = nb2.Judge("gemini-3.8-flash", backend=gem, questions="model")
+        other = b.generate("two red foxes on a log at night", resolution="2K")  # a new image
+        got = other.judge(judge_b)
+        assert emu.decompose_calls == 1 and got.questions_cost == 0.0  # Ada's questions
+        assert [q.to_dict() for q in got.questions] == [q.to_dict() for q in asked.questions]
