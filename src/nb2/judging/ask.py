@@ -45,15 +45,27 @@ def ask(
     """(answers by question id, the usage, its exact cost) of one call."""
     from google.genai import types  # here: the SDK loads with the first judge call
 
-    contents = [types.Content(role="user", parts=[
-        types.Part(inline_data=types.Blob(mime_type=mime, data=image)),
-        types.Part(text=instructions(prompt, questions)),
-    ])]  # fmt: skip
+    parts = [types.Part(inline_data=types.Blob(mime_type=mime, data=image)),
+             types.Part(text=instructions(prompt, questions))]  # fmt: skip
+    text, usage, cost, billed = json_call(backend, model, parts, SCHEMA, cancel, "judge")
+    return _read(text, questions, model, billed), usage, cost
+
+
+def json_call(
+    backend: Any, model: str, parts: list[Any], schema: dict[str, Any],
+    cancel: threading.Event | None, doing: str,
+) -> tuple[str, dict[str, Any], float | None, str]:  # fmt: skip
+    """One generateContent call asking for JSON of ``schema``: (the answer's text, its usage,
+    its exact cost, a "(billed: N tokens)" note). A refusal is a ModerationError that says it
+    was billed; ``doing`` names what was refused ("judge", "decompose the prompt")."""
+    from google.genai import types
+
     config = types.GenerateContentConfig(
-        response_mime_type="application/json", response_schema=SCHEMA, temperature=0.0,
+        response_mime_type="application/json", response_schema=schema, temperature=0.0,
         should_return_http_response=True,
         http_options=types.HttpOptions(timeout=int(backend.timeout * 1000)),
     )  # fmt: skip
+    contents = [types.Content(role="user", parts=parts)]
     body = backend.ask(model, contents, config, cancel=cancel)
     usage = body.get("usageMetadata") if isinstance(body.get("usageMetadata"), dict) else {}
     cost = judges.judge_cost(model, usage)
@@ -62,13 +74,13 @@ def ask(
     cands = body.get("candidates") or []
     reason = cands[0].get("finishReason") if cands and isinstance(cands[0], dict) else None
     if blocked or reason in ("SAFETY", "PROHIBITED_CONTENT", "IMAGE_SAFETY", "BLOCKLIST"):
-        raise ModerationError(f"judge: {model} refused to judge ({blocked or reason}) {billed}")
+        raise ModerationError(f"judge: {model} refused to {doing} ({blocked or reason}) {billed}")
     text = "".join(
         str(p.get("text") or "")
         for p in ((cands[0].get("content") or {}).get("parts") or [] if cands else [])
         if isinstance(p, dict) and not p.get("thought")
     )
-    return _read(text, questions, model, billed), usage, cost
+    return text, usage, cost, billed
 
 
 def _read(text: str, questions: list[Question], model: str, billed: str) -> dict[str, Any]:

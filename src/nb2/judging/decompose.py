@@ -13,8 +13,8 @@ import re
 import threading
 from typing import Any
 
-from ..errors import GenerationError, ModerationError
-from ..models import judges
+from ..errors import GenerationError
+from .ask import json_call
 from .questions import Question
 
 VERSION = "model-1"  # the instructions below: new wording is new questions, never mixed
@@ -57,27 +57,9 @@ def ask(
     """(the questions, the usage, its exact cost) of one decomposition call."""
     from google.genai import types  # here: the SDK loads with the first call
 
-    contents = [types.Content(role="user", parts=[types.Part(text=instructions(prompt))])]
-    config = types.GenerateContentConfig(
-        response_mime_type="application/json", response_schema=SCHEMA, temperature=0.0,
-        should_return_http_response=True,
-        http_options=types.HttpOptions(timeout=int(backend.timeout * 1000)),
-    )  # fmt: skip
-    body = backend.ask(model, contents, config, cancel=cancel)
-    usage = body.get("usageMetadata") if isinstance(body.get("usageMetadata"), dict) else {}
-    cost = judges.judge_cost(model, usage)
-    billed = f"(billed: {usage.get('totalTokenCount', 'unknown')} tokens)"
-    blocked = (body.get("promptFeedback") or {}).get("blockReason")
-    cands = body.get("candidates") or []
-    reason = cands[0].get("finishReason") if cands and isinstance(cands[0], dict) else None
-    if blocked or reason in ("SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST"):
-        raise ModerationError(f"judge: {model} refused to decompose the prompt "
-                              f"({blocked or reason}) {billed}")  # fmt: skip
-    text = "".join(
-        str(p.get("text") or "")
-        for p in ((cands[0].get("content") or {}).get("parts") or [] if cands else [])
-        if isinstance(p, dict) and not p.get("thought")
-    )
+    parts = [types.Part(text=instructions(prompt))]
+    text, usage, cost, billed = json_call(backend, model, parts, SCHEMA, cancel,
+                                          "decompose the prompt")  # fmt: skip
     return read(text, model, billed), usage, cost
 
 
