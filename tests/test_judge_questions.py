@@ -193,3 +193,28 @@ def test_bad_choices_are_named_before_any_call(gemu, tmp_path: Path):
         s.compare(prompt=["a kite", "a boat"]).judge(judge)
     assert gemu.generate_calls == 0
     assert judges.estimate_decompose(JUDGE, 2) == pytest.approx(2 * (250 * 0.75 + 150 * 3.75) / 1e6)
+
+
+def test_a_refused_decomposition_is_paid_once_not_once_a_waiting_image(gemu, tmp_path: Path):
+    b = backend(gemu)
+    g = nb2.Session(backend=b, store=tmp_path / "runs").compare(
+        prompt=["a red fox on a log"], aspect_ratio=["1:1", "16:9", "3:2", "9:16"], repeat=4
+    )
+    g.run()
+    gemu.faults.judge_refuse, gemu.faults.latency = 100, 0.3  # every call refused, slowly
+    with pytest.raises(errors.ModerationError, match="billed"):
+        g.judge(nb2.Judge(JUDGE, backend=b, questions="model"))  # 16 images, 8 at once
+    assert gemu.decompose_calls == 1 and gemu.judge_calls == 0  # the waiters heard it
+
+
+def test_a_real_sigint_while_a_grid_waits_on_its_decomposition_sends_no_image(gemu, tmp_path: Path):
+    b = backend(gemu)
+    g = nb2.Session(backend=b, store=tmp_path / "runs").compare(
+        prompt=["a red fox on a log"], aspect_ratio=["1:1", "16:9", "3:2", "9:16"], repeat=4
+    )
+    g.run()
+    gemu.faults.latency = 1.0
+    with pytest.raises(KeyboardInterrupt), sigint_at(0.3):
+        g.judge(nb2.Judge(JUDGE, backend=b, questions="model"))
+    assert gemu.decompose_calls == 1 and gemu.judge_calls == 0  # the paid one kept, no more sent
+    assert g.judge(nb2.Judge(JUDGE, backend=b, questions="model"), plan=True).decompose == 0

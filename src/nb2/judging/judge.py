@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -126,9 +127,13 @@ class Judge:
 
             backend = GeminiBackend()  # no key: a named error, before anything is asked
         self.backend = backend
-        self._asked: dict[str, list[Question]] = {}  # prompt -> a model's questions, this kernel
+        # (store, prompt) -> a model's questions, in this kernel: one store's never asked in another
+        self._asked: dict[tuple[str, str], list[Question]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        # a decomposition that failed, and when: threads that waited on it hear the same error
+        # rather than each paying for the same refused call again
+        self._failed: dict[str, tuple[float, Exception]] = {}
 
     def __repr__(self) -> str:
         return f"Judge({self.model!r})" if self.source == "rules" else \
@@ -140,11 +145,13 @@ class Judge:
         rules = by_rules(prompt)  # an empty prompt is named here, for either source
         if self.source == "rules":
             return rules
-        if (known := self._asked.get(prompt)) is not None:
-            return known
-        if store is None or (rec := Judgments(store).questions(self._qkey(prompt))) is None:
+        if store is None:
             return None
-        self._asked[prompt] = known = [Question(**q) for q in rec["questions"]]
+        if (known := self._asked.get((str(store.root), prompt))) is not None:
+            return known
+        if (rec := Judgments(store).questions(self._qkey(prompt))) is None:
+            return None
+        self._asked[(str(store.root), prompt)] = known = [Question(**q) for q in rec["questions"]]
         return known
 
     def _qkey(self, prompt: str) -> str:
@@ -165,8 +172,9 @@ class Judge:
         key = self.key(result)
         return key is not None and Judgments(result.store).score(key) is not None
 
-    def judge(self, result: Result) -> Judgment:
-        """The judgment of ``result``: from the store when it was judged before."""
+    def judge(self, result: Result, cancel: threading.Event | None = None) -> Judgment:
+        """The judgment of ``result``: from the store when it was judged before. ``cancel``
+        (set by a grid's Ctrl-C or error): nothing more is sent once it is set."""
         record = result.record
         if record.get("status") != "succeeded" or not (record.get("output") or {}).get("sha256"):
             raise ValidationError(
@@ -191,7 +199,7 @@ class Judge:
                                 str(key))  # fmt: skip
             store.put_score(str(key), judgment.to_dict())
             return judgment
-        cancel = threading.Event()
+        cancel = cancel or threading.Event()
 
         def work() -> Judgment:  # stored in the worker: a Ctrl-C keeps a paid answer
             questions, paid = self._decomposed(result, cancel)
@@ -220,18 +228,26 @@ class Judge:
         prompt = result.params.prompt
         if (known := self.questions(prompt, result.store)) is not None:
             return known, 0.0
+        waited_from = time.monotonic()
         with self._locks_lock:
             lock = self._locks.setdefault(prompt, threading.Lock())
         with lock:
             if (known := self.questions(prompt, result.store)) is not None:
                 return known, 0.0
-            made, usage, cost = decompose.ask(self.backend, self.model, prompt, cancel)
+            if (failed := self._failed.get(prompt)) is not None and failed[0] >= waited_from:
+                raise failed[1]  # failed while this waited: the same answer, not a new bill
+            try:
+                made, usage, cost = decompose.ask(self.backend, self.model, prompt, cancel)
+            except Exception as exc:
+                self._failed[prompt] = (time.monotonic(), exc)
+                raise
             kept = Judgments(result.store).put_questions(self._qkey(prompt), {
                 "model": self.model, "version": self.version, "prompt": prompt,
                 "questions": [q.to_dict() for q in made], "usage": usage, "cost": cost,
             })  # fmt: skip
-            self._asked[prompt] = [Question(**q) for q in kept["questions"]]
-            return self._asked[prompt], cost
+            questions = [Question(**q) for q in kept["questions"]]
+            self._asked[(str(result.store.root), prompt)] = questions
+            return questions, cost
 
 
 def _size(record: dict[str, Any]) -> tuple[int, int]:

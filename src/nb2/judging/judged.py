@@ -5,6 +5,7 @@ answered and a second run is all cache hits."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -147,7 +148,8 @@ def _at_once(
         first.setdefault(r.params.prompt, i)
     lead = set(first.values())
     order = [*first.values(), *(i for i in range(len(results)) if i not in lead)]
-    submitted = {i: pool.submit(judge.judge, results[i]) for i in order}
+    stop = threading.Event()  # set on a Ctrl-C or an error: a thread still waiting sends nothing
+    submitted = {i: pool.submit(judge.judge, results[i], stop) for i in order}
     futures = [submitted[i] for i in range(len(results))]
     try:
         count = 0
@@ -161,6 +163,7 @@ def _at_once(
                 f.result()  # an error: the rest are not sent (below)
         return [f.result() for f in futures]
     finally:  # a Ctrl-C or an error: what was sent finishes and is stored, the rest is not sent
+        stop.set()
         for f in futures:
             f.cancel()
         pool.shutdown(wait=True)
