@@ -46,6 +46,12 @@ def decompose_bodies(emu: GeminiEmulator) -> list[dict]:
     return [b for b in emu.bodies if "questions" in schema(b)]
 
 
+def s_report_cost(judgments: list) -> float | None:
+    from nb2.judging.judged import JudgeReport
+
+    return JudgeReport([({}, j) for j in judgments], "judged").cost
+
+
 def grid48(s: nb2.Session):
     ratios = ["1:1", "16:9", "3:2", "9:16", "2:3", "4:3", "3:4", "21:9"]
     return s.compare(prompt=PROMPTS, resolution=["1K", "2K"], aspect_ratio=ratios)
@@ -82,7 +88,8 @@ def test_a_48_cell_grid_decomposes_each_prompt_once_and_a_second_kernel_asks_not
         assert rec["cost"] == pytest.approx(
             (u["promptTokenCount"] * 0.75 + u["candidatesTokenCount"] * 3.75) / 1e6, abs=1e-6
         )
-    assert sum(j.questions_cost for _, j in report.judgments) == pytest.approx(sum(paid))
+    for _, j in report.judgments:  # each carries its decomposition's cost; the report counts
+        assert j.questions_cost == stored[prompt_of[j.run_id]]["cost"]  # each one once
     assert report.cost == pytest.approx(sum(j.cost for _, j in report.judgments) + sum(paid))
     assert report.cost == pytest.approx(plan.cost, rel=0.5)
     # a second kernel: a new judge on the same store asks nothing at all
@@ -135,7 +142,9 @@ def test_a_real_sigint_during_a_decomposition_keeps_the_paid_answer(gemu, tmp_pa
     kept = Judgments(r.store).questions(fresh._qkey(r.params.prompt))
     assert kept is not None and kept["cost"] > 0  # waited for and stored, then stopped
     gemu.faults.latency = 0.0
-    assert r.judge(fresh).questions_cost == 0.0 and gemu.decompose_calls == 1
+    after = r.judge(fresh)  # the image asked now; the decomposition paid before is on its bill
+    assert after.questions_cost == kept["cost"] and gemu.decompose_calls == 1
+    assert s_report_cost([after]) == pytest.approx(after.cost + kept["cost"])
 
 
 def test_the_first_decomposition_stored_is_the_one_everyone_asks(tmp_path: Path):

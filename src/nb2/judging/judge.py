@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +57,8 @@ class Judgment:
     key: str = ""
     usage: dict[str, Any] | None = None
     version: str = VERSION  # the questions' source: the rules' version, or the decomposer's
-    questions_cost: float | None = 0.0  # the decomposition this judgment paid for (the first
-    # image of its prompt), so a report's total is the bill
+    questions_cost: float | None = 0.0  # what the model's decomposition behind its questions
+    # cost (every judgment of a prompt carries it; a report counts each decomposition once)
     passed: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -128,12 +127,12 @@ class Judge:
             backend = GeminiBackend()  # no key: a named error, before anything is asked
         self.backend = backend
         # (store, prompt) -> a model's questions, in this kernel: one store's never asked in another
-        self._asked: dict[tuple[str, str], list[Question]] = {}
+        self._asked: dict[tuple[str, str], tuple[list[Question], float | None]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
-        # a decomposition that failed, and when: threads that waited on it hear the same error
-        # rather than each paying for the same refused call again
-        self._failed: dict[str, tuple[float, Exception]] = {}
+        # a decomposition that failed, and in which run (its cancel event): the run's other
+        # images hear the same error rather than each paying for the same refused call again
+        self._failed: dict[str, tuple[threading.Event, Exception]] = {}
 
     def __repr__(self) -> str:
         return f"Judge({self.model!r})" if self.source == "rules" else \
@@ -145,13 +144,17 @@ class Judge:
         rules = by_rules(prompt)  # an empty prompt is named here, for either source
         if self.source == "rules":
             return rules
-        if store is None:
-            return None
+        known = self._known(prompt, store) if store is not None else None
+        return known[0] if known is not None else None
+
+    def _known(self, prompt: str, store: Any) -> tuple[list[Question], float | None] | None:
+        """The model's questions of ``prompt`` in ``store`` and what decomposing it cost."""
         if (known := self._asked.get((str(store.root), prompt))) is not None:
             return known
         if (rec := Judgments(store).questions(self._qkey(prompt))) is None:
             return None
-        self._asked[(str(store.root), prompt)] = known = [Question(**q) for q in rec["questions"]]
+        known = ([Question(**q) for q in rec["questions"]], rec.get("cost"))
+        self._asked[(str(store.root), prompt)] = known
         return known
 
     def _qkey(self, prompt: str) -> str:
@@ -202,7 +205,7 @@ class Judge:
         cancel = cancel or threading.Event()
 
         def work() -> Judgment:  # stored in the worker: a Ctrl-C keeps a paid answer
-            questions, paid = self._decomposed(result, cancel)
+            questions, paid = self._decomposed(result, cancel)  # paid: by whoever asked
             key = str(self.key(result))
             if (done := store.score(key)) is not None:  # judged while this waited its turn
                 return Judgment.from_dict(done)
@@ -223,31 +226,32 @@ class Judge:
     def _decomposed(
         self, result: Result, cancel: threading.Event
     ) -> tuple[list[Question], float | None]:
-        """The questions of ``result``'s prompt, and what asking for them cost here (0: known
-        already). One call per prompt however many images of it are judged at once."""
+        """The questions of ``result``'s prompt, and what the decomposition behind them cost.
+        One call per prompt however many images of it are judged at once."""
         prompt = result.params.prompt
-        if (known := self.questions(prompt, result.store)) is not None:
-            return known, 0.0
-        waited_from = time.monotonic()
+        if self.source == "rules":
+            return by_rules(prompt), 0.0
+        if (known := self._known(prompt, result.store)) is not None:
+            return known
         with self._locks_lock:
             lock = self._locks.setdefault(prompt, threading.Lock())
         with lock:
-            if (known := self.questions(prompt, result.store)) is not None:
-                return known, 0.0
-            if (failed := self._failed.get(prompt)) is not None and failed[0] >= waited_from:
-                raise failed[1]  # failed while this waited: the same answer, not a new bill
+            if (known := self._known(prompt, result.store)) is not None:
+                return known
+            if (failed := self._failed.get(prompt)) is not None and failed[0] is cancel:
+                raise failed[1]  # failed in this run: the same answer, not a new bill
             try:
                 made, usage, cost = decompose.ask(self.backend, self.model, prompt, cancel)
             except Exception as exc:
-                self._failed[prompt] = (time.monotonic(), exc)
+                self._failed[prompt] = (cancel, exc)
                 raise
             kept = Judgments(result.store).put_questions(self._qkey(prompt), {
                 "model": self.model, "version": self.version, "prompt": prompt,
                 "questions": [q.to_dict() for q in made], "usage": usage, "cost": cost,
             })  # fmt: skip
-            questions = [Question(**q) for q in kept["questions"]]
-            self._asked[(str(result.store.root), prompt)] = questions
-            return questions, cost
+            known = ([Question(**q) for q in kept["questions"]], kept.get("cost"))
+            self._asked[(str(result.store.root), prompt)] = known
+            return known
 
 
 def _size(record: dict[str, Any]) -> tuple[int, int]:

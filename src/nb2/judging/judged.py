@@ -4,6 +4,7 @@ answered and a second run is all cache hits."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -64,9 +65,12 @@ class JudgeReport(Table):
 
     @property
     def cost(self) -> float | None:
-        """What these judgments cost when they were made: each image's call and the prompt
-        decompositions they paid for (None: a usage said too little to price one)."""
-        parts = [c for _, j in self.judgments for c in (j.cost, j.questions_cost)]
+        """What these judgments cost when they were made: each image's call, and each model
+        decomposition behind their questions once (None: a usage said too little to price one)."""
+        parts = [j.cost for _, j in self.judgments]
+        decomposed = {(j.judge, j.version, json.dumps([q.to_dict() for q in j.questions])):
+                      j.questions_cost for _, j in self.judgments}  # fmt: skip
+        parts += list(decomposed.values())
         priced = [c for c in parts if c is not None]
         return round(sum(priced), 6) if len(priced) == len(parts) else None
 
