@@ -206,9 +206,12 @@ class Judge:
 
         def work() -> Judgment:  # stored in the worker: a Ctrl-C keeps a paid answer
             questions, paid = self._decomposed(result, cancel)  # paid: by whoever asked
-            key = str(self.key(result))
-            if (done := store.score(key)) is not None:  # judged while this waited its turn
-                return Judgment.from_dict(done)
+            if key is None:  # its questions are known now, and so is its key
+                k = str(self.key(result))
+                if (done := store.score(k)) is not None:  # judged while this waited its turn
+                    return Judgment.from_dict(done)
+            else:
+                k = key
             data = result.path.read_bytes()
             mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
             got, usage, cost = ask.ask(self.backend, self.model, data, mime, prompt, questions,
@@ -216,9 +219,9 @@ class Judge:
             for q in questions:  # DSG: a child whose parent failed is not counted
                 if q.parent is not None and got[q.parent]["answer"] is not True:
                     got[q.id] = {"answer": None, "reason": f"not counted: {q.parent} failed"}
-            done = Judgment(result.id, self.model, questions, got, cost, False, "", key, usage,
+            done = Judgment(result.id, self.model, questions, got, cost, False, "", k, usage,
                             self.version, paid)  # fmt: skip
-            store.put_score(key, done.to_dict())
+            store.put_score(k, done.to_dict())
             return done
 
         return call(work, cancel)
